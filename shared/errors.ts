@@ -1,0 +1,42 @@
+import type { ZodError } from 'zod';
+
+/** Error codes a user or an adapter can act on. Adapters map them to HTTP statuses and node errors. */
+export type OmnithreadErrorCode =
+  | 'INVALID_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CONFIG';
+
+export class OmnithreadError extends Error {
+  readonly code: OmnithreadErrorCode;
+  /** Dotted path of the offending field, when the error is about one field of the input. */
+  readonly field?: string;
+  readonly details?: unknown;
+
+  constructor(code: OmnithreadErrorCode, message: string, options: { field?: string; details?: unknown; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OmnithreadError';
+    this.code = code;
+    this.field = options.field;
+    this.details = options.details;
+  }
+}
+
+export function isOmnithreadError(error: unknown, code?: OmnithreadErrorCode): error is OmnithreadError {
+  return error instanceof OmnithreadError && (code === undefined || error.code === code);
+}
+
+/** Turns a zod failure into one error whose message names every offending field, first field first. */
+export function invalidInput(what: string, error: ZodError): OmnithreadError {
+  const issues = error.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.join('.') : '(root)',
+    message: issue.message,
+  }));
+  const text = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+  return new OmnithreadError('INVALID_INPUT', `Invalid ${what}: ${text}`, { field: issues[0]?.field, details: issues });
+}
+
+export function notFound(what: string, id: string): OmnithreadError {
+  return new OmnithreadError('NOT_FOUND', `${what} "${id}" was not found in this workspace`, { details: { id } });
+}

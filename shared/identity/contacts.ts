@@ -1,0 +1,349 @@
+/**
+ * Contacts, their handles, the merge log and merge suggestions in SQL. A merged contact keeps its own
+ * rows and points at its survivor (merged_into); root_id caches the end of that chain so that "everything
+ * of this person" is one indexed lookup, and unmerging only has to reset pointers.
+ */
+import { Contact, Handle, HandleKind, Identity, Trust, handleKey, toIso } from '../model';
+import { newId } from '../ids';
+import { SqlExecutor, SqlParam, inList } from '../store/driver';
+import { insertEvent } from '../timeline/events';
+
+export interface ContactRow {
+  [column: string]: unknown;
+  id: string;
+  root_id: string;
+  merged_into: string | null;
+  name: string | null;
+  attributes: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface HandleRow {
+  [column: string]: unknown;
+  kind: HandleKind;
+  scope: string;
+  value: string;
+  contact_id: string;
+  trust: Trust;
+  first_seen_at: number;
+  last_seen_at: number;
+}
+
+/** A handle row together with the survivor its contact currently resolves to. */
+export interface OwnedHandleRow extends HandleRow {
+  root_id: string;
+}
+
+export const contactFromRow = (workspace: string, row: ContactRow): Contact => ({
+  id: row.id,
+  workspace,
+  name: row.name,
+  attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+  mergedInto: row.merged_into,
+  createdAt: toIso(row.created_at),
+  updatedAt: toIso(row.updated_at),
+});
+
+export const identityFromRow = (row: HandleRow): Identity => ({
+  kind: row.kind,
+  value: row.value,
+  scope: row.scope || null,
+  trust: row.trust,
+  contactId: row.contact_id,
+  firstSeenAt: toIso(row.first_seen_at),
+  lastSeenAt: toIso(row.last_seen_at),
+});
+
+export async function createContact(db: SqlExecutor, workspace: string, name: string | undefined, now: number): Promise<string> {
+  const id = newId('ct', now);
+  await db.run(
+    'INSERT INTO contacts (workspace, id, root_id, merged_into, name, attributes, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)',
+    [workspace, id, id, name ?? null, '{}', now, now],
+  );
+  return id;
+}
+
+export function getContactRow(db: SqlExecutor, workspace: string, id: string): Promise<ContactRow | undefined> {
+  return db.get<ContactRow>('SELECT * FROM contacts WHERE workspace = ? AND id = ?', [workspace, id]);
+}
+
+/** [survivor, merged] for two contacts about to be merged: the older one survives (ties: the smaller id). */
+export async function survivorFirst(db: SqlExecutor, workspace: string, a: string, b: string): Promise<[string, string]> {
+  const [rowA, rowB] = [await getContactRow(db, workspace, a), await getContactRow(db, workspace, b)];
+  const aFirst = rowA!.created_at < rowB!.created_at || (rowA!.created_at === rowB!.created_at && rowA!.id < rowB!.id);
+  return aFirst ? [a, b] : [b, a];
+}
+
+/** Every contact that resolves to this survivor, the survivor first. */
+export async function familyRows(db: SqlExecutor, workspace: string, rootId: string): Promise<ContactRow[]> {
+  const rows = await db.all<ContactRow>('SELECT * FROM contacts WHERE workspace = ? AND root_id = ? ORDER BY created_at, id', [workspace, rootId]);
+  return rows.sort((a, b) => (a.id === rootId ? -1 : b.id === rootId ? 1 : 0));
+}
+
+export function familyHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<HandleRow[]> {
+  return db.all<HandleRow>(
+    `SELECT h.kind, h.scope, h.value, h.contact_id, h.trust, h.first_seen_at, h.last_seen_at
+       FROM handles h JOIN contacts c ON c.workspace = h.workspace AND c.id = h.contact_id
+      WHERE c.workspace = ? AND c.root_id = ?
+      ORDER BY h.kind, h.scope, h.value, h.first_seen_at`,
+    [workspace, rootId],
+  );
+}
+
+/** Who holds each of these handles now (any number of contacts may hold one value). */
+export async function handleOwners(db: SqlExecutor, workspace: string, handles: readonly Handle[]): Promise<Map<string, OwnedHandleRow[]>> {
+  const owners = new Map<string, OwnedHandleRow[]>();
+  if (!handles.length) return owners;
+  const params: SqlParam[] = [workspace];
+  const clauses = handles.map((h) => {
+    params.push(h.kind, h.scope, h.value);
+    return '(h.kind = ? AND h.scope = ? AND h.value = ?)';
+  });
+  const rows = await db.all<OwnedHandleRow>(
+    `SELECT h.kind, h.scope, h.value, h.contact_id, h.trust, h.first_seen_at, h.last_seen_at, c.root_id
+       FROM handles h JOIN contacts c ON c.workspace = h.workspace AND c.id = h.contact_id
+      WHERE h.workspace = ? AND (${clauses.join(' OR ')})`,
+    params,
+  );
+  for (const row of rows) {
+    const key = handleKey(row);
+    owners.set(key, [...(owners.get(key) ?? []), row]);
+  }
+  return owners;
+}
+
+/** Adds a handle to a contact, or refreshes it: last seen moves on and trust only ever goes up. */
+export async function upsertHandle(db: SqlExecutor, workspace: string, contactId: string, handle: Handle, now: number): Promise<void> {
+  await db.run(
+    `INSERT INTO handles (workspace, kind, scope, value, contact_id, trust, first_seen_at, last_seen_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (workspace, kind, scope, value, contact_id) DO UPDATE SET
+       last_seen_at = CASE WHEN excluded.last_seen_at > handles.last_seen_at THEN excluded.last_seen_at ELSE handles.last_seen_at END,
+       trust = CASE WHEN excluded.trust = 'verified' OR (excluded.trust = 'channel' AND handles.trust = 'asserted') THEN excluded.trust ELSE handles.trust END`,
+    [workspace, handle.kind, handle.scope, handle.value, contactId, handle.trust, now, now],
+  );
+}
+
+export interface MergeRecord {
+  id: string;
+  survivorId: string;
+  mergedId: string;
+  rule: string;
+  evidence: Record<string, unknown>;
+  actor: string;
+  createdAt: string;
+  undoneAt: string | null;
+  undoneBy: string | null;
+}
+
+interface MergeRow {
+  [column: string]: unknown;
+  id: string;
+  survivor_id: string;
+  merged_id: string;
+  rule: string;
+  evidence: string;
+  actor: string;
+  created_at: number;
+  undone_at: number | null;
+  undone_by: string | null;
+}
+
+export const mergeFromRow = (row: MergeRow): MergeRecord => ({
+  id: row.id,
+  survivorId: row.survivor_id,
+  mergedId: row.merged_id,
+  rule: row.rule,
+  evidence: JSON.parse(row.evidence) as Record<string, unknown>,
+  actor: row.actor,
+  createdAt: toIso(row.created_at),
+  undoneAt: row.undone_at === null ? null : toIso(row.undone_at),
+  undoneBy: row.undone_by,
+});
+
+/**
+ * Soft-merges one survivor into another: nothing is moved or rewritten, the merged contact (and
+ * everything already merged into it) now resolves to the survivor. Logged with rule, evidence and actor.
+ */
+export async function mergeRoots(
+  db: SqlExecutor,
+  workspace: string,
+  survivorId: string,
+  mergedId: string,
+  log: { rule: string; evidence: Record<string, unknown>; actor: string },
+  now: number,
+): Promise<MergeRecord> {
+  const id = newId('mg', now);
+  await db.run('UPDATE contacts SET merged_into = ?, updated_at = ? WHERE workspace = ? AND id = ?', [survivorId, now, workspace, mergedId]);
+  await db.run('UPDATE contacts SET root_id = ? WHERE workspace = ? AND root_id = ?', [survivorId, workspace, mergedId]);
+  await db.run(
+    'INSERT INTO merges (workspace, id, survivor_id, merged_id, rule, evidence, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    [workspace, id, survivorId, mergedId, log.rule, JSON.stringify(log.evidence), log.actor, now],
+  );
+  // The merge shows on the survivor's timeline; an unmerge removes it again (the merge log keeps the history).
+  await insertEvent(
+    db,
+    workspace,
+    {
+      id: mergeEventId(id),
+      contactId: survivorId,
+      conversationId: null,
+      kind: 'merge',
+      text: `${mergedId} was merged into ${survivorId}`,
+      occurredAt: now,
+      data: { mergeId: id, mergedContactId: mergedId, rule: log.rule },
+    },
+    now,
+  );
+  // A suggestion about these two is answered by the merge.
+  await db.run(
+    `UPDATE merge_suggestions SET status = 'accepted', updated_at = ?
+      WHERE workspace = ? AND status = 'open' AND ((contact_a = ? AND contact_b = ?) OR (contact_a = ? AND contact_b = ?))`,
+    [now, workspace, survivorId, mergedId, mergedId, survivorId],
+  );
+  return { id, survivorId, mergedId, rule: log.rule, evidence: log.evidence, actor: log.actor, createdAt: toIso(now), undoneAt: null, undoneBy: null };
+}
+
+const mergeEventId = (mergeId: string): string => `ev_${mergeId}`;
+
+export async function getMerge(db: SqlExecutor, workspace: string, id: string): Promise<MergeRecord | undefined> {
+  const row = await db.get<MergeRow>('SELECT * FROM merges WHERE workspace = ? AND id = ?', [workspace, id]);
+  return row && mergeFromRow(row);
+}
+
+/** The merge that folded this contact into another and has not been undone. */
+export async function activeMergeOf(db: SqlExecutor, workspace: string, mergedId: string): Promise<MergeRecord | undefined> {
+  const row = await db.get<MergeRow>(
+    'SELECT * FROM merges WHERE workspace = ? AND merged_id = ? AND undone_at IS NULL ORDER BY created_at DESC LIMIT 1',
+    [workspace, mergedId],
+  );
+  return row && mergeFromRow(row);
+}
+
+export async function mergesOfFamily(db: SqlExecutor, workspace: string, ids: readonly string[]): Promise<MergeRecord[]> {
+  if (!ids.length) return [];
+  const rows = await db.all<MergeRow>(
+    `SELECT * FROM merges WHERE workspace = ? AND (survivor_id IN (${inList(ids)}) OR merged_id IN (${inList(ids)})) ORDER BY created_at, id`,
+    [workspace, ...ids, ...ids],
+  );
+  return rows.map(mergeFromRow);
+}
+
+/**
+ * Undoes a merge exactly: the merged contact (with whatever had been merged into it) becomes its own
+ * survivor again, with the handles and events it had; nothing else changes.
+ */
+export async function undoMerge(db: SqlExecutor, workspace: string, merge: MergeRecord, actor: string, now: number): Promise<void> {
+  await db.run('UPDATE contacts SET merged_into = NULL, root_id = ?, updated_at = ? WHERE workspace = ? AND id = ?', [
+    merge.mergedId,
+    now,
+    workspace,
+    merge.mergedId,
+  ]);
+  // Contacts merged into the merged one (directly or not) follow it back out.
+  let frontier = [merge.mergedId];
+  while (frontier.length) {
+    const children = await db.all<{ id: string }>(
+      `SELECT id FROM contacts WHERE workspace = ? AND merged_into IN (${inList(frontier)})`,
+      [workspace, ...frontier],
+    );
+    frontier = children.map((c) => c.id);
+    if (frontier.length) {
+      await db.run(`UPDATE contacts SET root_id = ? WHERE workspace = ? AND id IN (${inList(frontier)})`, [merge.mergedId, workspace, ...frontier]);
+    }
+  }
+  await db.run('UPDATE merges SET undone_at = ?, undone_by = ? WHERE workspace = ? AND id = ?', [now, actor, workspace, merge.id]);
+  await db.run('DELETE FROM events WHERE workspace = ? AND id = ?', [workspace, mergeEventId(merge.id)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merge suggestions
+// ---------------------------------------------------------------------------------------------
+
+export interface MergeSuggestion {
+  id: string;
+  /** The two contacts as recorded, and the survivors they resolve to now. */
+  contactIds: [string, string];
+  reason: string;
+  evidence: Record<string, unknown>;
+  status: 'open' | 'accepted' | 'dismissed';
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface SuggestionRow {
+  [column: string]: unknown;
+  id: string;
+  contact_a: string;
+  contact_b: string;
+  reason: string;
+  evidence: string;
+  status: MergeSuggestion['status'];
+  created_at: number;
+  updated_at: number;
+}
+
+export const suggestionFromRow = (row: SuggestionRow): MergeSuggestion => ({
+  id: row.id,
+  contactIds: [row.contact_a, row.contact_b],
+  reason: row.reason,
+  evidence: JSON.parse(row.evidence) as Record<string, unknown>,
+  status: row.status,
+  createdAt: toIso(row.created_at),
+  updatedAt: toIso(row.updated_at),
+});
+
+/** Records a suggestion to merge two contacts, once per open pair. Returns its id (new or existing). */
+export async function suggestMerge(
+  db: SqlExecutor,
+  workspace: string,
+  a: string,
+  b: string,
+  reason: string,
+  evidence: Record<string, unknown>,
+  now: number,
+): Promise<string> {
+  const [first, second] = a < b ? [a, b] : [b, a];
+  const id = newId('sg', now);
+  await db.run(
+    `INSERT INTO merge_suggestions (workspace, id, contact_a, contact_b, reason, evidence, status, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)
+     ON CONFLICT (workspace, contact_a, contact_b) WHERE status = 'open' DO NOTHING`,
+    [workspace, id, first, second, reason, JSON.stringify(evidence), now, now],
+  );
+  const row = await db.get<{ id: string }>(
+    `SELECT id FROM merge_suggestions WHERE workspace = ? AND contact_a = ? AND contact_b = ? AND status = 'open'`,
+    [workspace, first, second],
+  );
+  return row?.id ?? id;
+}
+
+export async function listSuggestions(
+  db: SqlExecutor,
+  workspace: string,
+  filter: { status?: MergeSuggestion['status']; contactIds?: readonly string[]; limit: number },
+): Promise<MergeSuggestion[]> {
+  const params: SqlParam[] = [workspace];
+  let where = 'workspace = ?';
+  if (filter.status) {
+    where += ' AND status = ?';
+    params.push(filter.status);
+  }
+  if (filter.contactIds?.length) {
+    where += ` AND (contact_a IN (${inList(filter.contactIds)}) OR contact_b IN (${inList(filter.contactIds)}))`;
+    params.push(...filter.contactIds, ...filter.contactIds);
+  }
+  params.push(filter.limit);
+  const rows = await db.all<SuggestionRow>(`SELECT * FROM merge_suggestions WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ?`, params);
+  return rows.map(suggestionFromRow);
+}
+
+export async function getSuggestion(db: SqlExecutor, workspace: string, id: string): Promise<MergeSuggestion | undefined> {
+  const row = await db.get<SuggestionRow>('SELECT * FROM merge_suggestions WHERE workspace = ? AND id = ?', [workspace, id]);
+  return row && suggestionFromRow(row);
+}
+
+export async function setSuggestionStatus(db: SqlExecutor, workspace: string, id: string, status: MergeSuggestion['status'], now: number): Promise<void> {
+  await db.run('UPDATE merge_suggestions SET status = ?, updated_at = ? WHERE workspace = ? AND id = ?', [status, now, workspace, id]);
+}

@@ -1,0 +1,331 @@
+/**
+ * Identity resolution: which contact does a set of handles belong to? Runs inside the caller's write
+ * transaction, after the caller has locked the handles' keys, so two deliveries of one new person can
+ * never create two contacts.
+ *
+ * The algorithm, in the spirit of Segment Unify:
+ * 1. Handles are taken strongest first (kind priority, then trust).
+ * 2. A handle held by a contact is evidence at the lower of the two trusts (what the message claims and
+ *    what we had). Evidence below the auto-merge threshold never links on its own: it yields a suggestion.
+ * 3. The first strongly matched contact is the anchor, unless its identities contradict the message
+ *    (a different value of a unique kind such as `account`, or a different verified email).
+ * 4. Another contact strongly matched by the same message is the same person and is merged, unless the
+ *    two contradict each other; then the pair becomes a merge suggestion.
+ * 5. No anchor: a new contact. The message's handles are attached to the anchor within each kind's limit.
+ * Every decision is a step in the explanation.
+ */
+import { Handle, HandleKind, Trust, handleKey, minTrust, trustRank } from '../model';
+import { SqlTransaction } from '../store/driver';
+import {
+  MergeRecord,
+  createContact,
+  familyHandles,
+  getContactRow,
+  handleOwners,
+  mergeRoots,
+  suggestMerge,
+  survivorFirst,
+  upsertHandle,
+} from './contacts';
+import { SkippedHandle } from './normalize';
+import { IdentityRules } from './rules';
+
+export type ResolveAction =
+  | 'matched'
+  | 'created'
+  | 'attached'
+  | 'merged'
+  | 'suggested'
+  | 'conflict'
+  | 'weak'
+  | 'ambiguous'
+  | 'limit'
+  | 'skipped'
+  | 'thread';
+
+export interface ResolveStep {
+  action: ResolveAction;
+  /** The handle the step is about, e.g. "email:jane@example.com". */
+  handle?: string;
+  contactId?: string;
+  /** The rule that decided, e.g. "email.priority", "account.limit", "autoMergeTrust". */
+  rule: string;
+  detail: string;
+}
+
+export interface Resolution {
+  /** The contact (survivor) the handles belong to. */
+  contactId: string;
+  created: boolean;
+  merges: MergeRecord[];
+  suggestionIds: string[];
+  steps: ResolveStep[];
+  /** The steps as sentences a person can read. */
+  explanation: string;
+}
+
+export interface ResolveContext {
+  workspace: string;
+  rules: IdentityRules;
+  now: number;
+  actor: string;
+}
+
+export interface ResolveRequest {
+  handles: readonly Handle[];
+  skipped: readonly SkippedHandle[];
+  name?: string;
+  /** Used only when no handle matched: the contact of an earlier message in the same thread. */
+  threadContactId?: string;
+}
+
+/** kind + scope -> value -> best trust. */
+type Profile = Map<string, Map<string, Trust>>;
+
+const slot = (h: { kind: HandleKind; scope: string }) => `${h.kind}\u0000${h.scope}`;
+
+function addToProfile(profile: Profile, h: { kind: HandleKind; scope: string; value: string; trust: Trust }): void {
+  const values = profile.get(slot(h)) ?? new Map<string, Trust>();
+  const had = values.get(h.value);
+  values.set(h.value, had && trustRank(had) > trustRank(h.trust) ? had : h.trust);
+  profile.set(slot(h), values);
+}
+
+function profileOf(handles: Iterable<{ kind: HandleKind; scope: string; value: string; trust: Trust }>): Profile {
+  const profile: Profile = new Map();
+  for (const h of handles) addToProfile(profile, h);
+  return profile;
+}
+
+function unionProfiles(a: Profile, b: Profile): Profile {
+  const profile: Profile = new Map();
+  for (const p of [a, b]) {
+    for (const [key, values] of p) {
+      const [kind, scope] = key.split('\u0000') as [HandleKind, string];
+      for (const [value, trust] of values) addToProfile(profile, { kind, scope, value, trust });
+    }
+  }
+  return profile;
+}
+
+export const describeHandle = (h: { kind: string; scope?: string | null; value: string }): string =>
+  h.scope ? `${h.kind} ${h.value} (in ${h.scope})` : `${h.kind} ${h.value}`;
+
+/** Why two sets of identities can not be one person, or undefined when they can. */
+function contradiction(a: Profile, b: Profile, rules: IdentityRules): { rule: string; reason: string } | undefined {
+  for (const [key, aValues] of a) {
+    const bValues = b.get(key);
+    if (!bValues) continue;
+    const kind = key.split('\u0000')[0] as HandleKind;
+    const rule = rules.kinds[kind];
+    const shared = [...aValues.keys()].some((v) => bValues.has(v));
+    if (rule.limit === 1 && !shared) {
+      return { rule: `${kind}.limit`, reason: `a contact holds one ${kind} and these are different (${[...aValues.keys()][0]} / ${[...bValues.keys()][0]})` };
+    }
+    if (rule.verifiedConflict) {
+      const verifiedA = [...aValues].filter(([, t]) => t === 'verified').map(([v]) => v);
+      const verifiedB = [...bValues].filter(([, t]) => t === 'verified').map(([v]) => v);
+      if (verifiedA.length && verifiedB.length && !verifiedA.some((v) => verifiedB.includes(v))) {
+        return { rule: `${kind}.verifiedConflict`, reason: `each holds a different verified ${kind} (${verifiedA[0]} / ${verifiedB[0]})` };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The anchor's identities plus the message's claims the anchor can take: a claim that contradicts the
+ * anchor (a second account id) will not be attached, so it must not count when checking a merge either.
+ */
+function acceptedBy(anchor: Profile, message: Profile, rules: IdentityRules): Profile {
+  const accepted: Profile = unionProfiles(anchor, new Map());
+  for (const [key, values] of message) {
+    const [kind, scope] = key.split('\u0000') as [HandleKind, string];
+    for (const [value, trust] of values) {
+      const claim = profileOf([{ kind, scope, value, trust }]);
+      if (!contradiction(anchor, claim, rules)) addToProfile(accepted, { kind, scope, value, trust });
+    }
+  }
+  return accepted;
+}
+
+export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, request: ResolveRequest): Promise<Resolution> {
+  const { workspace, rules, now } = ctx;
+  const threshold = rules.autoMergeTrust;
+  const strong = (trust: Trust) => trustRank(trust) >= trustRank(threshold);
+  const steps: ResolveStep[] = request.skipped.map((s) => ({
+    action: 'skipped',
+    handle: `${s.kind}:${s.value}`,
+    rule: `${s.kind}.blocked`,
+    detail: `${describeHandle(s)} was not used: it ${s.reason}`,
+  }));
+
+  const ordered = [...request.handles].sort(
+    (a, b) => rules.kinds[a.kind].priority - rules.kinds[b.kind].priority || trustRank(b.trust) - trustRank(a.trust),
+  );
+  const messageProfile = profileOf(ordered.filter((h) => strong(h.trust)));
+  const owners = await handleOwners(tx, workspace, ordered);
+
+  const profiles = new Map<string, Profile>();
+  const profileOfContact = async (root: string): Promise<Profile> => {
+    let profile = profiles.get(root);
+    if (!profile) {
+      profile = profileOf(await familyHandles(tx, workspace, root));
+      profiles.set(root, profile);
+    }
+    return profile;
+  };
+
+  let anchor: string | undefined;
+  const merges: MergeRecord[] = [];
+  const pendingSuggestions: { root: string; reason: string; evidence: Record<string, unknown> }[] = [];
+
+  for (const handle of ordered) {
+    const key = handleKey(handle);
+    const rows = owners.get(key) ?? [];
+    if (!rows.length) continue;
+    // One candidate per survivor: the best trust it holds this value with, and when it last used it.
+    const candidates = new Map<string, { trust: Trust; lastSeen: number }>();
+    for (const row of rows) {
+      const had = candidates.get(row.root_id);
+      candidates.set(row.root_id, {
+        trust: had && trustRank(had.trust) > trustRank(row.trust) ? had.trust : row.trust,
+        lastSeen: Math.max(had?.lastSeen ?? 0, row.last_seen_at),
+      });
+    }
+    if (anchor && candidates.has(anchor)) continue;
+    // Several contacts may hold one value (kept apart on purpose, or one only claimed it). Strong evidence
+    // beats weak, then the contact that used the value last.
+    const ranked = [...candidates]
+      .map(([id, held]) => ({ id, held, evidence: minTrust(handle.trust, held.trust) }))
+      .sort((a, b) => Number(strong(b.evidence)) - Number(strong(a.evidence)) || b.held.lastSeen - a.held.lastSeen);
+    const { id: root, held, evidence } = ranked[0];
+    const strongCandidates = ranked.filter((c) => strong(c.evidence)).length;
+    if (strongCandidates > 1) {
+      steps.push({
+        action: 'ambiguous',
+        handle: key,
+        contactId: root,
+        rule: `${handle.kind}.shared`,
+        detail: `${describeHandle(handle)} is held by ${strongCandidates} separate contacts; the one that used it last (${root}) is the candidate`,
+      });
+    }
+    if (!strong(evidence)) {
+      const reason = `${describeHandle(handle)} matches ${root} only with ${evidence} trust; automatic merges need ${threshold}`;
+      steps.push({ action: 'weak', handle: key, contactId: root, rule: 'autoMergeTrust', detail: reason });
+      pendingSuggestions.push({ root, reason, evidence: { handle: key, messageTrust: handle.trust, storedTrust: held.trust } });
+      continue;
+    }
+    const theirs = await profileOfContact(root);
+    const ours = anchor ? acceptedBy(await profileOfContact(anchor), messageProfile, rules) : messageProfile;
+    const clash = contradiction(ours, theirs, rules);
+    if (clash) {
+      const reason = `${describeHandle(handle)} matches ${root}, but ${clash.reason}`;
+      steps.push({ action: 'conflict', handle: key, contactId: root, rule: clash.rule, detail: reason });
+      pendingSuggestions.push({ root, reason, evidence: { handle: key, trust: evidence, rule: clash.rule } });
+      continue;
+    }
+    if (!anchor) {
+      anchor = root;
+      steps.push({
+        action: 'matched',
+        handle: key,
+        contactId: root,
+        rule: `${handle.kind}.priority`,
+        detail: `matched ${root} by ${describeHandle(handle)} (${evidence} trust)`,
+      });
+      continue;
+    }
+    // The same message strongly matches two contacts: they are one person. The older contact survives.
+    const [survivor, merged] = await survivorFirst(tx, workspace, anchor, root);
+    const record = await mergeRoots(
+      tx,
+      workspace,
+      survivor,
+      merged,
+      { rule: `auto:${handle.kind}`, evidence: { handle: key, trust: evidence, otherContact: anchor === survivor ? root : anchor }, actor: ctx.actor },
+      now,
+    );
+    merges.push(record);
+    const combined = unionProfiles(await profileOfContact(anchor), theirs);
+    profiles.delete(merged);
+    profiles.set(survivor, combined);
+    anchor = survivor;
+    steps.push({
+      action: 'merged',
+      handle: key,
+      contactId: merged,
+      rule: `${handle.kind}.priority`,
+      detail: `merged ${merged} into ${survivor}: the message links both through ${describeHandle(handle)} (${evidence} trust)`,
+    });
+  }
+
+  let created = false;
+  if (!anchor && request.threadContactId && !owners.size) {
+    const row = await getContactRow(tx, workspace, request.threadContactId);
+    if (row) {
+      anchor = row.root_id;
+      steps.push({ action: 'thread', contactId: anchor, rule: 'thread', detail: `no handle identified the sender; the message continues a thread of ${anchor}` });
+    }
+  }
+  if (!anchor) {
+    anchor = await createContact(tx, workspace, request.name, now);
+    created = true;
+    steps.push({ action: 'created', contactId: anchor, rule: 'new', detail: `created ${anchor}: no existing contact could be linked` });
+  }
+
+  // Attach the message's handles to the anchor, within each kind's limit.
+  const family = await familyHandles(tx, workspace, anchor);
+  const holders = new Map<string, string[]>();
+  const valueCounts = new Map<string, Set<string>>();
+  for (const row of family) {
+    holders.set(handleKey(row), [...(holders.get(handleKey(row)) ?? []), row.contact_id]);
+    valueCounts.set(slot(row), (valueCounts.get(slot(row)) ?? new Set()).add(row.value));
+  }
+  for (const handle of ordered) {
+    const key = handleKey(handle);
+    const holding = holders.get(key);
+    if (holding) {
+      for (const contactId of holding) await upsertHandle(tx, workspace, contactId, handle, now);
+      continue;
+    }
+    const values = valueCounts.get(slot(handle)) ?? new Set<string>();
+    const limit = rules.kinds[handle.kind].limit;
+    if (values.size >= limit) {
+      steps.push({
+        action: 'limit',
+        handle: key,
+        contactId: anchor,
+        rule: `${handle.kind}.limit`,
+        detail: `${describeHandle(handle)} was not attached: ${anchor} already holds ${values.size} ${handle.kind} value(s), the limit is ${limit}`,
+      });
+      continue;
+    }
+    await upsertHandle(tx, workspace, anchor, handle, now);
+    valueCounts.set(slot(handle), values.add(handle.value));
+    steps.push({ action: 'attached', handle: key, contactId: anchor, rule: `${handle.kind}.limit`, detail: `attached ${describeHandle(handle)} (${handle.trust}) to ${anchor}` });
+  }
+
+  const suggestionIds: string[] = [];
+  for (const pending of pendingSuggestions) {
+    const row = await getContactRow(tx, workspace, pending.root);
+    const other = row?.root_id ?? pending.root;
+    if (other === anchor) continue;
+    const id = await suggestMerge(tx, workspace, anchor, other, pending.reason, pending.evidence, now);
+    if (!suggestionIds.includes(id)) suggestionIds.push(id);
+    steps.push({ action: 'suggested', contactId: other, rule: 'suggestion', detail: `suggested merging ${other} with ${anchor} (${id}) for review` });
+  }
+
+  if (request.name) {
+    await tx.run('UPDATE contacts SET name = ?, updated_at = ? WHERE workspace = ? AND id = ? AND name IS NULL', [request.name, now, workspace, anchor]);
+  }
+
+  return { contactId: anchor, created, merges, suggestionIds, steps, explanation: explain(steps) };
+}
+
+const SENTENCE_ORDER: ResolveAction[] = ['matched', 'thread', 'created', 'merged', 'attached', 'ambiguous', 'weak', 'conflict', 'limit', 'skipped', 'suggested'];
+
+export function explain(steps: readonly ResolveStep[]): string {
+  const sorted = [...steps].sort((a, b) => SENTENCE_ORDER.indexOf(a.action) - SENTENCE_ORDER.indexOf(b.action));
+  return sorted.map((s) => s.detail.charAt(0).toUpperCase() + s.detail.slice(1) + '.').join(' ');
+}

@@ -1,0 +1,21 @@
+/**
+ * Omnithread's core: one identity, one timeline and one conversation per person across every channel.
+ * Engine-agnostic: the n8n and Node-RED nodes are thin adapters over this module.
+ */
+export * from './model';
+export * from './errors';
+export { newId } from './ids';
+export { openStore, StoreConfigSchema, MIGRATIONS, migrate } from './store';
+export type { Store, StoreConfig, SqlDriver, SqlExecutor, SqlTransaction } from './store';
+export { compileRules, IdentityRulesSchema, DEFAULT_KIND_RULES, blockedReason } from './identity/rules';
+export type { IdentityRules, IdentityRulesInput, KindRule } from './identity/rules';
+export { normalizeHandle, normalizeHandles, normalizeEmail, normalizePhone } from './identity/normalize';
+export type { NormalizedHandles, SkippedHandle } from './identity/normalize';
+export type { Resolution, ResolveStep, ResolveAction } from './identity/resolve';
+export type { MergeRecord, MergeSuggestion } from './identity/contacts';
+export { TimelineFilterSchema } from './timeline/events';
+export type { TimelineFilter, TimelinePage } from './timeline/events';
+export { buildTranscript, estimateTokens, TranscriptOptionsSchema } from './timeline/transcript';
+export type { Transcript, TranscriptOptions, TranscriptConversation } from './timeline/transcript';
+export { Omnithread, createOmnithread, OmnithreadOptionsSchema } from './omnithread';
+export type { OmnithreadOptions, IngestResult, RecordResult, ContactExport, EraseReport } from './omnithread';

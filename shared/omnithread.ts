@@ -1,0 +1,619 @@
+/**
+ * The facade every adapter calls: one object per workspace over one open store. Each method is one
+ * transaction, so what it returns is what was committed.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { OmnithreadError, notFound } from './errors';
+import {
+  AppendEventInput,
+  AppendEventInputSchema,
+  Contact,
+  ContactView,
+  Conversation,
+  HandleInput,
+  HandleInputSchema,
+  MessageInput,
+  MessageInputSchema,
+  OutboundMessageInput,
+  OutboundMessageInputSchema,
+  TimelineEvent,
+  handleKey,
+  parseInput,
+  toMs,
+} from './model';
+import {
+  MergeRecord,
+  MergeSuggestion,
+  activeMergeOf,
+  contactFromRow,
+  familyHandles,
+  familyRows,
+  getContactRow,
+  getMerge,
+  getSuggestion,
+  handleOwners,
+  identityFromRow,
+  listSuggestions,
+  mergeRoots,
+  mergesOfFamily,
+  setSuggestionStatus,
+  survivorFirst,
+  undoMerge,
+} from './identity/contacts';
+import { normalizeHandles } from './identity/normalize';
+import { Resolution, resolveIdentity } from './identity/resolve';
+import { IdentityRules, IdentityRulesInput, compileRules } from './identity/rules';
+import { Store } from './store';
+import { SqlExecutor, SqlTransaction, inList } from './store/driver';
+import {
+  ConversationRow,
+  TimelineFilter,
+  TimelineFilterSchema,
+  TimelinePage,
+  closeConversation,
+  conversationFromRow,
+  createConversation,
+  familyConversations,
+  getConversationRow,
+  getEvent,
+  insertEvent,
+  openConversation,
+  queryTimeline,
+  threadContact,
+  touchConversation,
+} from './timeline/events';
+import { Transcript, TranscriptOptions, buildTranscript } from './timeline/transcript';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+export const OmnithreadOptionsSchema = z
+  .object({
+    /** All data is scoped by workspace: one store can serve several brands or teams. */
+    workspace: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"').default('default'),
+    /** A conversation with no message for this long ends; the next message opens a new one. Default 7 days. */
+    idleTimeoutMs: z.number().int().min(60_000).default(7 * DAY),
+    /** Who automatic actions are logged as in the merge log. */
+    actor: z.string().min(1).max(256).default('omnithread'),
+  })
+  .strict();
+
+export interface OmnithreadOptions extends z.input<typeof OmnithreadOptionsSchema> {
+  store: Store;
+  rules?: IdentityRulesInput | IdentityRules;
+  /** Milliseconds since the epoch; tests pass their own clock. */
+  clock?: () => number;
+}
+
+export interface IngestResult {
+  /** True when this provider message was recorded before: nothing new was written. */
+  duplicate: boolean;
+  event: TimelineEvent | null;
+  contact: ContactView;
+  conversation: Conversation;
+  /** How the sender was recognised; null for a duplicate. */
+  identity: Resolution | null;
+  /** Set when this message continues the conversation on another channel. */
+  channelSwitch: { from: string; to: string } | null;
+}
+
+export interface RecordResult {
+  duplicate: boolean;
+  event: TimelineEvent;
+}
+
+export interface ContactExport {
+  exportedAt: string;
+  workspace: string;
+  contact: ContactView;
+  /** Every contact record merged into this person, each as stored. */
+  records: Contact[];
+  conversations: Conversation[];
+  events: TimelineEvent[];
+  merges: MergeRecord[];
+  suggestions: MergeSuggestion[];
+}
+
+export interface EraseReport {
+  contactId: string;
+  erasedContactIds: string[];
+  deleted: { contacts: number; handles: number; events: number; conversations: number; merges: number; suggestions: number };
+}
+
+const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
+
+export class Omnithread {
+  readonly workspace: string;
+  readonly rules: IdentityRules;
+  private readonly store: Store;
+  private readonly idleTimeoutMs: number;
+  private readonly actor: string;
+  private readonly clock: () => number;
+
+  constructor(options: OmnithreadOptions) {
+    const { store, rules, clock, ...rest } = options;
+    const parsed = parseInput(OmnithreadOptionsSchema, rest, 'Omnithread options');
+    this.store = store;
+    this.workspace = parsed.workspace;
+    this.idleTimeoutMs = parsed.idleTimeoutMs;
+    this.actor = parsed.actor;
+    this.rules = compileRules(rules);
+    this.clock = clock ?? Date.now;
+  }
+
+  private get driver() {
+    return this.store.driver;
+  }
+
+  /**
+   * Every write takes the workspace lock: shared for everyday work, exclusive for merges, unmerges and
+   * erasure, which rewrite who belongs to whom. Then the keys the work is about.
+   */
+  private async lockFor(tx: SqlTransaction, mode: 'shared' | 'exclusive', keys: readonly string[] = []): Promise<void> {
+    await tx.lock([`ws:${this.workspace}`], mode);
+    if (keys.length) await tx.lock(keys.map((k) => `${this.workspace}:${k}`));
+  }
+
+  private async rootOf(db: SqlExecutor, contactId: string): Promise<string> {
+    const row = await getContactRow(db, this.workspace, contactId);
+    if (!row) throw notFound('Contact', contactId);
+    return row.root_id;
+  }
+
+  private async contactView(db: SqlExecutor, rootId: string): Promise<ContactView> {
+    const rows = await familyRows(db, this.workspace, rootId);
+    if (!rows.length) throw notFound('Contact', rootId);
+    const [root, ...merged] = rows;
+    const handles = await familyHandles(db, this.workspace, rootId);
+    return {
+      ...contactFromRow(this.workspace, root),
+      name: root.name ?? merged.find((m) => m.name)?.name ?? null,
+      identities: handles.map(identityFromRow),
+      mergedContactIds: merged.map((m) => m.id),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Messages
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Records an inbound message: resolves the sender, appends the event and opens or continues the
+   * person's conversation, in one transaction. A redelivery of the same provider message changes nothing
+   * and says so.
+   */
+  async ingest(input: MessageInput): Promise<IngestResult> {
+    const message = parseInput(MessageInputSchema, input, 'message');
+    const { handles, skipped } = normalizeHandles(message.from.handles, this.rules);
+    const now = this.clock();
+    const occurredAt = toMs(message.sentAt ?? message.receivedAt, now);
+    const dedupeKey = digest('in', message.channel, message.channelAccount, message.providerMessageId);
+
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared', [`delivery:${dedupeKey}`, ...handles.map((h) => `handle:${handleKey(h)}`)]);
+      const seen = await tx.get<{ event_id: string | null }>('SELECT event_id FROM deliveries WHERE workspace = ? AND dedupe_key = ?', [
+        this.workspace,
+        dedupeKey,
+      ]);
+      if (seen) return this.duplicateResult(tx, seen.event_id);
+
+      const threadContactId = message.threadKey ? await threadContact(tx, this.workspace, message.channel, message.threadKey) : undefined;
+      const identity = await resolveIdentity(
+        tx,
+        { workspace: this.workspace, rules: this.rules, now, actor: this.actor },
+        { handles, skipped, name: message.from.name, threadContactId },
+      );
+      const { conversation, channelSwitch } = await this.conversationFor(tx, identity.contactId, message.channel, occurredAt, now);
+      const event = await insertEvent(
+        tx,
+        this.workspace,
+        {
+          contactId: identity.contactId,
+          conversationId: conversation.id,
+          kind: 'message',
+          channel: message.channel,
+          channelAccount: message.channelAccount,
+          direction: 'inbound',
+          text: message.text,
+          occurredAt,
+          providerMessageId: message.providerMessageId,
+          threadKey: message.threadKey ?? null,
+          data: {
+            from: { name: message.from.name, handles: handles.map(handleKey) },
+            attachments: message.attachments,
+            ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+            ...(message.metadata ? { metadata: message.metadata } : {}),
+            ...(message.raw !== undefined ? { raw: message.raw } : {}),
+          },
+        },
+        now,
+      );
+      await touchConversation(tx, this.workspace, conversation, message.channel, occurredAt);
+      await tx.run('INSERT INTO deliveries (workspace, dedupe_key, event_id, recorded_at) VALUES (?, ?, ?, ?)', [this.workspace, dedupeKey, event.id, now]);
+      const row = (await getConversationRow(tx, this.workspace, conversation.id))!;
+      return {
+        duplicate: false,
+        event,
+        contact: await this.contactView(tx, identity.contactId),
+        conversation: conversationFromRow(this.workspace, row),
+        identity,
+        channelSwitch,
+      };
+    });
+  }
+
+  private async duplicateResult(tx: SqlExecutor, eventId: string | null): Promise<IngestResult> {
+    const event = eventId ? await getEvent(tx, this.workspace, eventId) : undefined;
+    if (!event) {
+      // The person was erased after the first delivery: the redelivery is still a redelivery.
+      throw new OmnithreadError('CONFLICT', 'This message was recorded before and its contact has since been erased; it is not recorded again');
+    }
+    const rootId = await this.rootOf(tx, event.contactId);
+    const row = event.conversationId ? await getConversationRow(tx, this.workspace, event.conversationId) : undefined;
+    return {
+      duplicate: true,
+      event,
+      contact: await this.contactView(tx, rootId),
+      conversation: conversationFromRow(this.workspace, row!),
+      identity: null,
+      channelSwitch: null,
+    };
+  }
+
+  /**
+   * The conversation a message at `at` belongs to: the person's open one, unless it has been idle longer
+   * than the idle timeout (then it ends and a new one opens). A different channel is a channel switch,
+   * recorded on the timeline so a reader sees the customer moved.
+   */
+  private async conversationFor(
+    tx: SqlTransaction,
+    rootId: string,
+    channel: string,
+    at: number,
+    now: number,
+  ): Promise<{ conversation: ConversationRow; channelSwitch: { from: string; to: string } | null }> {
+    let conversation = await openConversation(tx, this.workspace, rootId);
+    if (conversation && at - conversation.last_activity_at > this.idleTimeoutMs) {
+      await closeConversation(tx, this.workspace, conversation.id, 'idle', conversation.last_activity_at + this.idleTimeoutMs);
+      conversation = undefined;
+    }
+    if (!conversation) return { conversation: await createConversation(tx, this.workspace, rootId, at, now), channelSwitch: null };
+    if (!conversation.last_channel || conversation.last_channel === channel) return { conversation, channelSwitch: null };
+    const channelSwitch = { from: conversation.last_channel, to: channel };
+    await insertEvent(tx, this.workspace, { contactId: rootId, conversationId: conversation.id, kind: 'channel_switch', channel, occurredAt: at, data: channelSwitch }, now);
+    return { conversation, channelSwitch };
+  }
+
+  /** Records a message we sent (by a human, an AI or a flow). Idempotent on providerMessageId. */
+  async recordOutbound(contactId: string, input: OutboundMessageInput): Promise<RecordResult> {
+    const message = parseInput(OutboundMessageInputSchema, input, 'outbound message');
+    const now = this.clock();
+    const at = toMs(message.sentAt, now);
+    const dedupeKey = message.providerMessageId ? digest('out', message.channel, message.channelAccount, message.providerMessageId) : undefined;
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared', dedupeKey ? [`delivery:${dedupeKey}`] : []);
+      if (dedupeKey) {
+        const duplicate = await this.recordedBefore(tx, dedupeKey);
+        if (duplicate) return duplicate;
+      }
+      const rootId = await this.rootOf(tx, contactId);
+      const { conversation } = message.conversationId
+        ? { conversation: await this.conversationOf(tx, rootId, message.conversationId) }
+        : await this.conversationFor(tx, rootId, message.channel, at, now);
+      const event = await insertEvent(
+        tx,
+        this.workspace,
+        {
+          contactId: rootId,
+          conversationId: conversation.id,
+          kind: 'message',
+          channel: message.channel,
+          channelAccount: message.channelAccount,
+          direction: 'outbound',
+          text: message.text,
+          occurredAt: at,
+          providerMessageId: message.providerMessageId ?? null,
+          threadKey: message.threadKey ?? null,
+          data: {
+            attachments: message.attachments,
+            ...(message.author ? { author: message.author } : {}),
+            ...(message.metadata ? { metadata: message.metadata } : {}),
+          },
+        },
+        now,
+      );
+      await touchConversation(tx, this.workspace, conversation, message.channel, at);
+      if (dedupeKey) await this.remember(tx, dedupeKey, event.id, now);
+      return { duplicate: false, event };
+    });
+  }
+
+  /** Appends a note, an assignment or any event of your own (order_placed, csat ...) to a person's timeline. */
+  async appendEvent(contactId: string, input: AppendEventInput): Promise<RecordResult> {
+    const parsed = parseInput(AppendEventInputSchema, input, 'event');
+    const now = this.clock();
+    const dedupeKey = parsed.idempotencyKey ? digest('event', parsed.idempotencyKey) : undefined;
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared', dedupeKey ? [`delivery:${dedupeKey}`] : []);
+      if (dedupeKey) {
+        const duplicate = await this.recordedBefore(tx, dedupeKey);
+        if (duplicate) return duplicate;
+      }
+      const rootId = await this.rootOf(tx, contactId);
+      const conversationId = parsed.conversationId
+        ? (await this.conversationOf(tx, rootId, parsed.conversationId)).id
+        : ((await openConversation(tx, this.workspace, rootId))?.id ?? null);
+      const event = await insertEvent(
+        tx,
+        this.workspace,
+        {
+          contactId: rootId,
+          conversationId,
+          kind: parsed.kind,
+          channel: parsed.channel ?? null,
+          text: parsed.text,
+          occurredAt: toMs(parsed.occurredAt, now),
+          data: parsed.data,
+        },
+        now,
+      );
+      if (dedupeKey) await this.remember(tx, dedupeKey, event.id, now);
+      return { duplicate: false, event };
+    });
+  }
+
+  private async recordedBefore(tx: SqlExecutor, dedupeKey: string): Promise<RecordResult | undefined> {
+    const seen = await tx.get<{ event_id: string | null }>('SELECT event_id FROM deliveries WHERE workspace = ? AND dedupe_key = ?', [this.workspace, dedupeKey]);
+    if (!seen) return undefined;
+    const event = seen.event_id ? await getEvent(tx, this.workspace, seen.event_id) : undefined;
+    if (!event) throw new OmnithreadError('CONFLICT', 'This was recorded before and its contact has since been erased; it is not recorded again');
+    return { duplicate: true, event };
+  }
+
+  private async remember(tx: SqlExecutor, dedupeKey: string, eventId: string, now: number): Promise<void> {
+    await tx.run('INSERT INTO deliveries (workspace, dedupe_key, event_id, recorded_at) VALUES (?, ?, ?, ?)', [this.workspace, dedupeKey, eventId, now]);
+  }
+
+  private async conversationOf(db: SqlExecutor, rootId: string, conversationId: string): Promise<ConversationRow> {
+    const row = await getConversationRow(db, this.workspace, conversationId);
+    if (!row || row.root_id !== rootId) throw notFound('Conversation of this contact', conversationId);
+    return row;
+  }
+
+  /** Marks a conversation resolved: the episode ends and the next message opens a new one. */
+  async resolveConversation(conversationId: string): Promise<Conversation> {
+    const now = this.clock();
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared');
+      const row = await getConversationRow(tx, this.workspace, conversationId);
+      if (!row) throw notFound('Conversation', conversationId);
+      await closeConversation(tx, this.workspace, conversationId, 'resolved', now);
+      return conversationFromRow(this.workspace, (await getConversationRow(tx, this.workspace, conversationId))!);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Identity
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Resolves handles to a contact without a message: finds, links or creates the person and explains how.
+   * With `dryRun`, says what would happen and writes nothing.
+   */
+  async resolve(inputs: HandleInput[], options: { name?: string; dryRun?: boolean } = {}): Promise<Resolution & { contact: ContactView }> {
+    const list = parseInput(z.array(HandleInputSchema).min(1, 'needs at least one handle').max(32), inputs, 'handles');
+    const { handles, skipped } = normalizeHandles(list, this.rules);
+    const now = this.clock();
+    const rollback = Symbol('dry run');
+    let outcome: (Resolution & { contact: ContactView }) | undefined;
+    try {
+      await this.driver.transaction(async (tx) => {
+        await this.lockFor(tx, 'shared', handles.map((h) => `handle:${handleKey(h)}`));
+        const resolution = await resolveIdentity(tx, { workspace: this.workspace, rules: this.rules, now, actor: this.actor }, { handles, skipped, name: options.name });
+        outcome = { ...resolution, contact: await this.contactView(tx, resolution.contactId) };
+        if (options.dryRun) throw rollback;
+      });
+    } catch (error) {
+      if (error !== rollback) throw error;
+    }
+    return outcome!;
+  }
+
+  /** The person holding a handle (the one who used it last, if several do), or undefined. */
+  async findContact(input: HandleInput): Promise<ContactView | undefined> {
+    const { handles } = normalizeHandles([parseInput(HandleInputSchema, input, 'handle')], this.rules);
+    if (!handles.length) return undefined;
+    return this.driver.read(async (db) => {
+      const rows = (await handleOwners(db, this.workspace, handles)).get(handleKey(handles[0])) ?? [];
+      const newest = [...rows].sort((a, b) => b.last_seen_at - a.last_seen_at)[0];
+      return newest ? this.contactView(db, newest.root_id) : undefined;
+    });
+  }
+
+  /** A contact with every identity; asked for a merged contact, returns the survivor it belongs to. */
+  async getContact(contactId: string): Promise<ContactView> {
+    return this.driver.read(async (db) => this.contactView(db, await this.rootOf(db, contactId)));
+  }
+
+  /** Merges two contacts by hand (an agent or admin knows they are one person). The older one survives. */
+  async merge(contactId: string, otherContactId: string, options: { actor?: string; reason?: string } = {}): Promise<MergeRecord> {
+    const now = this.clock();
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'exclusive');
+      const [a, b] = [await this.rootOf(tx, contactId), await this.rootOf(tx, otherContactId)];
+      if (a === b) throw new OmnithreadError('CONFLICT', `${contactId} and ${otherContactId} are already the same contact (${a})`);
+      const [survivor, merged] = await survivorFirst(tx, this.workspace, a, b);
+      return mergeRoots(
+        tx,
+        this.workspace,
+        survivor,
+        merged,
+        { rule: 'manual', evidence: options.reason ? { reason: options.reason } : {}, actor: options.actor ?? this.actor },
+        now,
+      );
+    });
+  }
+
+  /**
+   * Undoes a merge exactly: the merged contact gets back its identities, conversations and events.
+   * Give the merge id, or the id of the contact that was merged away.
+   */
+  async unmerge(ref: { mergeId: string } | { contactId: string }, options: { actor?: string } = {}): Promise<MergeRecord> {
+    const now = this.clock();
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'exclusive');
+      const merge = 'mergeId' in ref ? await getMerge(tx, this.workspace, ref.mergeId) : await activeMergeOf(tx, this.workspace, ref.contactId);
+      if (!merge) throw notFound('mergeId' in ref ? 'Merge' : 'Active merge of contact', 'mergeId' in ref ? ref.mergeId : ref.contactId);
+      if (merge.undoneAt) throw new OmnithreadError('CONFLICT', `Merge ${merge.id} was already undone at ${merge.undoneAt}`);
+      const actor = options.actor ?? this.actor;
+      await undoMerge(tx, this.workspace, merge, actor, now);
+      return (await getMerge(tx, this.workspace, merge.id))!;
+    });
+  }
+
+  /** The merge log of a person: every merge and unmerge involving them or anyone merged into them. */
+  async mergeLog(contactId: string): Promise<MergeRecord[]> {
+    return this.driver.read(async (db) => {
+      const rows = await familyRows(db, this.workspace, await this.rootOf(db, contactId));
+      return mergesOfFamily(db, this.workspace, rows.map((r) => r.id));
+    });
+  }
+
+  async suggestions(filter: { status?: MergeSuggestion['status']; contactId?: string; limit?: number } = {}): Promise<MergeSuggestion[]> {
+    return this.driver.read(async (db) => {
+      const contactIds = filter.contactId ? (await familyRows(db, this.workspace, await this.rootOf(db, filter.contactId))).map((r) => r.id) : undefined;
+      return listSuggestions(db, this.workspace, { status: filter.status ?? 'open', contactIds, limit: filter.limit ?? 100 });
+    });
+  }
+
+  /** Accepts a merge suggestion: merges the two contacts, logged as the suggestion's rule. */
+  async acceptSuggestion(suggestionId: string, options: { actor?: string } = {}): Promise<MergeRecord> {
+    const now = this.clock();
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'exclusive');
+      const suggestion = await getSuggestion(tx, this.workspace, suggestionId);
+      if (!suggestion) throw notFound('Merge suggestion', suggestionId);
+      if (suggestion.status !== 'open') throw new OmnithreadError('CONFLICT', `Merge suggestion ${suggestionId} is already ${suggestion.status}`);
+      const [a, b] = [await this.rootOf(tx, suggestion.contactIds[0]), await this.rootOf(tx, suggestion.contactIds[1])];
+      if (a === b) throw new OmnithreadError('CONFLICT', `The contacts of suggestion ${suggestionId} are already one contact (${a})`);
+      const [survivor, merged] = await survivorFirst(tx, this.workspace, a, b);
+      await setSuggestionStatus(tx, this.workspace, suggestionId, 'accepted', now);
+      return mergeRoots(
+        tx,
+        this.workspace,
+        survivor,
+        merged,
+        { rule: 'suggestion', evidence: { suggestionId, reason: suggestion.reason, ...suggestion.evidence }, actor: options.actor ?? this.actor },
+        now,
+      );
+    });
+  }
+
+  async dismissSuggestion(suggestionId: string): Promise<MergeSuggestion> {
+    const now = this.clock();
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared');
+      const suggestion = await getSuggestion(tx, this.workspace, suggestionId);
+      if (!suggestion) throw notFound('Merge suggestion', suggestionId);
+      await setSuggestionStatus(tx, this.workspace, suggestionId, 'dismissed', now);
+      return (await getSuggestion(tx, this.workspace, suggestionId))!;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Timeline
+  // -------------------------------------------------------------------------------------------
+
+  /** The person's events across every channel and every contact merged into them, one page at a time. */
+  async timeline(contactId: string, filter: TimelineFilter = {}): Promise<TimelinePage> {
+    const parsed = parseInput(TimelineFilterSchema, filter, 'timeline filter');
+    return this.driver.read(async (db) => queryTimeline(db, this.workspace, await this.rootOf(db, contactId), parsed));
+  }
+
+  async conversations(contactId: string): Promise<Conversation[]> {
+    return this.driver.read(async (db) => familyConversations(db, this.workspace, await this.rootOf(db, contactId)));
+  }
+
+  /** The history as text for a person or an LLM prompt, within a token budget. */
+  async transcript(contactId: string, options: TranscriptOptions = {}): Promise<Transcript> {
+    return this.driver.read(async (db) => {
+      const rootId = await this.rootOf(db, contactId);
+      const contact = await this.contactView(db, rootId);
+      const conversations = await familyConversations(db, this.workspace, rootId);
+      const events = await this.allEvents(db, rootId);
+      return buildTranscript(contact, conversations, events, options);
+    });
+  }
+
+  private async allEvents(db: SqlExecutor, rootId: string): Promise<TimelineEvent[]> {
+    const events: TimelineEvent[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queryTimeline(db, this.workspace, rootId, TimelineFilterSchema.parse({ limit: 1000, cursor }));
+      events.push(...page.events);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return events;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Privacy
+  // -------------------------------------------------------------------------------------------
+
+  /** Everything we hold about a person, as JSON (a data subject access request). */
+  async exportContact(contactId: string): Promise<ContactExport> {
+    return this.driver.read(async (db) => {
+      const rootId = await this.rootOf(db, contactId);
+      const rows = await familyRows(db, this.workspace, rootId);
+      const ids = rows.map((r) => r.id);
+      return {
+        exportedAt: new Date(this.clock()).toISOString(),
+        workspace: this.workspace,
+        contact: await this.contactView(db, rootId),
+        records: rows.map((r) => contactFromRow(this.workspace, r)),
+        conversations: await familyConversations(db, this.workspace, rootId),
+        events: await this.allEvents(db, rootId),
+        merges: await mergesOfFamily(db, this.workspace, ids),
+        suggestions: await listSuggestions(db, this.workspace, { contactIds: ids, limit: 10_000 }),
+      };
+    });
+  }
+
+  /**
+   * Erases a person (right to be forgotten): the contact, everyone merged into it, their identities,
+   * conversations, events, merge log entries and suggestions. Delivery records keep only a hash of the
+   * provider message id, so a late redelivery is still recognised and does not bring the person back.
+   */
+  async eraseContact(contactId: string): Promise<EraseReport> {
+    const report = await this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'exclusive');
+      const rootId = await this.rootOf(tx, contactId);
+      const ids = (await familyRows(tx, this.workspace, rootId)).map((r) => r.id);
+      const list = inList(ids);
+      const ws = this.workspace;
+      await tx.run(
+        `UPDATE deliveries SET event_id = NULL WHERE workspace = ? AND event_id IN (SELECT id FROM events WHERE workspace = ? AND contact_id IN (${list}))`,
+        [ws, ws, ...ids],
+      );
+      const deleted = {
+        events: await tx.run(`DELETE FROM events WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
+        conversations: await tx.run(`DELETE FROM conversations WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
+        handles: await tx.run(`DELETE FROM handles WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
+        merges: await tx.run(`DELETE FROM merges WHERE workspace = ? AND (survivor_id IN (${list}) OR merged_id IN (${list}))`, [ws, ...ids, ...ids]),
+        suggestions: await tx.run(`DELETE FROM merge_suggestions WHERE workspace = ? AND (contact_a IN (${list}) OR contact_b IN (${list}))`, [
+          ws,
+          ...ids,
+          ...ids,
+        ]),
+        contacts: await tx.run(`DELETE FROM contacts WHERE workspace = ? AND id IN (${list})`, [ws, ...ids]),
+      };
+      return { contactId: rootId, erasedContactIds: ids, deleted };
+    });
+    await this.driver.purgeDeleted();
+    return report;
+  }
+}
+
+export function createOmnithread(options: OmnithreadOptions): Omnithread {
+  return new Omnithread(options);
+}

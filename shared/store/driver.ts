@@ -1,0 +1,50 @@
+/**
+ * The one seam between Omnithread's storage logic and a database. Everything the store does is written
+ * once, in SQL both SQLite and PostgreSQL understand, against this interface; a driver only knows how to
+ * run statements, hold transactions and take locks. So both back ends behave the same by construction.
+ */
+export type SqlParam = string | number | null;
+export type Row = Record<string, unknown>;
+
+export interface SqlExecutor {
+  /** All rows. Statements use `?` placeholders; the PostgreSQL driver rewrites them to $1, $2 ... */
+  all<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+  get<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
+  /** Runs a statement and returns how many rows it changed. */
+  run(sql: string, params?: readonly SqlParam[]): Promise<number>;
+}
+
+export interface SqlTransaction extends SqlExecutor {
+  /**
+   * Serialises this transaction against every other one that locks any of the same keys, until commit.
+   * PostgreSQL takes transaction-scoped advisory locks (sorted, so two transactions can not deadlock on
+   * them); SQLite needs nothing, because its write transactions are already serial.
+   */
+  lock(keys: readonly string[], mode?: 'exclusive' | 'shared'): Promise<void>;
+}
+
+export interface SqlDriver {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs fn in one write transaction; retried from the start on deadlocks and serialisation failures. */
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
+  /** Runs fn on a consistent read snapshot (no writes). */
+  read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Called after an erase so that deleted bytes leave the files too (SQLite: checkpoint the WAL). */
+  purgeDeleted(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Retries a transaction a few times on transient conflicts, with a small random backoff. */
+export async function withRetries<T>(attempt: () => Promise<T>, isTransient: (error: unknown) => boolean, tries = 12): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (i >= tries || !isTransient(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 5 * i) + 1));
+    }
+  }
+}
+
+/** `?, ?, ?` for an IN list of this many values. */
+export const inList = (values: readonly unknown[]): string => values.map(() => '?').join(', ');

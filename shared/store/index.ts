@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { parseInput } from '../model';
+import { SqlDriver } from './driver';
+import { migrate } from './migrations';
+import { PostgresDriver } from './postgres';
+import { SqliteDriver } from './sqlite';
+
+export const SqliteStoreConfigSchema = z
+  .object({
+    type: z.literal('sqlite'),
+    /** Database file. Several processes on one host may share it. */
+    path: z.string().min(1, 'must name the SQLite database file'),
+    busyTimeoutMs: z.number().int().min(0).max(600_000).default(15_000),
+  })
+  .strict();
+
+export const PostgresStoreConfigSchema = z
+  .object({
+    type: z.literal('postgres'),
+    /** postgres://user:password@host:5432/database; or give the parts below. */
+    connectionString: z.string().min(1).optional(),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    database: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
+    ssl: z.boolean().default(false),
+    poolSize: z.number().int().min(1).max(200).default(10),
+  })
+  .strict()
+  .refine((c) => Boolean(c.connectionString || c.host), { message: 'needs a connectionString or a host', path: ['connectionString'] });
+
+export const StoreConfigSchema = z.union([SqliteStoreConfigSchema, PostgresStoreConfigSchema]);
+export type StoreConfig = z.input<typeof StoreConfigSchema>;
+
+/** An open store: a driver whose schema is up to date. One per process is enough; share it. */
+export interface Store {
+  readonly driver: SqlDriver;
+  close(): Promise<void>;
+}
+
+export async function openStore(config: StoreConfig): Promise<Store> {
+  const parsed = parseInput(StoreConfigSchema, config, 'store configuration');
+  const driver: SqlDriver =
+    parsed.type === 'sqlite'
+      ? new SqliteDriver({ path: parsed.path, busyTimeoutMs: parsed.busyTimeoutMs })
+      : new PostgresDriver({
+          connectionString: parsed.connectionString,
+          host: parsed.host,
+          port: parsed.port,
+          database: parsed.database,
+          user: parsed.user,
+          password: parsed.password,
+          ssl: parsed.ssl ? { rejectUnauthorized: true } : undefined,
+          poolSize: parsed.poolSize,
+        });
+  try {
+    await migrate(driver);
+  } catch (error) {
+    await driver.close().catch(() => undefined);
+    throw error;
+  }
+  return { driver, close: () => driver.close() };
+}
+
+export { SqliteDriver } from './sqlite';
+export { PostgresDriver } from './postgres';
+export type { SqlDriver, SqlExecutor, SqlTransaction } from './driver';
+export { MIGRATIONS, migrate } from './migrations';

@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { Pool, PoolClient, PoolConfig, types } from 'pg';
+import { OmnithreadError } from '../errors';
+import { Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, withRetries } from './driver';
+
+// 40P01 deadlock, 40001 serialization failure, 23505 a unique key raced in by another transaction:
+// each means "run the transaction again and it will see the other one's result".
+const TRANSIENT = new Set(['40P01', '40001', '23505']);
+const isTransient = (error: unknown): boolean => TRANSIENT.has((error as { code?: string }).code ?? '');
+
+// BIGINT columns hold epoch milliseconds and sequence numbers, all far below 2^53.
+const INT8_OID = 20;
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (value: string) => Number(value) : types.getTypeParser(oid, format as 'text')) as typeof types.getTypeParser,
+};
+
+/** `?` placeholders to `$1, $2 ...`. Our statements never put `?` inside string literals. */
+const placeholderCache = new Map<string, string>();
+function toPositional(sql: string): string {
+  let converted = placeholderCache.get(sql);
+  if (converted === undefined) {
+    let n = 0;
+    converted = sql.replace(/\?/g, () => `$${++n}`);
+    placeholderCache.set(sql, converted);
+  }
+  return converted;
+}
+
+/** A lock key as a signed 64-bit integer (PostgreSQL advisory locks are keyed by bigint). */
+function lockId(key: string): bigint {
+  return createHash('sha256').update(key).digest().readBigInt64BE(0);
+}
+
+function executor(client: PoolClient): SqlTransaction {
+  const query = async <T extends Row>(sql: string, params: readonly SqlParam[]) =>
+    client.query<T>(toPositional(sql), params as SqlParam[]);
+  return {
+    all: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => (await query<T>(sql, params)).rows,
+    get: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => (await query<T>(sql, params)).rows[0] as T | undefined,
+    run: async (sql: string, params: readonly SqlParam[] = []) => (await query(sql, params)).rowCount ?? 0,
+    lock: async (keys: readonly string[], mode: 'exclusive' | 'shared' = 'exclusive') => {
+      if (!keys.length) return;
+      // Sorted and deduplicated, so that two transactions always take common locks in the same order.
+      const ids = [...new Set(keys.map(lockId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+      const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+      await client.query(`SELECT ${fn}(k::bigint) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n`, [ids]);
+    },
+  };
+}
+
+export interface PostgresDriverOptions extends PoolConfig {
+  poolSize: number;
+}
+
+/**
+ * PostgreSQL through a `pg` pool, for several processes or machines on one store (n8n queue mode with
+ * many workers, several Node-RED instances). Transactions run at READ COMMITTED; the store's own advisory
+ * locks order conflicting work, and a deadlock or a raced unique key re-runs the transaction.
+ */
+export class PostgresDriver implements SqlDriver {
+  readonly dialect = 'postgres' as const;
+  readonly pool: Pool;
+
+  constructor(options: PostgresDriverOptions) {
+    const { poolSize, ...config } = options;
+    this.pool = new Pool({ ...config, max: poolSize, types: typeParsers });
+    // An idle client losing its connection must not crash the host process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+  }
+
+  private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw new OmnithreadError('STORE_UNAVAILABLE', `Could not connect to the PostgreSQL store: ${(error as Error).message}`, { cause: error });
+    }
+    let broken = false;
+    try {
+      return await fn(client);
+    } catch (error) {
+      broken = !(error as { code?: string }).code; // a protocol or network failure: do not reuse this connection
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private inTransaction<T>(begin: string, fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
+      await client.query(begin);
+      try {
+        const result = await fn(executor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    return withRetries(() => this.inTransaction('BEGIN', fn), isTransient);
+  }
+
+  read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
+    return withRetries(() => this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn), isTransient);
+  }
+
+  async purgeDeleted(): Promise<void> {
+    // Dead row versions are invisible to every query and reclaimed by autovacuum; nothing to do here.
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

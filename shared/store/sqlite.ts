@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, StatementSync } from 'node:sqlite';
+import { OmnithreadError } from '../errors';
+import { Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, withRetries } from './driver';
+
+export interface SqliteDriverOptions {
+  /** Database file; ':memory:' for a throwaway store. Parent folders are created. */
+  path: string;
+  /** How long a writer waits for another process's write lock before giving up. */
+  busyTimeoutMs: number;
+}
+
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const isBusy = (error: unknown): boolean => {
+  const code = (error as { errcode?: number }).errcode;
+  if (code === undefined) return false;
+  const primary = code & 0xff; // extended result codes keep the primary code in the low byte
+  return primary === SQLITE_BUSY || primary === SQLITE_LOCKED;
+};
+
+/**
+ * SQLite through Node's built-in `node:sqlite`: no native module to compile. WAL lets readers run beside
+ * the one writer; BEGIN IMMEDIATE takes the write lock up front, so two processes never interleave a
+ * read-decide-write sequence (the busy timeout makes the second one wait instead of failing).
+ * node:sqlite is synchronous, so within one process every unit of work is queued: an async transaction
+ * body can never see another caller's statements on the same connection.
+ */
+export class SqliteDriver implements SqlDriver {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: DatabaseSync;
+  private readonly statements = new Map<string, StatementSync>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(options: SqliteDriverOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    try {
+      this.db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs });
+      this.db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs)}`);
+      // Setting WAL needs a moment of exclusive access; the busy timeout covers several processes opening at once.
+      this.db.exec('PRAGMA journal_mode = WAL');
+      this.db.exec('PRAGMA synchronous = NORMAL');
+      this.db.exec('PRAGMA foreign_keys = ON');
+      // Erased data must not linger in free pages: overwrite deleted content with zeros.
+      this.db.exec('PRAGMA secure_delete = ON');
+    } catch (error) {
+      throw new OmnithreadError('STORE_UNAVAILABLE', `Could not open the SQLite store at ${options.path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private statement(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private readonly executor: SqlTransaction = {
+    all: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => this.statement(sql).all(...params) as T[],
+    get: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => this.statement(sql).get(...params) as T | undefined,
+    run: async (sql: string, params: readonly SqlParam[] = []) => Number(this.statement(sql).run(...params).changes),
+    lock: async () => undefined,
+  };
+
+  /** Runs fn alone on this connection: the next unit of work starts only when this one has settled. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new OmnithreadError('STORE_UNAVAILABLE', 'The SQLite store is closed'));
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async inTransaction<T>(begin: string, fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    this.db.exec(begin);
+    try {
+      const result = await fn(this.executor);
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    return this.exclusive(() => withRetries(() => this.inTransaction('BEGIN IMMEDIATE', fn), isBusy));
+  }
+
+  read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.exclusive(() => withRetries(() => this.inTransaction('BEGIN', fn), isBusy));
+  }
+
+  purgeDeleted(): Promise<void> {
+    return this.exclusive(async () => {
+      this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    });
+  }
+
+  /** Rewrites the file without free pages (what VACUUM does); slow on big stores, so only on request. */
+  vacuum(): Promise<void> {
+    return this.exclusive(async () => {
+      this.db.exec('VACUUM');
+      this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.exclusive(async () => undefined).catch(() => undefined);
+    if (this.closed) return;
+    this.closed = true;
+    this.statements.clear();
+    this.db.close();
+  }
+}

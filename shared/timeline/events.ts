@@ -1,0 +1,288 @@
+/**
+ * Timeline events and conversations in SQL. Events belong to the contact they were recorded for; a
+ * person's timeline is the events of every contact that resolves to the same survivor, so merging and
+ * unmerging never rewrite an event.
+ */
+import { z } from 'zod';
+import { OmnithreadError } from '../errors';
+import { newId } from '../ids';
+import { Conversation, Direction, TimelineEvent, toIso } from '../model';
+import { SqlExecutor, SqlParam, inList } from '../store/driver';
+
+interface EventRow {
+  [column: string]: unknown;
+  seq: number;
+  id: string;
+  contact_id: string;
+  conversation_id: string | null;
+  kind: string;
+  channel: string | null;
+  channel_account: string | null;
+  direction: Direction | null;
+  text: string;
+  occurred_at: number;
+  recorded_at: number;
+  provider_message_id: string | null;
+  thread_key: string | null;
+  data: string;
+}
+
+export const eventFromRow = (workspace: string, row: EventRow): TimelineEvent => ({
+  id: row.id,
+  seq: row.seq,
+  workspace,
+  contactId: row.contact_id,
+  conversationId: row.conversation_id,
+  kind: row.kind,
+  channel: row.channel,
+  channelAccount: row.channel_account,
+  direction: row.direction,
+  text: row.text,
+  occurredAt: toIso(row.occurred_at),
+  recordedAt: toIso(row.recorded_at),
+  providerMessageId: row.provider_message_id,
+  threadKey: row.thread_key,
+  data: JSON.parse(row.data) as Record<string, unknown>,
+});
+
+export interface NewEvent {
+  id?: string;
+  contactId: string;
+  conversationId: string | null;
+  kind: string;
+  channel?: string | null;
+  channelAccount?: string | null;
+  direction?: Direction | null;
+  text?: string;
+  occurredAt: number;
+  providerMessageId?: string | null;
+  threadKey?: string | null;
+  data?: Record<string, unknown>;
+}
+
+export async function insertEvent(db: SqlExecutor, workspace: string, event: NewEvent, now: number): Promise<TimelineEvent> {
+  const row = await db.get<EventRow>(
+    `INSERT INTO events (workspace, id, contact_id, conversation_id, kind, channel, channel_account, direction, text,
+                         occurred_at, recorded_at, provider_message_id, thread_key, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    [
+      workspace,
+      event.id ?? newId('ev', now),
+      event.contactId,
+      event.conversationId,
+      event.kind,
+      event.channel ?? null,
+      event.channelAccount ?? null,
+      event.direction ?? null,
+      event.text ?? '',
+      event.occurredAt,
+      now,
+      event.providerMessageId ?? null,
+      event.threadKey ?? null,
+      JSON.stringify(event.data ?? {}),
+    ],
+  );
+  return eventFromRow(workspace, row!);
+}
+
+export async function getEvent(db: SqlExecutor, workspace: string, id: string): Promise<TimelineEvent | undefined> {
+  const row = await db.get<EventRow>('SELECT * FROM events WHERE workspace = ? AND id = ?', [workspace, id]);
+  return row && eventFromRow(workspace, row);
+}
+
+/** The contact of the newest event in a provider thread (an email thread, a chat), if any. */
+export async function threadContact(db: SqlExecutor, workspace: string, channel: string, threadKey: string): Promise<string | undefined> {
+  const row = await db.get<{ contact_id: string }>(
+    'SELECT contact_id FROM events WHERE workspace = ? AND channel = ? AND thread_key = ? ORDER BY seq DESC LIMIT 1',
+    [workspace, channel, threadKey],
+  );
+  return row?.contact_id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeline lookup
+// ---------------------------------------------------------------------------------------------
+
+export const TimelineFilterSchema = z
+  .object({
+    channels: z.array(z.string().min(1)).max(50).optional(),
+    kinds: z.array(z.string().min(1)).max(50).optional(),
+    since: z.union([z.string().datetime({ offset: true }), z.number().int()]).optional(),
+    until: z.union([z.string().datetime({ offset: true }), z.number().int()]).optional(),
+    conversationId: z.string().min(1).optional(),
+    order: z.enum(['chronological', 'newest-first']).default('chronological'),
+    limit: z.number().int().min(1).max(1000).default(100),
+    /** The nextCursor of the previous page. */
+    cursor: z.string().min(1).optional(),
+  })
+  .strict();
+export type TimelineFilter = z.input<typeof TimelineFilterSchema>;
+
+export interface TimelinePage {
+  contactId: string;
+  events: TimelineEvent[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+const encodeCursor = (occurredAt: number, seq: number): string => Buffer.from(JSON.stringify([occurredAt, seq])).toString('base64url');
+
+function decodeCursor(cursor: string): [number, number] {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && value.every((n) => Number.isSafeInteger(n))) return value as [number, number];
+  } catch {
+    // fall through to the error below
+  }
+  throw new OmnithreadError('INVALID_INPUT', 'Invalid timeline filter: cursor: is not a cursor returned by a timeline lookup', { field: 'cursor' });
+}
+
+const asMs = (value: string | number | undefined): number | undefined =>
+  value === undefined ? undefined : typeof value === 'number' ? value : Date.parse(value);
+
+export async function queryTimeline(
+  db: SqlExecutor,
+  workspace: string,
+  rootId: string,
+  filter: z.output<typeof TimelineFilterSchema>,
+): Promise<TimelinePage> {
+  const params: SqlParam[] = [workspace, rootId];
+  const where = ['c.workspace = ?', 'c.root_id = ?'];
+  if (filter.channels?.length) {
+    where.push(`e.channel IN (${inList(filter.channels)})`);
+    params.push(...filter.channels);
+  }
+  if (filter.kinds?.length) {
+    where.push(`e.kind IN (${inList(filter.kinds)})`);
+    params.push(...filter.kinds);
+  }
+  const since = asMs(filter.since);
+  if (since !== undefined) {
+    where.push('e.occurred_at >= ?');
+    params.push(since);
+  }
+  const until = asMs(filter.until);
+  if (until !== undefined) {
+    where.push('e.occurred_at <= ?');
+    params.push(until);
+  }
+  if (filter.conversationId) {
+    where.push('e.conversation_id = ?');
+    params.push(filter.conversationId);
+  }
+  const newestFirst = filter.order === 'newest-first';
+  if (filter.cursor) {
+    const [at, seq] = decodeCursor(filter.cursor);
+    where.push(newestFirst ? '(e.occurred_at < ? OR (e.occurred_at = ? AND e.seq < ?))' : '(e.occurred_at > ? OR (e.occurred_at = ? AND e.seq > ?))');
+    params.push(at, at, seq);
+  }
+  const direction = newestFirst ? 'DESC' : 'ASC';
+  params.push(filter.limit + 1);
+  const rows = await db.all<EventRow>(
+    `SELECT e.* FROM events e JOIN contacts c ON c.workspace = e.workspace AND c.id = e.contact_id
+      WHERE ${where.join(' AND ')}
+      ORDER BY e.occurred_at ${direction}, e.seq ${direction} LIMIT ?`,
+    params,
+  );
+  const page = rows.slice(0, filter.limit);
+  const last = page[page.length - 1];
+  return {
+    contactId: rootId,
+    events: page.map((row) => eventFromRow(workspace, row)),
+    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.occurred_at, last.seq) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations
+// ---------------------------------------------------------------------------------------------
+
+interface ConversationRow {
+  [column: string]: unknown;
+  id: string;
+  contact_id: string;
+  status: Conversation['status'];
+  channels: string;
+  last_channel: string | null;
+  message_count: number;
+  opened_at: number;
+  last_activity_at: number;
+  closed_at: number | null;
+}
+
+export const conversationFromRow = (workspace: string, row: ConversationRow): Conversation => ({
+  id: row.id,
+  workspace,
+  contactId: row.contact_id,
+  status: row.status,
+  channels: JSON.parse(row.channels) as string[],
+  lastChannel: row.last_channel,
+  messageCount: row.message_count,
+  openedAt: toIso(row.opened_at),
+  lastActivityAt: toIso(row.last_activity_at),
+  closedAt: row.closed_at === null ? null : toIso(row.closed_at),
+});
+
+export async function familyConversations(db: SqlExecutor, workspace: string, rootId: string): Promise<Conversation[]> {
+  const rows = await db.all<ConversationRow>(
+    `SELECT cv.* FROM conversations cv JOIN contacts c ON c.workspace = cv.workspace AND c.id = cv.contact_id
+      WHERE c.workspace = ? AND c.root_id = ? ORDER BY cv.last_activity_at DESC, cv.id DESC`,
+    [workspace, rootId],
+  );
+  return rows.map((row) => conversationFromRow(workspace, row));
+}
+
+/** The person's open conversation with the latest activity, across every contact merged into them. */
+export async function openConversation(db: SqlExecutor, workspace: string, rootId: string): Promise<ConversationRow | undefined> {
+  return db.get<ConversationRow>(
+    `SELECT cv.* FROM conversations cv JOIN contacts c ON c.workspace = cv.workspace AND c.id = cv.contact_id
+      WHERE c.workspace = ? AND c.root_id = ? AND cv.status = 'open' ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT 1`,
+    [workspace, rootId],
+  );
+}
+
+export async function getConversationRow(db: SqlExecutor, workspace: string, id: string): Promise<(ConversationRow & { root_id: string }) | undefined> {
+  return db.get<ConversationRow & { root_id: string }>(
+    `SELECT cv.*, c.root_id FROM conversations cv JOIN contacts c ON c.workspace = cv.workspace AND c.id = cv.contact_id
+      WHERE cv.workspace = ? AND cv.id = ?`,
+    [workspace, id],
+  );
+}
+
+export async function createConversation(db: SqlExecutor, workspace: string, contactId: string, at: number, now: number): Promise<ConversationRow> {
+  const row: ConversationRow = {
+    id: newId('cv', now),
+    contact_id: contactId,
+    status: 'open',
+    channels: '[]',
+    last_channel: null,
+    message_count: 0,
+    opened_at: at,
+    last_activity_at: at,
+    closed_at: null,
+  };
+  await db.run(
+    `INSERT INTO conversations (workspace, id, contact_id, status, channels, last_channel, message_count, opened_at, last_activity_at, closed_at)
+     VALUES (?, ?, ?, 'open', '[]', NULL, 0, ?, ?, NULL)`,
+    [workspace, row.id, contactId, at, at],
+  );
+  return row;
+}
+
+export async function closeConversation(db: SqlExecutor, workspace: string, id: string, status: 'resolved' | 'idle', at: number): Promise<void> {
+  await db.run(`UPDATE conversations SET status = ?, closed_at = ? WHERE workspace = ? AND id = ? AND status = 'open'`, [status, at, workspace, id]);
+}
+
+/** Counts a message into the conversation: its channels, last channel and activity time. */
+export async function touchConversation(db: SqlExecutor, workspace: string, row: ConversationRow, channel: string, at: number): Promise<void> {
+  const channels = JSON.parse(row.channels) as string[];
+  if (!channels.includes(channel)) channels.push(channel);
+  await db.run(
+    `UPDATE conversations SET channels = ?, last_channel = ?, message_count = message_count + 1,
+            last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END
+      WHERE workspace = ? AND id = ?`,
+    [JSON.stringify(channels), channel, at, at, workspace, row.id],
+  );
+}
+
+export type { ConversationRow };

