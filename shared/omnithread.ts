@@ -35,6 +35,7 @@ import {
   handleOwners,
   identityFromRow,
   listSuggestions,
+  lockRoot,
   mergeRoots,
   mergesOfFamily,
   setSuggestionStatus,
@@ -117,7 +118,12 @@ export interface ContactExport {
 export interface EraseReport {
   contactId: string;
   erasedContactIds: string[];
-  deleted: { contacts: number; handles: number; events: number; conversations: number; merges: number; suggestions: number };
+  deleted: { contacts: number; handles: number; claimsByOthers: number; events: number; conversations: number; merges: number; suggestions: number };
+  /**
+   * Values of the erased person that other contacts hold with channel or verified trust (a shared family
+   * phone, say): they identify those people too, so they are kept, and counted here.
+   */
+  sharedHandlesKept: number;
 }
 
 const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
@@ -219,7 +225,7 @@ export class Omnithread {
           providerMessageId: message.providerMessageId,
           threadKey: message.threadKey ?? null,
           data: {
-            from: { name: message.from.name, handles: handles.map(handleKey) },
+            ...(message.from.name ? { from: { name: message.from.name } } : {}),
             attachments: message.attachments,
             ...(message.replyTo ? { replyTo: message.replyTo } : {}),
             ...(message.metadata ? { metadata: message.metadata } : {}),
@@ -296,7 +302,7 @@ export class Omnithread {
         const duplicate = await this.recordedBefore(tx, dedupeKey);
         if (duplicate) return duplicate;
       }
-      const rootId = await this.rootOf(tx, contactId);
+      const rootId = await lockRoot(tx, this.workspace, contactId);
       const { conversation } = message.conversationId
         ? { conversation: await this.conversationOf(tx, rootId, message.conversationId) }
         : await this.conversationFor(tx, rootId, message.channel, at, now);
@@ -339,7 +345,7 @@ export class Omnithread {
         const duplicate = await this.recordedBefore(tx, dedupeKey);
         if (duplicate) return duplicate;
       }
-      const rootId = await this.rootOf(tx, contactId);
+      const rootId = await lockRoot(tx, this.workspace, contactId);
       const conversationId = parsed.conversationId
         ? (await this.conversationOf(tx, rootId, parsed.conversationId)).id
         : ((await openConversation(tx, this.workspace, rootId))?.id ?? null);
@@ -581,8 +587,10 @@ export class Omnithread {
 
   /**
    * Erases a person (right to be forgotten): the contact, everyone merged into it, their identities,
-   * conversations, events, merge log entries and suggestions. Delivery records keep only a hash of the
-   * provider message id, so a late redelivery is still recognised and does not bring the person back.
+   * conversations, events, merge log entries and suggestions, and their values where another contact
+   * merely claimed them (an asserted handle: someone typed this person's email). Delivery records keep
+   * only a hash of the provider message id, so a late redelivery is recognised and does not bring the
+   * person back.
    */
   async eraseContact(contactId: string): Promise<EraseReport> {
     const report = await this.driver.transaction(async (tx) => {
@@ -595,7 +603,14 @@ export class Omnithread {
         `UPDATE deliveries SET event_id = NULL WHERE workspace = ? AND event_id IN (SELECT id FROM events WHERE workspace = ? AND contact_id IN (${list}))`,
         [ws, ws, ...ids],
       );
+      // Their values held by other contacts: claims (asserted) go, values those people use themselves stay.
+      const others = `FROM handles AS o WHERE o.workspace = ? AND o.contact_id NOT IN (${list}) AND EXISTS (
+          SELECT 1 FROM handles h WHERE h.workspace = o.workspace AND h.kind = o.kind AND h.scope = o.scope AND h.value = o.value
+             AND h.contact_id IN (${list}))`;
+      const claimsByOthers = await tx.run(`DELETE ${others} AND o.trust = 'asserted'`, [ws, ...ids, ...ids]);
+      const kept = await tx.get<{ n: number }>(`SELECT COUNT(*) AS n ${others}`, [ws, ...ids, ...ids]);
       const deleted = {
+        claimsByOthers,
         events: await tx.run(`DELETE FROM events WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
         conversations: await tx.run(`DELETE FROM conversations WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
         handles: await tx.run(`DELETE FROM handles WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
@@ -607,7 +622,7 @@ export class Omnithread {
         ]),
         contacts: await tx.run(`DELETE FROM contacts WHERE workspace = ? AND id IN (${list})`, [ws, ...ids]),
       };
-      return { contactId: rootId, erasedContactIds: ids, deleted };
+      return { contactId: rootId, erasedContactIds: ids, deleted, sharedHandlesKept: Number(kept?.n ?? 0) };
     });
     await this.driver.purgeDeleted();
     return report;

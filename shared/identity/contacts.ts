@@ -5,7 +5,8 @@
  */
 import { Contact, Handle, HandleKind, Identity, Trust, handleKey, toIso } from '../model';
 import { newId } from '../ids';
-import { SqlExecutor, SqlParam, inList } from '../store/driver';
+import { notFound } from '../errors';
+import { SqlExecutor, SqlParam, SqlTransaction, inList } from '../store/driver';
 import { insertEvent } from '../timeline/events';
 
 export interface ContactRow {
@@ -66,6 +67,23 @@ export async function createContact(db: SqlExecutor, workspace: string, name: st
 
 export function getContactRow(db: SqlExecutor, workspace: string, id: string): Promise<ContactRow | undefined> {
   return db.get<ContactRow>('SELECT * FROM contacts WHERE workspace = ? AND id = ?', [workspace, id]);
+}
+
+/**
+ * Locks the survivor a contact resolves to, so that nobody merges it away or into something else until
+ * this transaction ends, and returns it. A merge that committed before the lock was granted is
+ * followed to its new survivor. (No-op on SQLite, whose write transactions are serial anyway.)
+ */
+export async function lockRoot(db: SqlTransaction, workspace: string, contactId: string): Promise<string> {
+  let id = contactId;
+  for (;;) {
+    const row = await getContactRow(db, workspace, id);
+    if (!row) throw notFound('Contact', contactId);
+    await db.lock([`${workspace}:root:${row.root_id}`]);
+    const root = await getContactRow(db, workspace, row.root_id);
+    if (root && root.root_id === root.id) return root.id;
+    id = row.root_id;
+  }
 }
 
 /** [survivor, merged] for two contacts about to be merged: the older one survives (ties: the smaller id). */

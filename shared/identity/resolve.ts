@@ -22,6 +22,7 @@ import {
   familyHandles,
   getContactRow,
   handleOwners,
+  lockRoot,
   mergeRoots,
   suggestMerge,
   survivorFirst,
@@ -199,7 +200,9 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     const ranked = [...candidates]
       .map(([id, held]) => ({ id, held, evidence: minTrust(handle.trust, held.trust) }))
       .sort((a, b) => Number(strong(b.evidence)) - Number(strong(a.evidence)) || b.held.lastSeen - a.held.lastSeen);
-    const { id: root, held, evidence } = ranked[0];
+    const { held, evidence } = ranked[0];
+    const root = await lockRoot(tx, workspace, ranked[0].id);
+    if (root === anchor) continue;
     const strongCandidates = ranked.filter((c) => strong(c.evidence)).length;
     if (strongCandidates > 1) {
       steps.push({
@@ -264,7 +267,7 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   if (!anchor && request.threadContactId && !owners.size) {
     const row = await getContactRow(tx, workspace, request.threadContactId);
     if (row) {
-      anchor = row.root_id;
+      anchor = await lockRoot(tx, workspace, row.id);
       steps.push({ action: 'thread', contactId: anchor, rule: 'thread', detail: `no handle identified the sender; the message continues a thread of ${anchor}` });
     }
   }

@@ -33,6 +33,7 @@ export interface Transcript {
   text: string;
   estimatedTokens: number;
   maxTokens: number;
+  /** The most recently active conversation of the current episode. */
   currentConversationId: string | null;
   conversations: TranscriptConversation[];
   /** Events of the current conversation left out to fit the budget. */
@@ -97,7 +98,12 @@ export function buildTranscript(
   const { maxTokens, maxMessageChars } = TranscriptOptionsSchema.parse(options);
   const budget = maxTokens * 4; // in characters
   const byRecent = [...conversations].sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
-  const current = byRecent[0];
+  // The current episode: every open conversation (two contacts merged while both were talking to us
+  // leave two open ones), or else the latest one.
+  const open = byRecent.filter((c) => c.status === 'open');
+  const currentSet = open.length ? open : byRecent.slice(0, 1);
+  const current = currentSet[0];
+  const currentIds = new Set(currentSet.map((c) => c.id));
 
   const who = contact.name ? `${contact.name} (${contact.id})` : contact.id;
   const identities = contact.identities.map((i) => `${describeHandle(i)} [${i.trust}]`).join(', ');
@@ -109,10 +115,14 @@ export function buildTranscript(
   let omittedEvents = 0;
 
   if (current) {
-    const opened = Date.parse(current.openedAt);
-    const currentEvents = events.filter((e) => e.conversationId === current.id || (e.conversationId === null && Date.parse(e.occurredAt) >= opened));
+    const openedAt = currentSet.map((c) => c.openedAt).sort()[0];
+    const opened = Date.parse(openedAt);
+    const currentEvents = events.filter(
+      (e) => (e.conversationId !== null && currentIds.has(e.conversationId)) || (e.conversationId === null && Date.parse(e.occurredAt) >= opened),
+    );
     const lines = currentEvents.map((e) => eventLine(e, maxMessageChars)).filter((l): l is string => l !== undefined);
-    const title = `Current conversation (${current.status}, since ${stamp(current.openedAt)}, channels: ${current.channels.join(' -> ') || 'none yet'}):`;
+    const channels = [...new Set(currentEvents.filter((e) => e.kind === 'message' && e.channel).map((e) => e.channel as string))];
+    const title = `Current conversation (${current.status}, since ${stamp(openedAt)}, channels: ${channels.join(' -> ') || 'none yet'}):`;
     used += title.length + 1;
     const kept: string[] = [];
     for (let i = lines.length - 1; i >= 0; i--) {
@@ -128,10 +138,10 @@ export function buildTranscript(
       used += note.length + 1;
     }
     sections.push([title, ...kept].join('\n'));
-    shown.set(current.id, omittedEvents ? 'partial' : 'full');
+    for (const id of currentIds) shown.set(id, omittedEvents ? 'partial' : 'full');
   }
 
-  const earlier = byRecent.slice(1);
+  const earlier = byRecent.filter((c) => !currentIds.has(c.id));
   if (earlier.length) {
     const title = 'Earlier conversations (newest first):';
     const lines: string[] = [];
