@@ -13,6 +13,7 @@ import {
   Conversation,
   HandleInput,
   HandleInputSchema,
+  Identity,
   MessageInput,
   MessageInputSchema,
   OutboundMessageInput,
@@ -21,8 +22,10 @@ import {
   handleKey,
   parseInput,
   toMs,
+  trustRank,
 } from './model';
 import {
+  HandleRow,
   MergeRecord,
   MergeSuggestion,
   activeMergeOf,
@@ -126,6 +129,29 @@ export interface EraseReport {
   sharedHandlesKept: number;
 }
 
+/**
+ * One identity per value: when several records of a merged person hold the same handle, the view shows
+ * it once, with the best trust and the whole span it was seen over (the export keeps every record).
+ */
+function foldIdentities(rows: readonly HandleRow[]): Identity[] {
+  const byKey = new Map<string, HandleRow>();
+  for (const row of rows) {
+    const key = handleKey(row);
+    const had = byKey.get(key);
+    if (!had) {
+      byKey.set(key, row);
+      continue;
+    }
+    const best = trustRank(row.trust) > trustRank(had.trust) ? row : had;
+    byKey.set(key, {
+      ...best,
+      first_seen_at: Math.min(had.first_seen_at, row.first_seen_at),
+      last_seen_at: Math.max(had.last_seen_at, row.last_seen_at),
+    });
+  }
+  return [...byKey.values()].map(identityFromRow);
+}
+
 const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
 
 export class Omnithread {
@@ -174,7 +200,7 @@ export class Omnithread {
     return {
       ...contactFromRow(this.workspace, root),
       name: root.name ?? merged.find((m) => m.name)?.name ?? null,
-      identities: handles.map(identityFromRow),
+      identities: foldIdentities(handles),
       mergedContactIds: merged.map((m) => m.id),
     };
   }
