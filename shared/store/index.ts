@@ -27,10 +27,18 @@ export const PostgresStoreConfigSchema = z
     ssl: z.boolean().default(false),
     poolSize: z.number().int().min(1).max(200).default(10),
   })
-  .strict()
-  .refine((c) => Boolean(c.connectionString || c.host), { message: 'needs a connectionString or a host', path: ['connectionString'] });
+  .strict();
 
-export const StoreConfigSchema = z.union([SqliteStoreConfigSchema, PostgresStoreConfigSchema]);
+export const StoreConfigSchema = z
+  .discriminatedUnion('type', [SqliteStoreConfigSchema, PostgresStoreConfigSchema], {
+    errorMap: (issue, ctx) =>
+      issue.code === 'invalid_union_discriminator' ? { message: 'must be "sqlite" or "postgres"' } : { message: ctx.defaultError },
+  })
+  .superRefine((config, ctx) => {
+    if (config.type === 'postgres' && !config.connectionString && !config.host) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['connectionString'], message: 'needs a connectionString or a host' });
+    }
+  });
 export type StoreConfig = z.input<typeof StoreConfigSchema>;
 
 /** An open store: a driver whose schema is up to date. One per process is enough; share it. */

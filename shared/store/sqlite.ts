@@ -35,8 +35,8 @@ export class SqliteDriver implements SqlDriver {
   private closed = false;
 
   constructor(options: SqliteDriverOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     try {
+      if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
       this.db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs });
       this.db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs)}`);
       // Setting WAL needs a moment of exclusive access; the busy timeout covers several processes opening at once.
