@@ -223,10 +223,7 @@ export class Omnithread {
 
     return this.driver.transaction(async (tx) => {
       await this.lockFor(tx, 'shared', [`delivery:${dedupeKey}`, ...handles.map((h) => `handle:${handleKey(h)}`)]);
-      const seen = await tx.get<{ event_id: string | null }>('SELECT event_id FROM deliveries WHERE workspace = ? AND dedupe_key = ?', [
-        this.workspace,
-        dedupeKey,
-      ]);
+      const seen = await this.delivery(tx, dedupeKey);
       if (seen) return this.duplicateResult(tx, seen.event_id);
 
       const threadContactId = message.threadKey ? await threadContact(tx, this.workspace, message.channel, message.threadKey) : undefined;
@@ -261,7 +258,7 @@ export class Omnithread {
         now,
       );
       await touchConversation(tx, this.workspace, conversation, message.channel, occurredAt);
-      await tx.run('INSERT INTO deliveries (workspace, dedupe_key, event_id, recorded_at) VALUES (?, ?, ?, ?)', [this.workspace, dedupeKey, event.id, now]);
+      await this.remember(tx, dedupeKey, event.id, now);
       const row = (await getConversationRow(tx, this.workspace, conversation.id))!;
       return {
         duplicate: false,
@@ -322,13 +319,7 @@ export class Omnithread {
     const now = this.clock();
     const at = toMs(message.sentAt, now);
     const dedupeKey = message.providerMessageId ? digest('out', message.channel, message.channelAccount, message.providerMessageId) : undefined;
-    return this.driver.transaction(async (tx) => {
-      await this.lockFor(tx, 'shared', dedupeKey ? [`delivery:${dedupeKey}`] : []);
-      if (dedupeKey) {
-        const duplicate = await this.recordedBefore(tx, dedupeKey);
-        if (duplicate) return duplicate;
-      }
-      const rootId = await lockRoot(tx, this.workspace, contactId);
+    return this.recordOnce(contactId, dedupeKey, now, async (tx, rootId) => {
       const { conversation } = message.conversationId
         ? { conversation: await this.conversationOf(tx, rootId, message.conversationId) }
         : await this.conversationFor(tx, rootId, message.channel, at, now);
@@ -355,8 +346,7 @@ export class Omnithread {
         now,
       );
       await touchConversation(tx, this.workspace, conversation, message.channel, at);
-      if (dedupeKey) await this.remember(tx, dedupeKey, event.id, now);
-      return { duplicate: false, event };
+      return event;
     });
   }
 
@@ -365,17 +355,11 @@ export class Omnithread {
     const parsed = parseInput(AppendEventInputSchema, input, 'event');
     const now = this.clock();
     const dedupeKey = parsed.idempotencyKey ? digest('event', parsed.idempotencyKey) : undefined;
-    return this.driver.transaction(async (tx) => {
-      await this.lockFor(tx, 'shared', dedupeKey ? [`delivery:${dedupeKey}`] : []);
-      if (dedupeKey) {
-        const duplicate = await this.recordedBefore(tx, dedupeKey);
-        if (duplicate) return duplicate;
-      }
-      const rootId = await lockRoot(tx, this.workspace, contactId);
+    return this.recordOnce(contactId, dedupeKey, now, async (tx, rootId) => {
       const conversationId = parsed.conversationId
         ? (await this.conversationOf(tx, rootId, parsed.conversationId)).id
         : ((await openConversation(tx, this.workspace, rootId))?.id ?? null);
-      const event = await insertEvent(
+      return insertEvent(
         tx,
         this.workspace,
         {
@@ -389,17 +373,35 @@ export class Omnithread {
         },
         now,
       );
+    });
+  }
+
+  /**
+   * Writes one event for a person in a transaction, once per idempotency key: a second call with the
+   * same key returns the first event and writes nothing.
+   */
+  private recordOnce(
+    contactId: string,
+    dedupeKey: string | undefined,
+    now: number,
+    write: (tx: SqlTransaction, rootId: string) => Promise<TimelineEvent>,
+  ): Promise<RecordResult> {
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared', dedupeKey ? [`delivery:${dedupeKey}`] : []);
+      const seen = dedupeKey ? await this.delivery(tx, dedupeKey) : undefined;
+      if (seen) {
+        const event = seen.event_id ? await getEvent(tx, this.workspace, seen.event_id) : undefined;
+        if (!event) throw new OmnithreadError('CONFLICT', 'This was recorded before and its contact has since been erased; it is not recorded again');
+        return { duplicate: true, event };
+      }
+      const event = await write(tx, await lockRoot(tx, this.workspace, contactId));
       if (dedupeKey) await this.remember(tx, dedupeKey, event.id, now);
       return { duplicate: false, event };
     });
   }
 
-  private async recordedBefore(tx: SqlExecutor, dedupeKey: string): Promise<RecordResult | undefined> {
-    const seen = await tx.get<{ event_id: string | null }>('SELECT event_id FROM deliveries WHERE workspace = ? AND dedupe_key = ?', [this.workspace, dedupeKey]);
-    if (!seen) return undefined;
-    const event = seen.event_id ? await getEvent(tx, this.workspace, seen.event_id) : undefined;
-    if (!event) throw new OmnithreadError('CONFLICT', 'This was recorded before and its contact has since been erased; it is not recorded again');
-    return { duplicate: true, event };
+  private delivery(tx: SqlExecutor, dedupeKey: string): Promise<{ event_id: string | null } | undefined> {
+    return tx.get<{ event_id: string | null }>('SELECT event_id FROM deliveries WHERE workspace = ? AND dedupe_key = ?', [this.workspace, dedupeKey]);
   }
 
   private async remember(tx: SqlExecutor, dedupeKey: string, eventId: string, now: number): Promise<void> {

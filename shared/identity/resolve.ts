@@ -246,7 +246,7 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
       workspace,
       survivor,
       merged,
-      { rule: `auto:${handle.kind}`, evidence: { handle: key, trust: evidence, otherContact: anchor === survivor ? root : anchor }, actor: ctx.actor },
+      { rule: `auto:${handle.kind}`, evidence: { handle: key, trust: evidence }, actor: ctx.actor },
       now,
     );
     merges.push(record);
