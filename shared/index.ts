@@ -19,3 +19,12 @@ export { buildTranscript, estimateTokens, TranscriptOptionsSchema } from './time
 export type { Transcript, TranscriptOptions, TranscriptConversation } from './timeline/transcript';
 export { Omnithread, createOmnithread, OmnithreadOptionsSchema } from './omnithread';
 export type { OmnithreadOptions, IngestResult, RecordResult, ContactExport, EraseReport } from './omnithread';
+export { CHANNELS, channelById, genericChannel, signGeneric, GenericChannelConfigSchema, header } from './channels';
+export type { ChannelModule, WebhookRequest, WebhookReply, Verification, GenericChannelConfig, GenericMessage } from './channels';
+export { handleWebhook, channelConfig } from './webhook';
+export type { WebhookOutcome } from './webhook';
+export { NodeStoreSettingsSchema, resolveSettings, defaultSqlitePath } from './settings';
+export type { NodeStoreSettings, ResolvedSettings } from './settings';
+export { acquireStore, omnithreadFor, closeAllStores } from './runtime';
+export { IdentityOperationSchema, TimelineOperationSchema, runIdentityOperation, runTimelineOperation } from './operations';
+export type { IdentityOperation, TimelineOperation } from './operations';

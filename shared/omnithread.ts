@@ -14,6 +14,7 @@ import {
   HandleInput,
   HandleInputSchema,
   Identity,
+  Message,
   MessageInput,
   MessageInputSchema,
   OutboundMessageInput,
@@ -92,11 +93,13 @@ export interface OmnithreadOptions extends z.input<typeof OmnithreadOptionsSchem
 export interface IngestResult {
   /** True when this provider message was recorded before: nothing new was written. */
   duplicate: boolean;
+  /** The message as validated (defaults filled in), what a flow works with next. */
+  message: Message;
   event: TimelineEvent | null;
   contact: ContactView;
   conversation: Conversation;
-  /** How the sender was recognised; null for a duplicate. */
-  identity: Resolution | null;
+  /** How the sender was recognised (for a duplicate: when it was first recorded). */
+  identity: Pick<Resolution, 'created' | 'explanation' | 'steps'> & Partial<Resolution>;
   /** Set when this message continues the conversation on another channel. */
   channelSwitch: { from: string; to: string } | null;
 }
@@ -224,7 +227,7 @@ export class Omnithread {
     return this.driver.transaction(async (tx) => {
       await this.lockFor(tx, 'shared', [`delivery:${dedupeKey}`, ...handles.map((h) => `handle:${handleKey(h)}`)]);
       const seen = await this.delivery(tx, dedupeKey);
-      if (seen) return this.duplicateResult(tx, seen.event_id);
+      if (seen) return { ...(await this.duplicateResult(tx, seen.event_id)), message };
 
       const threadContactId = message.threadKey ? await threadContact(tx, this.workspace, message.channel, message.threadKey) : undefined;
       const identity = await resolveIdentity(
@@ -253,6 +256,8 @@ export class Omnithread {
             ...(message.replyTo ? { replyTo: message.replyTo } : {}),
             ...(message.metadata ? { metadata: message.metadata } : {}),
             ...(message.raw !== undefined ? { raw: message.raw } : {}),
+            // How the sender was recognised, kept so that a redelivery can answer with it.
+            identity: { created: identity.created, explanation: identity.explanation, steps: identity.steps },
           },
         },
         now,
@@ -262,6 +267,7 @@ export class Omnithread {
       const row = (await getConversationRow(tx, this.workspace, conversation.id))!;
       return {
         duplicate: false,
+        message,
         event,
         contact: await this.contactView(tx, identity.contactId),
         conversation: conversationFromRow(this.workspace, row),
@@ -271,7 +277,7 @@ export class Omnithread {
     });
   }
 
-  private async duplicateResult(tx: SqlExecutor, eventId: string | null): Promise<IngestResult> {
+  private async duplicateResult(tx: SqlExecutor, eventId: string | null): Promise<Omit<IngestResult, 'message'>> {
     const event = eventId ? await getEvent(tx, this.workspace, eventId) : undefined;
     if (!event) {
       // The person was erased after the first delivery: the redelivery is still a redelivery.
@@ -284,7 +290,7 @@ export class Omnithread {
       event,
       contact: await this.contactView(tx, rootId),
       conversation: conversationFromRow(this.workspace, row!),
-      identity: null,
+      identity: (event.data.identity as IngestResult['identity'] | undefined) ?? { created: false, explanation: '', steps: [] },
       channelSwitch: null,
     };
   }

@@ -135,7 +135,7 @@ describeStores('identity resolution', (ctx) => {
     const linking = await ot.ingest(message([phone('+14155550177'), email('zoe@corp.io')], { channel: 'whatsapp' }));
     expect(linking.contact.id).toBe(byEmail.contact.id);
     expect(linking.identity?.merges).toHaveLength(1);
-    expect(linking.identity?.merges[0]).toMatchObject({ survivorId: byEmail.contact.id, mergedId: byPhone.contact.id, rule: 'auto:phone', actor: 'omnithread' });
+    expect(linking.identity?.merges?.[0]).toMatchObject({ survivorId: byEmail.contact.id, mergedId: byPhone.contact.id, rule: 'auto:phone', actor: 'omnithread' });
     expect(linking.identity?.explanation).toContain(`Merged ${byPhone.contact.id} into ${byEmail.contact.id}`);
     expect(linking.contact.mergedContactIds).toEqual([byPhone.contact.id]);
     const log = await ot.mergeLog(byPhone.contact.id);

@@ -1,0 +1,61 @@
+/**
+ * One open store per configuration per process, shared by every node that uses it: n8n runs a node's
+ * code on every execution and Node-RED creates a node per deploy, and neither should open a database
+ * each time. Node-RED releases its stores when its config nodes close; n8n keeps them for the process.
+ */
+import { Omnithread, createOmnithread } from './omnithread';
+import { ResolvedSettings } from './settings';
+import { Store, StoreConfig, openStore } from './store';
+
+interface Entry {
+  store: Promise<Store>;
+  users: number;
+}
+
+const stores = new Map<string, Entry>();
+
+const keyOf = (config: StoreConfig): string => JSON.stringify(config, Object.keys(config).sort());
+
+/** Opens (or shares) the store for this configuration; call release() when done with it. */
+export async function acquireStore(config: StoreConfig): Promise<{ store: Store; release: () => Promise<void> }> {
+  const key = keyOf(config);
+  let entry = stores.get(key);
+  if (!entry) {
+    entry = { store: openStore(config), users: 0 };
+    stores.set(key, entry);
+    // A store that failed to open is forgotten, so the next attempt tries again.
+    entry.store.catch(() => stores.get(key) === entry && stores.delete(key));
+  }
+  entry.users++;
+  const current = entry;
+  let released = false;
+  const store = await current.store.catch((error: unknown) => {
+    current.users--;
+    throw error;
+  });
+  return {
+    store,
+    release: async () => {
+      if (released) return;
+      released = true;
+      current.users--;
+      if (current.users === 0 && stores.get(key) === current) {
+        stores.delete(key);
+        await store.close();
+      }
+    },
+  };
+}
+
+/** An Omnithread for these settings on a shared store that stays open for the life of the process. */
+export async function omnithreadFor(settings: ResolvedSettings): Promise<Omnithread> {
+  const { store } = await acquireStore(settings.store);
+  return createOmnithread({ store, workspace: settings.workspace, rules: settings.rules, idleTimeoutMs: settings.idleTimeoutMs });
+}
+
+/** Closes every store this process opened (tests and graceful shutdown). */
+export async function closeAllStores(): Promise<void> {
+  const entries = [...stores.values()];
+  stores.clear();
+  await Promise.all(entries.map(async (e) => (await e.store.catch(() => undefined))?.close()));
+}

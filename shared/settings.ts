@@ -1,0 +1,79 @@
+/**
+ * The settings a user gives a node (an n8n credential, a Node-RED config node), turned into a store
+ * configuration and Omnithread options. One schema for both engines, so they offer the same choices.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { TrustSchema, parseInput } from './model';
+import type { IdentityRulesInput } from './identity/rules';
+import type { StoreConfig } from './store';
+
+export const NodeStoreSettingsSchema = z
+  .object({
+    storeType: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    /** Empty = the default file in the engine's user folder. */
+    sqlitePath: z.string().default(''),
+    postgresUrl: z.string().default(''),
+    host: z.string().default(''),
+    port: z.coerce.number().int().min(1).max(65535).default(5432),
+    database: z.string().default(''),
+    user: z.string().default(''),
+    password: z.string().default(''),
+    ssl: z.boolean().default(false),
+    poolSize: z.coerce.number().int().min(1).max(200).default(10),
+    workspace: z.string().default('default'),
+    defaultCountry: z.string().default(''),
+    autoMergeTrust: TrustSchema.default('channel'),
+    /** Comma- or newline-separated shared mailboxes that never link people. */
+    sharedMailboxes: z.string().default(''),
+    idleTimeoutDays: z.coerce.number().min(0.01).max(3650).default(7),
+  })
+  .passthrough();
+export type NodeStoreSettings = z.input<typeof NodeStoreSettingsSchema>;
+
+export interface ResolvedSettings {
+  store: StoreConfig;
+  workspace: string;
+  rules: IdentityRulesInput;
+  idleTimeoutMs: number;
+}
+
+/** Where the embedded store lives when the user names no file: a folder of ours in the engine's user folder. */
+export function defaultSqlitePath(engine: 'n8n' | 'node-red', userFolder?: string): string {
+  if (engine === 'n8n') {
+    // n8n keeps its data in $N8N_USER_FOLDER/.n8n (default ~/.n8n).
+    const base = userFolder ?? process.env.N8N_USER_FOLDER ?? homedir();
+    return join(base, '.n8n', 'omnithread', 'omnithread.db');
+  }
+  return join(userFolder ?? join(homedir(), '.node-red'), 'omnithread', 'omnithread.db');
+}
+
+export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n8n' | 'node-red', userFolder?: string): ResolvedSettings {
+  const s = parseInput(NodeStoreSettingsSchema, input ?? {}, 'Omnithread store settings');
+  const store: StoreConfig =
+    s.storeType === 'sqlite'
+      ? { type: 'sqlite', path: s.sqlitePath.trim() || defaultSqlitePath(engine, userFolder) }
+      : s.postgresUrl.trim()
+        ? { type: 'postgres', connectionString: s.postgresUrl.trim(), ssl: s.ssl, poolSize: s.poolSize }
+        : {
+            type: 'postgres',
+            host: s.host || undefined,
+            port: s.port,
+            database: s.database || undefined,
+            user: s.user || undefined,
+            password: s.password || undefined,
+            ssl: s.ssl,
+            poolSize: s.poolSize,
+          };
+  const sharedMailboxes = s.sharedMailboxes
+    .split(/[\n,;]/)
+    .map((m) => m.trim())
+    .filter(Boolean);
+  return {
+    store,
+    workspace: s.workspace.trim() || 'default',
+    rules: { ...(s.defaultCountry.trim() ? { defaultCountry: s.defaultCountry.trim() } : {}), autoMergeTrust: s.autoMergeTrust, sharedMailboxes },
+    idleTimeoutMs: Math.round(s.idleTimeoutDays * 24 * 3600 * 1000),
+  };
+}
