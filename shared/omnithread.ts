@@ -98,7 +98,7 @@ export interface IngestResult {
   event: TimelineEvent | null;
   contact: ContactView;
   conversation: Conversation;
-  /** How the sender was recognised (for a duplicate: when it was first recorded). */
+  /** How the sender was recognised (a duplicate only says it was recorded before). */
   identity: Pick<Resolution, 'created' | 'explanation' | 'steps'> & Partial<Resolution>;
   /** Set when this message continues the conversation on another channel. */
   channelSwitch: { from: string; to: string } | null;
@@ -256,8 +256,8 @@ export class Omnithread {
             ...(message.replyTo ? { replyTo: message.replyTo } : {}),
             ...(message.metadata ? { metadata: message.metadata } : {}),
             ...(message.raw !== undefined ? { raw: message.raw } : {}),
-            // How the sender was recognised, kept so that a redelivery can answer with it.
-            identity: { created: identity.created, explanation: identity.explanation, steps: identity.steps },
+            // Not the explanation: it names other people's handles and ids, which an erasure must be able
+            // to remove from everywhere.
           },
         },
         now,
@@ -290,7 +290,7 @@ export class Omnithread {
       event,
       contact: await this.contactView(tx, rootId),
       conversation: conversationFromRow(this.workspace, row!),
-      identity: (event.data.identity as IngestResult['identity'] | undefined) ?? { created: false, explanation: '', steps: [] },
+      identity: { created: false, explanation: `This message was recorded before (event ${event.id}); a redelivery changes nothing.`, steps: [] },
       channelSwitch: null,
     };
   }
@@ -638,13 +638,20 @@ export class Omnithread {
         [ws, ws, ...ids],
       );
       // Their values held by other contacts: claims (asserted) go, values those people use themselves stay.
-      const others = `FROM handles AS o WHERE o.workspace = ? AND o.contact_id NOT IN (${list}) AND EXISTS (
-          SELECT 1 FROM handles h WHERE h.workspace = o.workspace AND h.kind = o.kind AND h.scope = o.scope AND h.value = o.value
-             AND h.contact_id IN (${list}))`;
-      const claimsByOthers = await tx.run(`DELETE ${others} AND o.trust = 'asserted'`, [ws, ...ids, ...ids]);
-      const kept = await tx.get<{ n: number }>(`SELECT COUNT(*) AS n ${others}`, [ws, ...ids, ...ids]);
+      const ownValues = await familyHandles(tx, ws, rootId);
+      const holders = [...(await handleOwners(tx, ws, ownValues)).values()].flat().filter((h) => !ids.includes(h.contact_id));
+      const claims = holders.filter((h) => h.trust === 'asserted');
+      for (const claim of claims) {
+        await tx.run('DELETE FROM handles WHERE workspace = ? AND kind = ? AND scope = ? AND value = ? AND contact_id = ?', [
+          ws,
+          claim.kind,
+          claim.scope,
+          claim.value,
+          claim.contact_id,
+        ]);
+      }
       const deleted = {
-        claimsByOthers,
+        claimsByOthers: claims.length,
         events: await tx.run(`DELETE FROM events WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
         conversations: await tx.run(`DELETE FROM conversations WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
         handles: await tx.run(`DELETE FROM handles WHERE workspace = ? AND contact_id IN (${list})`, [ws, ...ids]),
@@ -656,7 +663,7 @@ export class Omnithread {
         ]),
         contacts: await tx.run(`DELETE FROM contacts WHERE workspace = ? AND id IN (${list})`, [ws, ...ids]),
       };
-      return { contactId: rootId, erasedContactIds: ids, deleted, sharedHandlesKept: Number(kept?.n ?? 0) };
+      return { contactId: rootId, erasedContactIds: ids, deleted, sharedHandlesKept: holders.length - claims.length };
     });
     await this.driver.purgeDeleted();
     return report;

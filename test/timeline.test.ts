@@ -219,7 +219,7 @@ describeStores('timeline', (ctx) => {
     expect(again.duplicate).toBe(true);
     expect(again.event?.id).toBe(first.event?.id);
     expect(again.contact.id).toBe(first.contact.id);
-    expect(again.identity.explanation).toBe(first.identity.explanation);
+    expect(again.identity.explanation).toBe(`This message was recorded before (event ${first.event?.id}); a redelivery changes nothing.`);
     expect(await countRows(ctx().store)).toEqual(before);
     // The same provider id on another channel account is another message.
     const other = await ot.ingest({ ...input, channelAccount: 'phone-2' });

@@ -135,7 +135,7 @@ describeStores('webhook handler', (ctx) => {
     const contactId = recorded[0].contact.id;
     const resolved = (await runIdentityOperation(ot, { operation: 'resolve', message: recorded[0].message })) as { duplicate: boolean; contact: { id: string }; identity: { explanation: string } };
     expect(resolved).toMatchObject({ duplicate: true, contact: { id: contactId } });
-    expect(resolved.identity.explanation).toContain('Created');
+    expect(resolved.identity.explanation).toContain('recorded before');
     expect(await runIdentityOperation(ot, { operation: 'get', handle: { kind: 'email', value: 'MAYA@fastmail.fm' } })).toMatchObject({ found: true, contact: { id: contactId } });
     expect(await runIdentityOperation(ot, { operation: 'get', handle: { kind: 'email', value: 'nobody@corp.io' } })).toEqual({ found: false, contact: null });
     const dry = (await runIdentityOperation(ot, { operation: 'resolveHandles', handles: [{ kind: 'phone', value: '+447911123456', trust: 'channel' }], dryRun: true })) as { identity: { created: boolean }; dryRun: boolean };

@@ -6,7 +6,7 @@
 import { Contact, Handle, HandleKind, Identity, Trust, handleKey, toIso } from '../model';
 import { newId } from '../ids';
 import { notFound } from '../errors';
-import { SqlExecutor, SqlParam, SqlTransaction, inList } from '../store/driver';
+import { FAMILY_IDS, SqlExecutor, SqlParam, SqlTransaction, inList } from '../store/driver';
 import { insertEvent } from '../timeline/events';
 
 export interface ContactRow {
@@ -99,14 +99,14 @@ export async function familyRows(db: SqlExecutor, workspace: string, rootId: str
   return rows.sort((a, b) => (a.id === rootId ? -1 : b.id === rootId ? 1 : 0));
 }
 
-export function familyHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<HandleRow[]> {
-  return db.all<HandleRow>(
-    `SELECT h.kind, h.scope, h.value, h.contact_id, h.trust, h.first_seen_at, h.last_seen_at
-       FROM handles h JOIN contacts c ON c.workspace = h.workspace AND c.id = h.contact_id
-      WHERE c.workspace = ? AND c.root_id = ?
-      ORDER BY h.kind, h.scope, h.value, h.first_seen_at`,
-    [workspace, rootId],
+export async function familyHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<HandleRow[]> {
+  const rows = await db.all<HandleRow>(
+    `SELECT kind, scope, value, contact_id, trust, first_seen_at, last_seen_at FROM handles WHERE workspace = ? AND contact_id IN (${FAMILY_IDS})`,
+    [workspace, workspace, rootId],
   );
+  // Sorted here, not in SQL: an ORDER BY would tempt SQLite into walking the whole primary key instead.
+  const order = (r: HandleRow) => `${r.kind}\u0000${r.scope}\u0000${r.value}\u0000${String(r.first_seen_at).padStart(16, '0')}`;
+  return rows.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
 }
 
 /** Who holds each of these handles now (any number of contacts may hold one value). */
@@ -114,14 +114,15 @@ export async function handleOwners(db: SqlExecutor, workspace: string, handles: 
   const owners = new Map<string, OwnedHandleRow[]>();
   if (!handles.length) return owners;
   const params: SqlParam[] = [workspace];
-  const clauses = handles.map((h) => {
+  const values = handles.map((h) => {
     params.push(h.kind, h.scope, h.value);
-    return '(h.kind = ? AND h.scope = ? AND h.value = ?)';
+    return '(?, ?, ?)';
   });
+  // A row-value IN list: one primary-key probe per handle.
   const rows = await db.all<OwnedHandleRow>(
     `SELECT h.kind, h.scope, h.value, h.contact_id, h.trust, h.first_seen_at, h.last_seen_at, c.root_id
        FROM handles h JOIN contacts c ON c.workspace = h.workspace AND c.id = h.contact_id
-      WHERE h.workspace = ? AND (${clauses.join(' OR ')})`,
+      WHERE h.workspace = ? AND (h.kind, h.scope, h.value) IN (VALUES ${values.join(', ')})`,
     params,
   );
   for (const row of rows) {

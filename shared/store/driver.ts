@@ -48,3 +48,10 @@ export async function withRetries<T>(attempt: () => Promise<T>, isTransient: (er
 
 /** `?, ?, ?` for an IN list of this many values. */
 export const inList = (values: readonly unknown[]): string => values.map(() => '?').join(', ');
+
+/**
+ * The ids of everyone who resolves to a survivor (params: workspace, root id), for `IN (...)`.
+ * Person-scoped queries start from this small, indexed set rather than joining from the big tables, so
+ * their plan does not depend on the planner's statistics.
+ */
+export const FAMILY_IDS = 'SELECT id FROM contacts WHERE workspace = ? AND root_id = ?';

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { newId } from '../ids';
 import { Conversation, Direction, TimelineEvent, toIso } from '../model';
-import { SqlExecutor, SqlParam, inList } from '../store/driver';
+import { FAMILY_IDS, SqlExecutor, SqlParam, inList } from '../store/driver';
 
 interface EventRow {
   [column: string]: unknown;
@@ -146,8 +146,8 @@ export async function queryTimeline(
   rootId: string,
   filter: z.output<typeof TimelineFilterSchema>,
 ): Promise<TimelinePage> {
-  const params: SqlParam[] = [workspace, rootId];
-  const where = ['c.workspace = ?', 'c.root_id = ?'];
+  const params: SqlParam[] = [workspace, workspace, rootId];
+  const where = ['e.workspace = ?', `e.contact_id IN (${FAMILY_IDS})`];
   if (filter.channels?.length) {
     where.push(`e.channel IN (${inList(filter.channels)})`);
     params.push(...filter.channels);
@@ -179,7 +179,7 @@ export async function queryTimeline(
   const direction = newestFirst ? 'DESC' : 'ASC';
   params.push(filter.limit + 1);
   const rows = await db.all<EventRow>(
-    `SELECT e.* FROM events e JOIN contacts c ON c.workspace = e.workspace AND c.id = e.contact_id
+    `SELECT e.* FROM events e
       WHERE ${where.join(' AND ')}
       ORDER BY e.occurred_at ${direction}, e.seq ${direction} LIMIT ?`,
     params,
@@ -225,9 +225,8 @@ export const conversationFromRow = (workspace: string, row: ConversationRow): Co
 
 export async function familyConversations(db: SqlExecutor, workspace: string, rootId: string): Promise<Conversation[]> {
   const rows = await db.all<ConversationRow>(
-    `SELECT cv.* FROM conversations cv JOIN contacts c ON c.workspace = cv.workspace AND c.id = cv.contact_id
-      WHERE c.workspace = ? AND c.root_id = ? ORDER BY cv.last_activity_at DESC, cv.id DESC`,
-    [workspace, rootId],
+    `SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) ORDER BY last_activity_at DESC, id DESC`,
+    [workspace, workspace, rootId],
   );
   return rows.map((row) => conversationFromRow(workspace, row));
 }
@@ -235,9 +234,9 @@ export async function familyConversations(db: SqlExecutor, workspace: string, ro
 /** The person's open conversation with the latest activity, across every contact merged into them. */
 export async function openConversation(db: SqlExecutor, workspace: string, rootId: string): Promise<ConversationRow | undefined> {
   return db.get<ConversationRow>(
-    `SELECT cv.* FROM conversations cv JOIN contacts c ON c.workspace = cv.workspace AND c.id = cv.contact_id
-      WHERE c.workspace = ? AND c.root_id = ? AND cv.status = 'open' ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT 1`,
-    [workspace, rootId],
+    `SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND status = 'open'
+      ORDER BY last_activity_at DESC, id DESC LIMIT 1`,
+    [workspace, workspace, rootId],
   );
 }
 

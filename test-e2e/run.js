@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// `npm run test:e2e`: the package as a user installs it, in a real n8n and a real Node-RED.
+// 1. npm pack this package.
+// 2. n8n 2.40.7 (installed once into a cache folder and reused): install the packed package into its
+//    community-nodes folder, import and publish workflows/n8n/continuity-basics.json, start n8n, post the
+//    story to the production webhook and check the unified timeline it answers with.
+// 3. Node-RED 5 (this project's devDependency, started with its own red.js): install the packed package
+//    into a fresh user dir, deploy the shipped example flow, post the story, check the answer.
+// Prints one line per check and `e2e: N passed, N failed`; exits non-zero on any failure.
+const fs = require('node:fs');
+const path = require('node:path');
+const { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir } = require('./lib');
+
+const N8N_VERSION = '2.40.7';
+const cacheRoot = process.env.OMNITHREAD_E2E_CACHE || path.join(require('node:os').homedir(), '.cache', 'omnithread-e2e');
+const results = [];
+
+function record(name, problems) {
+  results.push({ name, ok: problems.length === 0, problems });
+  console.log(`${problems.length ? 'FAIL' : 'ok  '} ${name}${problems.length ? `\n     ${problems.join('\n     ')}` : ''}`);
+}
+
+/** n8n from the npm registry, once: about 3 minutes and 2.8 GB, then reused from the cache. */
+function ensureN8n() {
+  const dir = path.join(cacheRoot, `n8n-${N8N_VERSION}`);
+  const bin = path.join(dir, 'node_modules', 'n8n', 'bin', 'n8n');
+  const marker = path.join(dir, '.omnithread-ready');
+  if (fs.existsSync(marker) && fs.existsSync(bin)) return bin;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'omnithread-e2e-n8n', private: true }));
+  log(`installing n8n ${N8N_VERSION} into ${dir} (first run only, a few minutes)`);
+  // --ignore-scripts: an optional Kafka client tries to download zlib at install time; n8n's SQLite
+  // driver is then rebuilt for this Node (it is the only native part n8n needs here).
+  run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', `n8n@${N8N_VERSION}`], { cwd: dir, stdio: 'inherit' });
+  run('npm', ['rebuild', 'sqlite3'], { cwd: dir, stdio: 'inherit' });
+  fs.writeFileSync(marker, new Date().toISOString());
+  return bin;
+}
+
+async function n8nE2e(tgz, logDir) {
+  const bin = ensureN8n();
+  const userFolder = tempDir('n8n');
+  const nodesDir = path.join(userFolder, '.n8n', 'nodes');
+  fs.mkdirSync(nodesDir, { recursive: true });
+  fs.writeFileSync(path.join(nodesDir, 'package.json'), JSON.stringify({ name: 'installed-nodes', private: true }));
+  run('npm', ['install', '--no-audit', '--no-fund', tgz], { cwd: nodesDir });
+
+  const template = JSON.parse(fs.readFileSync(path.join(root, 'workflows', 'n8n', 'continuity-basics.json'), 'utf8'));
+  const trigger = template.nodes.find((n) => n.type === '@omnithread/n8n-nodes-omnithread.omnithreadTrigger');
+  if (!trigger || !trigger.webhookId) throw new Error('the n8n template has no Omnithread Trigger with a webhookId');
+  const webhookPath = trigger.parameters.path || 'webhook';
+  const workflowFile = path.join(userFolder, 'workflow.json');
+  fs.writeFileSync(workflowFile, JSON.stringify([template]));
+
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    N8N_USER_FOLDER: userFolder,
+    N8N_PORT: String(port),
+    N8N_LISTEN_ADDRESS: '127.0.0.1',
+    N8N_HOST: '127.0.0.1',
+    WEBHOOK_URL: `http://127.0.0.1:${port}/`,
+    N8N_ENCRYPTION_KEY: 'omnithread-e2e-encryption-key',
+    N8N_DIAGNOSTICS_ENABLED: 'false',
+    N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+    N8N_TEMPLATES_ENABLED: 'false',
+    N8N_PERSONALIZATION_ENABLED: 'false',
+    N8N_RUNNERS_ENABLED: 'false',
+    N8N_SECURE_COOKIE: 'false',
+    N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
+    N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
+    N8N_UNVERIFIED_PACKAGES_ENABLED: 'true',
+    EXECUTIONS_MODE: 'regular',
+    DB_TYPE: 'sqlite',
+  };
+  const node = process.execPath; // Node 24 from this project's node_modules/.bin
+  run(node, [bin, 'import:workflow', `--input=${workflowFile}`], { env, cwd: userFolder });
+  run(node, [bin, 'publish:workflow', `--id=${template.id}`], { env, cwd: userFolder });
+
+  const n8n = start(node, [bin, 'start'], { env, cwd: userFolder, logDir, name: 'n8n' });
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/healthz/readiness`, n8n, 180000);
+    const url = `http://127.0.0.1:${port}/webhook/${trigger.webhookId}/${webhookPath}`;
+    log(`n8n is up; posting the story to ${url}`);
+    await storyChecks('n8n', url, n8n);
+  } finally {
+    await stop(n8n);
+  }
+}
+
+async function nodeRedE2e(tgz, logDir) {
+  const userDir = tempDir('node-red');
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  run('npm', ['install', '--no-audit', '--no-fund', tgz], { cwd: userDir });
+  // The flow users get from Import > Examples: the file the package ships in examples/.
+  const shipped = path.join(userDir, 'node_modules', '@omnithread', 'n8n-nodes-omnithread', 'examples', 'continuity-basics.json');
+  const flow = JSON.parse(fs.readFileSync(shipped, 'utf8'));
+  const input = flow.find((n) => n.type === 'omnithread-in');
+  if (!input) throw new Error('the Node-RED example flow has no omnithread-in node');
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow));
+  fs.writeFileSync(
+    path.join(userDir, 'settings.js'),
+    `module.exports = { flowFile: 'flows.json', credentialSecret: false, uiHost: '127.0.0.1', telemetry: { enabled: false }, editorTheme: { tours: false }, logging: { console: { level: 'info' } } };\n`,
+  );
+  const port = await freePort();
+  const redJs = require.resolve('node-red/red.js', { paths: [root] });
+  const red = start(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), '--settings', path.join(userDir, 'settings.js')], {
+    cwd: userDir,
+    logDir,
+    name: 'node-red',
+    env: process.env,
+  });
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/nodes`, red, 60000);
+    const loaded = await (await fetch(`http://127.0.0.1:${port}/nodes`, { headers: { accept: 'application/json' } })).json();
+    const ours = loaded.filter((set) => set.module === '@omnithread/n8n-nodes-omnithread');
+    record('node-red: the installed package registers its node types', ours.flatMap((s) => s.types).length >= 4 && ours.every((s) => s.enabled && !s.err) ? [] : [`loaded: ${JSON.stringify(ours)}`]);
+    const url = `http://127.0.0.1:${port}/${String(input.path).replace(/^\/+/, '')}`;
+    log(`Node-RED is up; posting the story to ${url}`);
+    await storyChecks('node-red', url, red);
+  } finally {
+    await stop(red);
+  }
+}
+
+async function storyChecks(engine, url, child) {
+  const tag = `${engine}-${Date.now().toString(36)}`;
+  let last;
+  for (const delivery of story(tag)) {
+    // Webhooks are registered a moment after the server answers; retry a 404 briefly.
+    for (let i = 0; i < 20; i++) {
+      last = await postJson(url, delivery);
+      if (last.status !== 404) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    if (last.status !== 200) {
+      record(`${engine}: ${delivery.channel} delivery answered 200`, [`status ${last.status}: ${last.text.slice(0, 500)}`, child.tail(20)]);
+      return;
+    }
+  }
+  record(`${engine}: the story ends as one contact with one chronological timeline`, checkTimeline(last.json, tag));
+  const malformed = await postJson(url, { from: { email: 'x@corp.io' } });
+  record(`${engine}: a malformed body gets 400 naming the field`, malformed.status === 400 && /messageId/.test(malformed.text) ? [] : [`status ${malformed.status}: ${malformed.text.slice(0, 300)}`]);
+}
+
+async function main() {
+  const work = tempDir('pack');
+  const logDir = tempDir('logs');
+  const tgz = pack(work);
+  log(`packed ${path.basename(tgz)}; logs in ${logDir}`);
+  const only = process.argv[2];
+  for (const [name, fn] of [
+    ['n8n', n8nE2e],
+    ['node-red', nodeRedE2e],
+  ]) {
+    if (only && only !== name) continue;
+    try {
+      await fn(tgz, logDir);
+    } catch (error) {
+      record(`${name}: end-to-end run`, [String(error && error.stack ? error.stack : error)]);
+    }
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(`e2e: ${results.length - failed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main();
