@@ -1,0 +1,171 @@
+'use strict';
+/**
+ * Helpers shared by the benchmark parts: a seeded random generator, realistic people (names, emails,
+ * valid E.164 phones), message texts, the store's SQLite PRAGMAs, percentiles and formatting.
+ * Plain CommonJS over the compiled core in dist/shared: nothing here needs compiling.
+ */
+const { createHash } = require('node:crypto');
+const { readFileSync, rmSync } = require('node:fs');
+const shared = require('../dist/shared');
+
+/** mulberry32: small, fast, seeded; the same seed gives the same data on every run. */
+function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  next.int = (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)); // inclusive
+  next.pick = (list) => list[Math.floor(next() * list.length)];
+  return next;
+}
+
+const FIRST = ['Ana', 'Ben', 'Chloe', 'David', 'Elena', 'Farid', 'Grace', 'Hugo', 'Ines', 'Jamal', 'Keiko', 'Liam', 'Maya', 'Nikolai', 'Olivia', 'Pedro', 'Quinn', 'Rosa', 'Sven', 'Tara', 'Umar', 'Vera', 'Wei', 'Ximena', 'Yusuf', 'Zoe'];
+const LAST = ['Alvarez', 'Brown', 'Chen', 'Dubois', 'Evans', 'Fischer', 'Garcia', 'Hansen', 'Ito', 'Jensen', 'Khan', 'Lopez', 'Moreau', 'Nakamura', 'Okafor', 'Patel', 'Rossi', 'Silva', 'Tanaka', 'Novak', 'Weber', 'Young'];
+const DOMAINS = ['bench-mail.io', 'inbox-bench.net', 'postbench.co', 'mailbench.dev', 'customers-bench.org'];
+/** Real US area codes; exchanges 200-999 and random lines make valid, non-placeholder numbers. */
+const AREAS = ['212', '213', '305', '312', '404', '415', '503', '512', '602', '617', '646', '702', '713', '718', '720', '773', '818', '917', '206', '314'];
+
+/**
+ * `count` people with a unique email and a unique phone that the core accepts: every phone is checked
+ * with normalizePhone and the built-in blocklist, and stored already in its normalised (E.164) form.
+ */
+function makePeople(count, seed, tag) {
+  const r = rng(seed);
+  const rules = shared.compileRules();
+  const phones = new Set();
+  const people = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const first = r.pick(FIRST);
+    const last = r.pick(LAST);
+    let phone;
+    for (;;) {
+      const exchange = String(r.int(200, 999));
+      if (exchange[1] === '1' && exchange[2] === '1') continue; // N11 service codes
+      const raw = `+1${r.pick(AREAS)}${exchange}${String(r.int(0, 9999)).padStart(4, '0')}`;
+      if (phones.has(raw)) continue;
+      const normalized = shared.normalizePhone(raw, rules);
+      if (normalized !== raw || shared.blockedReason(rules, 'phone', raw)) continue;
+      phone = raw;
+      break;
+    }
+    phones.add(phone);
+    const email = `${first}.${last}.${tag}${i}@${r.pick(DOMAINS)}`.toLowerCase();
+    people[i] = { name: `${first} ${last}`, email, phone };
+  }
+  return people;
+}
+
+const OPENERS = ['Hi,', 'Hello,', 'Hey there,', 'Good morning,', 'Hi team,', 'Hello again,', ''];
+const ASKS = [
+  'my order has not arrived yet and the tracking page has not moved since Tuesday',
+  'I was charged twice for the same subscription this month',
+  'can I change the delivery address on the order I placed yesterday',
+  'the discount code from your newsletter is not accepted at checkout',
+  'I would like to return the blue jacket, it is one size too small',
+  'the app keeps logging me out every time I open it on my phone',
+  'is the standing desk back in stock, and does it ship to Canada',
+  'I never received the invoice for my last purchase, could you send it again',
+  'how long does a refund usually take to show up on my card',
+  'the parcel arrived damaged, one of the glasses is broken',
+];
+const DETAILS = [
+  'The order number is in my previous message.',
+  'I already tried clearing the cache.',
+  'Thanks for the quick answer last time.',
+  'It is a gift so it is a bit urgent.',
+  'Please call me if that is easier.',
+  'I attached a photo.',
+  'My account uses this email address.',
+  '',
+];
+const REPLIES = [
+  'Thanks for reaching out! I have checked your order and it left our warehouse this morning.',
+  'Sorry about that. I have refunded the duplicate charge, it should appear within 3 to 5 business days.',
+  'Done: the delivery address is updated. You will get a new confirmation email in a few minutes.',
+  'That code expired last week, but I have applied the same discount to your order manually.',
+  'No problem, here is your prepaid return label. Drop the parcel at any post office.',
+  'Could you tell me which version of the app you are using? That will help us reproduce it.',
+  'It is back in stock next Monday and yes, we ship to Canada.',
+  'I have sent the invoice again; please check your spam folder as well.',
+];
+
+/** A message text: a short chat line, or a longer email body. */
+function messageText(r, inbound, long) {
+  if (!inbound) return r.pick(REPLIES) + (long ? ` ${r.pick(REPLIES)} Best regards, the support team.` : '');
+  const opener = r.pick(OPENERS);
+  const ask = r.pick(ASKS);
+  const head = opener ? `${opener} ${ask}.` : `${ask[0].toUpperCase()}${ask.slice(1)}.`;
+  if (!long) return r() < 0.5 ? head : `${head} ${r.pick(DETAILS)}`.trim();
+  return `${head} ${r.pick(DETAILS)} ${r.pick(ASKS)}? ${r.pick(DETAILS)} Kind regards`.replace(/\s+/g, ' ').trim();
+}
+
+/** The store's own dedupe key (omnithread.ts `digest`). */
+const digest = (...parts) => createHash('sha256').update(parts.join('\n')).digest('hex');
+
+/**
+ * The PRAGMAs SqliteDriver sets on every connection, read from the compiled driver itself
+ * (dist/shared/store/sqlite.js), so the raw baselines keep matching the store as it changes.
+ */
+const BUSY_TIMEOUT_MS = 15_000; // the store's default busyTimeoutMs
+const STORE_PRAGMAS = (() => {
+  const source = readFileSync(require.resolve('../dist/shared/store/sqlite.js'), 'utf8');
+  const constructor = source.slice(source.indexOf('constructor('), source.indexOf('catch', source.indexOf('constructor(')));
+  const found = [...constructor.matchAll(/exec\((['`])(PRAGMA [^'`]+)\1\)/g)].map((m) => m[2].replace(/\$\{[^}]*busyTimeoutMs[^}]*\}/, String(BUSY_TIMEOUT_MS)));
+  if (!found.some((p) => /journal_mode/i.test(p))) throw new Error('could not read the PRAGMAs of dist/shared/store/sqlite.js');
+  return found;
+})();
+function storePragmas(db) {
+  for (const pragma of STORE_PRAGMAS) db.exec(pragma);
+}
+
+/** Every statement of the store's migrations, in SQLite syntax (as migrationStatements makes them). */
+function schemaStatements() {
+  return shared.MIGRATIONS.flatMap((m) =>
+    m.sql
+      .replace(/\{\{seq\}\}/g, 'INTEGER PRIMARY KEY AUTOINCREMENT')
+      .replace(/\{\{int\}\}/g, 'INTEGER')
+      .split(/;\s*\n/)
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+}
+
+/** The statements that create one table and its indexes. */
+function schemaOf(table) {
+  return schemaStatements().filter((s) => new RegExp(`^CREATE TABLE ${table} |^CREATE (?:UNIQUE )?INDEX \\w+ ON ${table} `).test(s));
+}
+
+/** Nearest-rank percentiles and the max, in milliseconds, of durations in nanoseconds. */
+function summarize(ns) {
+  const sorted = Float64Array.from(ns, (v) => Number(v) / 1e6).sort();
+  const at = (p) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
+  const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
+  return { n: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1], mean };
+}
+
+const median = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const MiB = (bytes) => Math.round((bytes / 1048576) * 10) / 10;
+
+function removeDb(file) {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
+}
+
+/** Resident memory now, in MiB, after a full GC when the process was started with --expose-gc. */
+function rssMiB() {
+  if (global.gc) {
+    global.gc();
+    global.gc();
+  }
+  const m = process.memoryUsage();
+  return { rss: MiB(m.rss), heapUsed: MiB(m.heapUsed), heapTotal: MiB(m.heapTotal), external: MiB(m.external) };
+}
+
+module.exports = { rng, makePeople, messageText, digest, storePragmas, STORE_PRAGMAS, schemaOf, schemaStatements, summarize, median, MiB, removeDb, rssMiB, BUSY_TIMEOUT_MS };

@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench`: Omnithread's benchmarks on SQLite, each printed against a baseline run in the same
+ * process (never a bare time alone).
+ *   (a) ingest throughput against the raw node:sqlite insert of the same rows        bench/ingest.js
+ *   (b) resolve / lookup / timeline latency with 100k contacts and 1M events,
+ *       against a raw indexed point query on the same file, and resident memory     bench/seed.js, bench/scale.js
+ * Each part runs in its own child process, so memory figures belong to that part alone. Figures go to
+ * stdout and to bench/results.json. Temporary stores live in a temp dir, removed at the end.
+ *
+ * Sizes can be changed for a quick run (defaults in brackets):
+ *   BENCH_INGEST_PEOPLE [5000] (x 4 messages)   BENCH_INGEST_ROUNDS [3]
+ *   BENCH_CONTACTS [100000]   BENCH_EVENTS [1000000]   BENCH_FAMILIES [300]   BENCH_SAMPLE [2000]
+ *   BENCH_BUDGET_S [20]     time cap per measured call kind in (b); 0 = none
+ *   BENCH_DIAGNOSE [auto]   re-measure (b) after a full ANALYZE: 1 always, 0 never, auto = when a
+ *                           statement's plan reads a whole workspace
+ *   BENCH_PARTS [ingest,scale]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
+ */
+const { fork, execFileSync } = require('node:child_process');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
+const { join, relative } = require('node:path');
+
+function envInt(name, fallback) {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number`);
+  return n;
+}
+
+let running;
+function runChild(name, options) {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--child', name], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    running = child;
+    let answer;
+    child.on('message', (message) => (answer = message));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      running = undefined;
+      if (answer?.result) resolve(answer.result);
+      else reject(new Error(`bench part "${name}" failed (${signal ?? `exit ${code}`})${answer?.error ? `:\n${answer.error}` : ''}`));
+    });
+    child.send(options);
+  });
+}
+
+const int = (n) => Math.round(n).toLocaleString('en-US');
+const ms = (n) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n >= 1 ? n.toFixed(2) : n.toFixed(3));
+const times = (x) => (x >= 100 ? `${int(x)}x` : x >= 10 ? `${x.toFixed(0)}x` : `${x.toFixed(1)}x`);
+const ratio = (x) => (x >= 0.1 ? x.toFixed(2) : x >= 0.01 ? x.toFixed(3) : x.toFixed(4));
+
+function machine() {
+  let commit = null;
+  let dirty = false;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: join(__dirname, '..'), encoding: 'utf8' }).trim();
+    dirty = execFileSync('git', ['status', '--porcelain', '--', 'shared'], { cwd: join(__dirname, '..'), encoding: 'utf8' }).trim() !== '';
+  } catch {
+    // not a git checkout
+  }
+  const { DatabaseSync } = require('node:sqlite');
+  const db = new DatabaseSync(':memory:');
+  const sqlite = db.prepare('SELECT sqlite_version() AS v').get().v;
+  db.close();
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    sqlite,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model?.trim() ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    commit: commit && (dirty ? `${commit} + uncommitted changes in shared/` : commit),
+  };
+}
+
+function printIngest(a) {
+  const m = a.medianPerSecond;
+  const o = a.ingestOutcome;
+  const out = [];
+  out.push(`(a) Ingest throughput on SQLite: ${int(a.messages)} inbound messages (${int(a.people)} people x ${a.messagesPerPerson}, channels ${a.channels.join('/')}),`);
+  out.push(`    one fresh file per run, run kinds alternated, median of ${a.rounds} rounds after a ${int(a.warmupMessages)}-message warm-up`);
+  out.push(`                                                   msg/s    ingest / this`);
+  out.push(`    raw node:sqlite, one transaction per message ${int(m['raw-per-transaction']).padStart(9)}    ${ratio(a.ratios.ingestOverRawPerTransaction).padStart(7)}  (raw is ${times(1 / a.ratios.ingestOverRawPerTransaction)} faster)`);
+  out.push(`    raw node:sqlite, all rows in one transaction ${int(m['raw-single-transaction']).padStart(9)}    ${ratio(a.ratios.ingestOverRawSingleTransaction).padStart(7)}  (raw is ${times(1 / a.ratios.ingestOverRawSingleTransaction)} faster)`);
+  out.push(`    Omnithread ingest, one call per message      ${int(m.ingest).padStart(9)}`);
+  out.push(`    ingest latency p50 ${ms(a.ingestLatencyMs.p50)} ms, p99 ${ms(a.ingestLatencyMs.p99)} ms, max ${ms(a.ingestLatencyMs.max)} ms; msg/s by quarter of a run: ${a.ingestPerSecondByQuarter.map(int).join(' / ')}`);
+  const t = o.rowsByTable;
+  out.push(`    ingest left ${o.rowsPerMessage.toFixed(2)} rows per message (contacts ${int(t.contacts)}, handles ${int(t.handles)}, conversations ${int(t.conversations)}, events ${int(t.events)},`);
+  out.push(`    deliveries ${int(t.deliveries)}, merges ${int(t.merges)}: ${int(o.contactsCreated)} contacts created, ${int(o.merges)} merges, ${int(o.channelSwitches)} channel switches); raw: 1 row`);
+  const st = a.ingestStatementsPerMessage;
+  out.push(`    ingest ran ${st.reads.toFixed(1)} reads + ${st.writes.toFixed(1)} writes (SQL statements) per message over the first ${int(st.overMessages)} messages; raw: 1 INSERT`);
+  out.push(`    memory (RSS, after GC) of this part's process at the end, which also holds the generated messages: ${a.memory.rss} MiB`);
+  return out;
+}
+
+function opTable(result, out) {
+  const b = result.baseline;
+  out.push(`    call                               n    p50 ms    p99 ms    max ms   p50 x base  p99 x base`);
+  out.push(`    baseline: raw handle point query ${String(b.n).padStart(5)} ${ms(b.p50).padStart(9)} ${ms(b.p99).padStart(9)} ${ms(b.max).padStart(9)}`);
+  for (const r of Object.values(result.operations)) {
+    const n = `${r.n}${r.complete ? '' : '*'}`;
+    out.push(`    ${r.label.padEnd(31)} ${n.padStart(6)} ${ms(r.p50).padStart(9)} ${ms(r.p99).padStart(9)} ${ms(r.max).padStart(9)} ${times(r.p50xBaseline).padStart(12)} ${times(r.p99xBaseline).padStart(11)}`);
+  }
+  if (Object.values(result.operations).some((r) => !r.complete)) {
+    out.push(`    * stopped by the ${result.budgetSecondsPerCall} s time cap per call kind before the whole sample (BENCH_BUDGET_S=0 lifts it); with so few calls p99 is about the max`);
+  }
+}
+
+function printScale(seed, b) {
+  const out = [];
+  const s = seed.eventsPerPerson;
+  out.push(`(b) Scale on SQLite: ${int(seed.rows.contacts)} contacts, ${int(seed.rows.events)} events, ${int(seed.rows.conversations)} conversations, ${int(seed.rows.handles)} handles,`);
+  out.push(`    ${int(seed.families)} merged families (${int(seed.rows.merges)} merges); events per person p50 ${s.p50}, p99 ${s.p99}, max ${s.max};`);
+  out.push(`    ${int(s.withOne)} people with a single event, ${int(s.withFiftyOrMore)} with 50 or more`);
+  out.push(`    seeded in ${seed.seconds.toFixed(1)} s (bulk node:sqlite into the migrated schema); database file ${b.dbMiB} MiB (journal_mode ${b.journalMode})`);
+  out.push(`    sample: ${int(b.sampleSize)} contacts (${b.sampleFromMergedFamilies} in merged families), one call at a time after a warm-up on other contacts.`);
+  out.push(`    Baseline, same process and file: ${b.baseline.sql},`);
+  out.push(`    run for every sampled person once before the calls and again right after each call`);
+  opTable(b, out);
+  const failed = Object.entries(b.failures);
+  out.push(`    every call found the seeded person: ${failed.length ? `NO (${failed.map(([k, v]) => `${k} ${v}`).join(', ')})` : 'yes'}`);
+  out.push(`    memory (RSS, after GC): seeding process ${seed.seederRssAtEndMiB} MiB at the end (peak ${seed.seederPeakRssMiB} MiB);`);
+  const m = b.memory.afterMeasurements;
+  out.push(`    measuring process ${b.memory.beforeOpen.rss} MiB before opening the store, ${b.memory.afterOpen.rss} MiB after, ${m.rss} MiB after the measurements`);
+  out.push(`    (of which V8 heap ${m.heapTotal} MiB reserved, ${m.heapUsed} MiB live; SQLite page cache: ${b.cacheSize < 0 ? `${-b.cacheSize} KiB` : `${b.cacheSize} pages`} (cache_size) on each of two connections)`);
+  const scans = b.plans.filter((p) => p.scansWorkspace);
+  const scansBare = b.plans.filter((p) => p.scansWorkspaceWithoutStats);
+  out.push(`    openStore on the seeded file took ${ms(b.openSeconds * 1000)} ms; SQLite statistics after it: ${b.statisticsAfterOpen.sqliteStat1 ? `${b.statisticsAfterOpen.rows} sqlite_stat1 rows` : 'none'}`);
+  out.push(`    query plans of the ${b.plans.length} SELECT/UPDATE/DELETE statements these calls run: ${scans.length} read a whole workspace on this file, ${scansBare.length} would with no statistics`);
+  for (const p of [...new Set([...scans, ...scansBare])]) {
+    out.push(`      - ${p.sql.slice(0, 92)}${p.sql.length > 92 ? '...' : ''}  [${p.usedBy.join(', ')}]`);
+    out.push(`          ${(p.scansWorkspace ? p.plan : p.planWithoutStats).join(' | ')}`);
+  }
+  if (b.afterAnalyze) {
+    const d = b.afterAnalyze;
+    out.push(`    diagnostic (some plan reads a whole workspace): the same calls after a full ANALYZE (${d.analyzeSeconds.toFixed(1)} s)`);
+    opTable({ ...d, budgetSecondsPerCall: b.budgetSecondsPerCall }, out);
+    out.push(`    statements still reading the whole workspace after ANALYZE: ${d.plans.length}`);
+  }
+  return out;
+}
+
+async function parent() {
+  const config = {
+    ingestPeople: envInt('BENCH_INGEST_PEOPLE', 5000),
+    ingestRounds: envInt('BENCH_INGEST_ROUNDS', 3),
+    contacts: envInt('BENCH_CONTACTS', 100_000),
+    events: envInt('BENCH_EVENTS', 1_000_000),
+    families: envInt('BENCH_FAMILIES', 300),
+    sample: envInt('BENCH_SAMPLE', 2000),
+    budgetSeconds: envInt('BENCH_BUDGET_S', 20),
+    diagnose: process.env.BENCH_DIAGNOSE === '1' ? true : process.env.BENCH_DIAGNOSE === '0' ? false : 'auto',
+    parts: (process.env.BENCH_PARTS || 'ingest,scale').split(',').map((p) => p.trim()),
+  };
+  const dir = mkdtempSync(join(os.tmpdir(), 'omnithread-bench-'));
+  const cleanup = () => {
+    if (running) running.kill('SIGKILL');
+    if (process.env.BENCH_KEEP === '1') console.error(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      cleanup();
+      process.exit(130);
+    });
+  }
+
+  const meta = machine();
+  const started = Date.now();
+  const results = { command: 'npm run bench', machine: meta, config };
+  const header = [
+    `Omnithread benchmarks (npm run bench), ${meta.date.slice(0, 16).replace('T', ' ')} UTC`,
+    `node ${meta.node}, SQLite ${meta.sqlite}, ${meta.platform}, ${meta.cpus} CPUs (${meta.cpuModel}), ${meta.memoryGiB} GiB RAM, commit ${meta.commit ?? 'unknown'}`,
+  ];
+  console.log(header.join('\n'));
+  const report = [];
+  try {
+    if (config.parts.includes('ingest')) {
+      process.stderr.write('running (a) ingest throughput...\n');
+      results.ingest = await runChild('ingest', { dir, people: config.ingestPeople, rounds: config.ingestRounds, warmup: Math.min(2000, config.ingestPeople * 4) });
+      const lines = printIngest(results.ingest);
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
+    if (config.parts.includes('scale')) {
+      const path = join(dir, 'scale.sqlite');
+      const sampleFile = join(dir, 'sample.json');
+      process.stderr.write('running (b) seeding...\n');
+      results.seed = await runChild('seed', { path, sampleFile, contacts: config.contacts, events: config.events, families: config.families, sample: config.sample, warmup: 200 });
+      process.stderr.write('running (b) measurements...\n');
+      results.scale = await runChild('scale', { path, sampleFile, budgetSeconds: config.budgetSeconds, diagnose: config.diagnose });
+      const lines = printScale(results.seed, results.scale);
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
+  } finally {
+    cleanup();
+  }
+  results.totalSeconds = (Date.now() - started) / 1000;
+  results.report = [...header, ...report];
+  const out = process.env.BENCH_OUT || join(__dirname, 'results.json');
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\ntotal ${results.totalSeconds.toFixed(0)} s; figures also in ${relative(process.cwd(), out) || out}`);
+}
+
+const CHILD = process.argv[2] === '--child' ? process.argv[3] : undefined;
+
+if (CHILD) {
+  // A part of the benchmark, started by parent() above: options come in, the result goes back.
+  process.once('message', async (options) => {
+    try {
+      const part = { ingest: './ingest', seed: './seed', scale: './scale' }[CHILD];
+      const result = await require(part).main(options);
+      process.send({ result }, () => process.exit(0));
+    } catch (error) {
+      process.send({ error: error.stack || String(error) }, () => process.exit(1));
+    }
+  });
+} else if (require.main === module) {
+  parent().catch((error) => {
+    console.error(error.stack || error);
+    process.exit(1);
+  });
+}
