@@ -146,8 +146,12 @@ export async function queryTimeline(
   rootId: string,
   filter: z.output<typeof TimelineFilterSchema>,
 ): Promise<TimelinePage> {
-  const params: SqlParam[] = [workspace, workspace, rootId];
-  const where = ['e.workspace = ?', `e.contact_id IN (${FAMILY_IDS})`];
+  // The person's contact ids first: with one id (most people) the index yields events already in order,
+  // so a page reads only its own rows even for a person with a very long history.
+  const ids = (await db.all<{ id: string }>(FAMILY_IDS, [workspace, rootId])).map((r) => r.id);
+  if (!ids.length) return { contactId: rootId, events: [], nextCursor: null };
+  const params: SqlParam[] = [workspace, ...ids];
+  const where = ['e.workspace = ?', ids.length === 1 ? 'e.contact_id = ?' : `e.contact_id IN (${inList(ids)})`];
   if (filter.channels?.length) {
     where.push(`e.channel IN (${inList(filter.channels)})`);
     params.push(...filter.channels);
@@ -173,8 +177,9 @@ export async function queryTimeline(
   const newestFirst = filter.order === 'newest-first';
   if (filter.cursor) {
     const [at, seq] = decodeCursor(filter.cursor);
-    where.push(newestFirst ? '(e.occurred_at < ? OR (e.occurred_at = ? AND e.seq < ?))' : '(e.occurred_at > ? OR (e.occurred_at = ? AND e.seq > ?))');
-    params.push(at, at, seq);
+    // A row-value comparison: both databases turn it into a range seek on (occurred_at, seq).
+    where.push(newestFirst ? '(e.occurred_at, e.seq) < (?, ?)' : '(e.occurred_at, e.seq) > (?, ?)');
+    params.push(at, seq);
   }
   const direction = newestFirst ? 'DESC' : 'ASC';
   params.push(filter.limit + 1);
