@@ -1,0 +1,178 @@
+import type { ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
+
+/**
+ * Where Omnithread keeps its identities and timelines. Optional on every Omnithread node: without it
+ * the nodes use an embedded SQLite file in n8n's user folder (~/.n8n/omnithread/omnithread.db).
+ * Field names are those of the shared store settings (shared/settings.ts, NodeStoreSettingsSchema),
+ * so the credential data goes to the core unchanged. Tested by the nodes (`testedBy`): the test opens
+ * the store and reads from it.
+ */
+export class OmnithreadStoreApi implements ICredentialType {
+	name = 'omnithreadStoreApi';
+
+	displayName = 'Omnithread Store API';
+
+	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#stores-and-scaling';
+
+	properties: INodeProperties[] = [
+		{
+			displayName: 'Store Type',
+			name: 'storeType',
+			type: 'options',
+			options: [
+				{
+					name: 'PostgreSQL',
+					value: 'postgres',
+					description: 'A PostgreSQL database: for queue mode with several workers, or several n8n instances',
+				},
+				{
+					name: 'SQLite',
+					value: 'sqlite',
+					description: 'A file on this machine: zero setup, safe for several processes on one host',
+				},
+			],
+			default: 'sqlite',
+			description: 'Where identities, timelines and conversations are stored',
+		},
+		{
+			displayName: 'SQLite File',
+			name: 'sqlitePath',
+			type: 'string',
+			default: '',
+			placeholder: '/home/node/.n8n/omnithread/omnithread.db',
+			description:
+				'Path of the SQLite database file (created if missing). Empty = omnithread/omnithread.db in the n8n user folder.',
+			displayOptions: { show: { storeType: ['sqlite'] } },
+		},
+		{
+			displayName: 'Connection URL',
+			name: 'postgresUrl',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			placeholder: 'postgres://user:password@host:5432/database',
+			description: 'A PostgreSQL connection URL. When given, the host, port, database, user and password fields below are ignored.',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
+			displayName: 'Host',
+			name: 'host',
+			type: 'string',
+			default: '',
+			placeholder: 'localhost',
+			description: 'PostgreSQL server host (used when no connection URL is given)',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
+			displayName: 'Port',
+			name: 'port',
+			type: 'number',
+			default: 5432,
+			description: 'PostgreSQL server port',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
+			displayName: 'Database',
+			name: 'database',
+			type: 'string',
+			default: '',
+			description: 'Name of the database; Omnithread creates its tables in it on first use',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
+			displayName: 'User',
+			name: 'user',
+			type: 'string',
+			default: '',
+			description: 'PostgreSQL user name',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
+			displayName: 'Password',
+			name: 'password',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			description: 'PostgreSQL password',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
+			displayName: 'SSL',
+			name: 'ssl',
+			type: 'boolean',
+			default: false,
+			description: 'Whether to connect with TLS and verify the server certificate',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
+			displayName: 'Pool Size',
+			name: 'poolSize',
+			type: 'number',
+			typeOptions: { minValue: 1, maxValue: 200 },
+			default: 10,
+			description: 'Maximum number of connections this n8n process opens to the database',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
+			displayName: 'Workspace',
+			name: 'workspace',
+			type: 'string',
+			default: 'default',
+			description:
+				'All data is kept per workspace: one store can serve several brands or teams. 1-64 letters, digits, ".", "_" or "-".',
+		},
+		{
+			displayName: 'Default Country',
+			name: 'defaultCountry',
+			type: 'string',
+			default: '',
+			placeholder: 'GB',
+			description:
+				'Two-letter country code used to read phone numbers written without a country prefix (e.g. 07911 123456). Empty = such numbers are skipped.',
+		},
+		{
+			displayName: 'Auto-Merge Trust',
+			name: 'autoMergeTrust',
+			type: 'options',
+			options: [
+				{
+					name: 'Asserted',
+					value: 'asserted',
+					description: 'Merge even on what a customer typed: most continuity, most risk',
+				},
+				{
+					name: 'Channel',
+					value: 'channel',
+					description: 'Merge on what a channel vouches for (e.g. a WhatsApp phone number) or better',
+				},
+				{
+					name: 'Verified',
+					value: 'verified',
+					description: 'Merge only on signed identities; everything else becomes a merge suggestion',
+				},
+			],
+			default: 'channel',
+			description:
+				'The least trust a shared email, phone or account needs for two contacts to be merged automatically. Below it, Omnithread records a merge suggestion instead.',
+		},
+		{
+			displayName: 'Shared Mailboxes',
+			name: 'sharedMailboxes',
+			type: 'string',
+			typeOptions: { rows: 2 },
+			default: '',
+			placeholder: 'info@example.com, support@example.com',
+			description: 'Comma- or newline-separated addresses that several people use: they never link two people',
+		},
+		{
+			displayName: 'Conversation Idle Timeout (Days)',
+			name: 'idleTimeoutDays',
+			type: 'number',
+			typeOptions: { minValue: 0.01, numberPrecision: 2 },
+			default: 7,
+			description: 'A conversation with no message for this long ends; the next message opens a new one',
+		},
+	];
+}

@@ -1,0 +1,89 @@
+/**
+ * The n8n half as n8n sees it: the built package loaded with n8n-core's PackageDirectoryLoader (what n8n
+ * does for an installed community package), and the node descriptions checked for what users need:
+ * help on every parameter, sorted options, the right codex and tool settings.
+ */
+import { PACKAGE, cleanupAfterAll, nodeTypeInstances } from '../support/n8n-harness';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PackageDirectoryLoader } from 'n8n-core';
+import type { INodeProperties, INodePropertyCollection, INodePropertyOptions } from 'n8n-workflow';
+import { OmnithreadStoreApi } from '../../credentials/OmnithreadStoreApi.credentials';
+
+cleanupAfterAll();
+
+const root = join(__dirname, '..', '..');
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; n8n: { nodes: string[]; credentials: string[] } };
+
+describe('the package as n8n loads it (after npm run build)', () => {
+  test('n8n-core loads every node and the credential from the n8n key of package.json, with icons and codex', async () => {
+    for (const file of [...manifest.n8n.nodes, ...manifest.n8n.credentials]) {
+      expect({ file, built: existsSync(join(root, file)) }).toEqual({ file, built: true }); // npm run build first
+    }
+    const loader = new PackageDirectoryLoader(root);
+    await loader.loadAll();
+    expect(loader.packageName).toBe(PACKAGE);
+    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadIdentityResolve', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(Object.keys(loader.known.credentials)).toEqual(['omnithreadStoreApi']);
+    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadIdentityResolve', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    for (const description of loader.types.nodes) {
+      expect(description.iconUrl).toEqual({
+        light: `icons/${PACKAGE}/dist/nodes/n8n/${description.name[0].toUpperCase()}${description.name.slice(1)}/omnithread.svg`,
+        dark: `icons/${PACKAGE}/dist/nodes/n8n/${description.name[0].toUpperCase()}${description.name.slice(1)}/omnithread.dark.svg`,
+      });
+      expect(description.codex?.categories).toEqual(expect.arrayContaining(['Communication']));
+      expect(description.codex?.categories).not.toContain('AI');
+    }
+    expect(existsSync(join(root, 'dist', 'credentials', 'omnithread.svg'))).toBe(true);
+  });
+});
+
+function allProperties(properties: Array<INodeProperties | INodePropertyCollection | INodePropertyOptions>): INodeProperties[] {
+  const out: INodeProperties[] = [];
+  for (const p of properties) {
+    if ('type' in p && 'displayName' in p) {
+      out.push(p);
+      if (p.options) out.push(...allProperties(p.options));
+    } else if ('values' in p) {
+      out.push(...allProperties(p.values));
+    }
+  }
+  return out;
+}
+
+describe('node descriptions', () => {
+  const subjects = [...Object.values(nodeTypeInstances).map((t) => [t.description.displayName, t.description.properties] as const), ['Omnithread Store API', new OmnithreadStoreApi().properties] as const];
+
+  test.each(subjects)('%s: every parameter has a description; options are sorted and described', (_name, properties) => {
+    for (const property of allProperties([...properties])) {
+      if (property.type === 'notice') continue;
+      expect({ name: property.name, description: property.description }).toEqual({ name: property.name, description: expect.stringMatching(/\w{3}/) });
+      if ((property.type === 'options' || property.type === 'multiOptions') && Array.isArray(property.options) && property.name !== 'operation') {
+        const names = (property.options as INodePropertyOptions[]).map((o) => o.name);
+        expect({ name: property.name, options: names }).toEqual({ name: property.name, options: [...names].sort((a, b) => a.localeCompare(b)) });
+      }
+    }
+  });
+
+  test('operations are sorted and each has an action; non-trigger nodes are usable as tools', () => {
+    for (const nodeType of Object.values(nodeTypeInstances)) {
+      const { description } = nodeType;
+      expect(description.usableAsTool).toBe(description.group.includes('trigger') ? undefined : true);
+      expect(description.description).toMatch(/\w+ \w+ \w+/);
+      for (const operation of description.properties.filter((p) => p.name === 'operation')) {
+        const options = operation.options as INodePropertyOptions[];
+        expect(options.map((o) => o.name)).toEqual(options.map((o) => o.name).sort((a, b) => a.localeCompare(b)));
+        expect(options.every((o) => o.action && o.description)).toBe(true);
+      }
+    }
+  });
+
+  test('codex files name their node', () => {
+    for (const nodeType of Object.values(nodeTypeInstances)) {
+      const name = nodeType.description.name;
+      const dir = `${name[0].toUpperCase()}${name.slice(1)}`;
+      const codex = JSON.parse(readFileSync(join(root, 'nodes', 'n8n', dir, `${dir}.node.json`), 'utf8')) as { node: string };
+      expect(codex.node).toBe(`${PACKAGE}.${name}`);
+    }
+  });
+});

@@ -1,0 +1,344 @@
+/**
+ * Runs the Omnithread n8n nodes inside n8n's real engine (n8n-core's WorkflowExecute and WebhookContext),
+ * the way n8n's own node tests do (packages/core/nodes-testing): real node types, a credentials helper that
+ * hands out decrypted test data by credential type, and additionalData mocked with jest-mock-extended.
+ */
+import { n8nUserFolder } from './n8n-env'; // first: sets up the environment n8n-core reads when it loads
+import { rmSync } from 'node:fs';
+import type { Request, Response } from 'express';
+import { mock } from 'jest-mock-extended';
+import { ExecutionLifecycleHooks, WebhookContext, WorkflowExecute } from 'n8n-core';
+import { ICredentialsHelper, NodeHelpers, Workflow, createRunExecutionData } from 'n8n-workflow';
+import type {
+  ICredentialDataDecryptedObject,
+  ICredentials,
+  ICredentialsDecrypted,
+  ICredentialTestFunctions,
+  IDataObject,
+  IHttpRequestOptions,
+  INode,
+  INodeCredentialTestResult,
+  INodeExecutionData,
+  INodeType,
+  INodeTypeDescription,
+  INodeTypes,
+  IExecuteFunctions,
+  IRun,
+  IVersionedNodeType,
+  IWebhookData,
+  IWebhookResponseData,
+  IWorkflowBase,
+  IWorkflowExecuteAdditionalData,
+  WorkflowExecuteMode,
+} from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+import { OmnithreadStoreApi } from '../../credentials/OmnithreadStoreApi.credentials';
+import { OmnithreadIdentityResolve } from '../../nodes/n8n/OmnithreadIdentityResolve/OmnithreadIdentityResolve.node';
+import { OmnithreadTimelineLookup } from '../../nodes/n8n/OmnithreadTimelineLookup/OmnithreadTimelineLookup.node';
+import { OmnithreadTrigger } from '../../nodes/n8n/OmnithreadTrigger/OmnithreadTrigger.node';
+import { closeAllStores } from '../../shared';
+
+export { n8nUserFolder };
+
+export const PACKAGE = '@omnithread/n8n-nodes-omnithread';
+export const TYPES = {
+  trigger: `${PACKAGE}.omnithreadTrigger`,
+  identity: `${PACKAGE}.omnithreadIdentityResolve`,
+  timeline: `${PACKAGE}.omnithreadTimelineLookup`,
+  input: 'test.input',
+} as const;
+export const CREDENTIAL = 'omnithreadStoreApi';
+
+/** A start node for tests that feed items straight into an Omnithread node. */
+class TestInput implements INodeType {
+  description: INodeTypeDescription = {
+    displayName: 'Test Input',
+    name: 'input',
+    group: ['input'],
+    version: 1,
+    description: 'Passes its input through',
+    defaults: { name: 'Input' },
+    inputs: [NodeConnectionTypes.Main],
+    outputs: [NodeConnectionTypes.Main],
+    properties: [],
+  };
+  async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+    return [this.getInputData()];
+  }
+}
+
+/** n8n's sticky note (documentation on the canvas, never run), as templates contain it. */
+class StickyNote implements INodeType {
+  description: INodeTypeDescription = {
+    displayName: 'Sticky Note',
+    name: 'stickyNote',
+    group: ['input'],
+    version: 1,
+    description: 'A note on the canvas',
+    defaults: { name: 'Sticky Note' },
+    inputs: [],
+    outputs: [],
+    properties: [
+      { displayName: 'Content', name: 'content', type: 'string', default: '' },
+      { displayName: 'Height', name: 'height', type: 'number', default: 160 },
+      { displayName: 'Width', name: 'width', type: 'number', default: 240 },
+    ],
+  };
+}
+
+export const nodeTypeInstances = {
+  trigger: new OmnithreadTrigger(),
+  identity: new OmnithreadIdentityResolve(),
+  timeline: new OmnithreadTimelineLookup(),
+};
+
+export class TestNodeTypes implements INodeTypes {
+  private readonly types: Record<string, INodeType | IVersionedNodeType> = {
+    [TYPES.trigger]: nodeTypeInstances.trigger,
+    [TYPES.identity]: nodeTypeInstances.identity,
+    [TYPES.timeline]: nodeTypeInstances.timeline,
+    [TYPES.input]: new TestInput(),
+    'n8n-nodes-base.stickyNote': new StickyNote(),
+  };
+  getByName(type: string): INodeType | IVersionedNodeType {
+    const nodeType = this.types[type];
+    if (!nodeType) throw new Error(`Unknown node type ${type}`);
+    return nodeType;
+  }
+  getByNameAndVersion(type: string, version?: number): INodeType {
+    return NodeHelpers.getVersionedNodeType(this.getByName(type), version);
+  }
+  getKnownTypes() {
+    return {};
+  }
+}
+
+/** Hands out decrypted credential data by credential type, as n8n's test harness does. */
+export class TestCredentialsHelper extends ICredentialsHelper {
+  constructor(private readonly data: Record<string, ICredentialDataDecryptedObject> = {}) {
+    super();
+  }
+  getParentTypes(): string[] {
+    return [];
+  }
+  isCredentialUsableByNode(): boolean {
+    return true;
+  }
+  async authenticate(_credentials: ICredentialDataDecryptedObject, _type: string, request: IHttpRequestOptions): Promise<IHttpRequestOptions> {
+    return request;
+  }
+  async preAuthentication(): Promise<undefined> {
+    return undefined;
+  }
+  async runPreAuthentication(): Promise<undefined> {
+    return undefined;
+  }
+  async getCredentials(): Promise<ICredentials> {
+    throw new Error('not supported in tests');
+  }
+  async getDecrypted(_additionalData: IWorkflowExecuteAdditionalData, _nodeCredentials: unknown, type: string): Promise<ICredentialDataDecryptedObject> {
+    const data = this.data[type];
+    if (!data) throw new Error(`No test data for credential ${type}`);
+    return data;
+  }
+  async updateCredentials(): Promise<void> {}
+  async updateCredentialsOauthTokenData(): Promise<void> {}
+  getCredentialsProperties(type: string) {
+    return type === CREDENTIAL ? new OmnithreadStoreApi().properties : [];
+  }
+}
+
+export interface HarnessOptions {
+  /** Decrypted data per credential type, e.g. { omnithreadStoreApi: { storeType: 'sqlite', sqlitePath } }. */
+  credentials?: Record<string, ICredentialDataDecryptedObject>;
+}
+
+function additionalDataFor(hooks: ExecutionLifecycleHooks | undefined, options: HarnessOptions): IWorkflowExecuteAdditionalData {
+  // Only plain values go into mock(): it wraps what it is given in mock proxies.
+  const additionalData = mock<IWorkflowExecuteAdditionalData>({
+    executionId: '1',
+    currentNodeParameters: undefined,
+    webhookBaseUrl: 'http://localhost:5678/webhook',
+    webhookTestBaseUrl: 'http://localhost:5678/webhook-test',
+    webhookWaitingBaseUrl: 'http://localhost:5678/webhook-waiting',
+    formWaitingBaseUrl: 'http://localhost:5678/form-waiting',
+    parentCallbackManager: undefined,
+    userId: undefined,
+    variables: {},
+  } as never);
+  additionalData.hooks = hooks;
+  additionalData.credentialsHelper = new TestCredentialsHelper(options.credentials);
+  // Auto-mocked properties are truthy functions; those n8n tests for presence must be really absent.
+  for (const key of ['evalLlmMockHandler', 'ssrfBridge', 'encryptedRunnerIdentity', 'httpRequest', 'httpResponse', 'streamingEnabled', 'restartExecutionId', 'executionTimeoutTimestamp']) {
+    (additionalData as unknown as Record<string, unknown>)[key] = undefined;
+  }
+  return additionalData;
+}
+
+export function buildWorkflow(json: Pick<IWorkflowBase, 'nodes' | 'connections'> & Partial<IWorkflowBase>): Workflow {
+  return new Workflow({
+    id: json.id ?? 'test-workflow',
+    name: json.name ?? 'test',
+    nodes: json.nodes,
+    connections: json.connections,
+    settings: json.settings,
+    nodeTypes: new TestNodeTypes(),
+    active: false,
+    staticData: (json.staticData ?? undefined) as IDataObject | undefined,
+  });
+}
+
+export interface RunResult {
+  run: IRun;
+  /** The items a node put out on its first output in its first run. */
+  output(nodeName: string): INodeExecutionData[];
+  /** The error a node failed with, if it did. */
+  error(nodeName?: string): (Error & { description?: string; context?: IDataObject }) | undefined;
+}
+
+/** Runs a workflow in n8n's engine from `startNode`, fed `input` (what a trigger put out). */
+export async function runWorkflow(
+  json: Pick<IWorkflowBase, 'nodes' | 'connections'> & Partial<IWorkflowBase>,
+  startNode: string,
+  input: INodeExecutionData[],
+  options: HarnessOptions & { mode?: WorkflowExecuteMode } = {},
+): Promise<RunResult> {
+  const workflow = buildWorkflow(json);
+  const mode = options.mode ?? 'webhook';
+  const hooks = new ExecutionLifecycleHooks(mode, '1', structuredClone({ id: workflow.id, name: workflow.name, nodes: json.nodes, connections: json.connections }) as IWorkflowBase);
+  let finished!: (run: IRun) => void;
+  const done = new Promise<IRun>((resolve) => (finished = resolve));
+  hooks.addHandler('workflowExecuteAfter', (run) => finished(run));
+  const additionalData = additionalDataFor(hooks, options);
+  const start = workflow.getNode(startNode);
+  if (!start) throw new Error(`No node named ${startNode}`);
+  const runExecutionData = createRunExecutionData({
+    executionData: { nodeExecutionStack: [{ node: start, data: { main: [input] }, source: null }] },
+  });
+  await new WorkflowExecute(additionalData, mode, runExecutionData).processRunExecutionData(workflow);
+  const run = await done;
+  const runData = run.data.resultData.runData;
+  return {
+    run,
+    output: (nodeName) => {
+      const task = runData[nodeName]?.[0];
+      if (!task) throw new Error(`${nodeName} did not run; ran: ${Object.keys(runData).join(', ')}`);
+      if (task.error) throw new Error(`${nodeName} failed: ${task.error.message}`);
+      return task.data?.main[0] ?? [];
+    },
+    error: (nodeName) =>
+      (nodeName ? runData[nodeName]?.[0]?.error : run.data.resultData.error) as ReturnType<RunResult['error']>,
+  };
+}
+
+export interface Delivery {
+  /** The raw body as sent on the wire (a string is sent as is; anything else as JSON). */
+  body: unknown;
+  headers?: Record<string, string>;
+  query?: IDataObject;
+}
+
+export interface WebhookCall {
+  result: IWebhookResponseData;
+  /** What the node wrote itself with the response object (refusals). */
+  sent: { status?: number; body?: unknown; contentType?: string };
+  /** The workflow's trigger items, when it starts the workflow. */
+  items: INodeExecutionData[];
+}
+
+/**
+ * Calls a trigger's real webhook() exactly as n8n's WebhookService does: a WebhookContext over
+ * additionalData.httpRequest / httpResponse, with the raw body bytes n8n's body parser keeps.
+ */
+export async function callWebhook(workflow: Workflow, nodeName: string, delivery: Delivery, options: HarnessOptions = {}): Promise<WebhookCall> {
+  const node = workflow.getNode(nodeName) as INode;
+  const nodeType = workflow.nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
+  const raw = typeof delivery.body === 'string' ? delivery.body : JSON.stringify(delivery.body);
+  let parsed: unknown = {};
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = {};
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const [name, value] of Object.entries(delivery.headers ?? {})) headers[name.toLowerCase()] = value;
+  const sent: WebhookCall['sent'] = {};
+  const response = {
+    status(code: number) {
+      sent.status = code;
+      return response;
+    },
+    type(contentType: string) {
+      sent.contentType = contentType;
+      return response;
+    },
+    json(body: unknown) {
+      sent.body = body;
+      sent.contentType ??= 'application/json';
+      return response;
+    },
+    send(body: unknown) {
+      sent.body = body;
+      return response;
+    },
+    end() {
+      return response;
+    },
+  };
+  const additionalData = additionalDataFor(undefined, options);
+  additionalData.httpRequest = {
+    method: 'POST',
+    url: `/webhook/${node.webhookId ?? 'test'}/webhook`,
+    originalUrl: `/webhook/${node.webhookId ?? 'test'}/webhook`,
+    headers,
+    query: delivery.query ?? {},
+    params: {},
+    body: parsed,
+    rawBody: Buffer.from(raw, 'utf8'),
+  } as unknown as Request;
+  additionalData.httpResponse = response as unknown as Response;
+  const webhookData = {
+    httpMethod: 'POST',
+    node: nodeName,
+    path: 'webhook',
+    workflowId: workflow.id,
+    webhookDescription: nodeType.description.webhooks![0],
+    workflowExecuteAdditionalData: additionalData,
+  } as IWebhookData;
+  const context = new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], null);
+  const result = await nodeType.webhook!.call(context);
+  return { result, sent, items: result.workflowData?.[0] ?? [] };
+}
+
+/** Runs a node type's credential test method, as n8n's credentials tester does. */
+export async function testCredential(data: ICredentialDataDecryptedObject, nodeType: INodeType = nodeTypeInstances.identity): Promise<INodeCredentialTestResult> {
+  const description = nodeType.description.credentials?.find((c) => c.name === CREDENTIAL);
+  const method = description?.testedBy;
+  if (typeof method !== 'string') throw new Error(`${nodeType.description.name} does not test ${CREDENTIAL}`);
+  const test = nodeType.methods?.credentialTest?.[method];
+  if (!test) throw new Error(`${nodeType.description.name} has no credentialTest.${method}`);
+  const credential: ICredentialsDecrypted = { id: 'test', name: 'Omnithread Store', type: CREDENTIAL, data };
+  return test.call(mock<ICredentialTestFunctions>(), credential);
+}
+
+/** A node of the workflow under test. */
+export function node(name: string, type: string, parameters: INode['parameters'] = {}, extra: Partial<INode> = {}): INode {
+  return { id: name, name, type, typeVersion: 1, position: [0, 0], parameters, ...extra };
+}
+
+/** Connections for a straight line of nodes. */
+export function chain(...names: string[]): IWorkflowBase['connections'] {
+  const connections: IWorkflowBase['connections'] = {};
+  for (let i = 0; i + 1 < names.length; i++) {
+    connections[names[i]] = { main: [[{ node: names[i + 1], type: NodeConnectionTypes.Main, index: 0 }]] };
+  }
+  return connections;
+}
+
+/** Closes the stores the nodes opened and removes the n8n user folder; call once per test file. */
+export function cleanupAfterAll(): void {
+  afterAll(async () => {
+    await closeAllStores();
+    rmSync(n8nUserFolder, { recursive: true, force: true });
+  });
+}
