@@ -1,0 +1,315 @@
+/**
+ * What the four Node-RED nodes share and Node-RED alone needs: the few runtime types we use, the store
+ * lookup, reading msg overrides, raw request bodies, route removal and errors for Catch nodes.
+ * Everything about customers, identities and timelines is in shared/.
+ */
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ZodTypeAny } from 'zod';
+import { OmnithreadError, isOmnithreadError } from '../../shared';
+import type { Omnithread } from '../../shared';
+
+// ---------------------------------------------------------------------------------------------
+// The slice of Node-RED's node API these nodes use (the runtime passes more).
+// ---------------------------------------------------------------------------------------------
+
+export interface NodeMessage {
+  _msgid?: string;
+  payload?: unknown;
+  topic?: string;
+  [key: string]: unknown;
+}
+export type Send = (msg: NodeMessage | NodeMessage[] | null) => void;
+export type Done = (error?: Error) => void;
+export interface NodeStatus {
+  fill?: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
+  shape?: 'ring' | 'dot';
+  text?: string;
+}
+
+export interface RedNode {
+  id: string;
+  type: string;
+  name?: string;
+  credentials: Record<string, string | undefined>;
+  on(event: 'input', handler: (msg: NodeMessage, send: Send, done: Done) => void): void;
+  on(event: 'close', handler: (removed: boolean, done: () => void) => void): void;
+  status(status: NodeStatus): void;
+  send(msg: NodeMessage | NodeMessage[]): void;
+  error(error: unknown, msg?: NodeMessage): void;
+  warn(message: unknown): void;
+  log(message: unknown): void;
+}
+
+export interface NodeDef {
+  id: string;
+  type: string;
+  name?: string;
+  z?: string;
+}
+
+export interface RedApi {
+  nodes: {
+    createNode(node: RedNode, def: NodeDef): void;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    registerType(type: string, constructor: (this: any, def: any) => void, options?: { credentials?: Record<string, { type: 'text' | 'password' }> }): void;
+    getNode(id: string): unknown;
+  };
+  settings: { userDir?: string; httpNodeRoot?: string | false; httpNodeMiddleware?: unknown; apiMaxLength?: string | number; [key: string]: unknown };
+  httpNode: Express;
+  httpAdmin: Express;
+  auth: { needsPermission(permission: string): RequestHandler };
+  util: { generateId(): string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store config node, as the user nodes see it.
+// ---------------------------------------------------------------------------------------------
+
+export interface StoreNode extends RedNode {
+  /** Settles once per deploy: the Omnithread on the shared open store, or why the store could not open. */
+  omnithread: Promise<Omnithread>;
+}
+
+/**
+ * The Omnithread of the node's store config, with the node's status kept in step: a store that cannot
+ * open shows a red ring, and every use of the returned promise fails with the reason.
+ */
+export function useStore(RED: RedApi, node: RedNode, storeId: string | undefined, ready: NodeStatus = { fill: 'green', shape: 'ring', text: 'ready' }): Promise<Omnithread> {
+  const config = storeId ? (RED.nodes.getNode(storeId) as StoreNode | null) : null;
+  const omnithread = config?.omnithread
+    ? config.omnithread
+    : Promise.reject(new OmnithreadError('STORE_CONFIG', 'No Omnithread store is configured: pick or add one in the node\'s Store setting', { field: 'store' }));
+  omnithread.then(
+    () => node.status(ready),
+    (error: Error) => node.status({ fill: 'red', shape: 'ring', text: isOmnithreadError(error, 'STORE_CONFIG') && !config ? 'no store' : 'store error' }),
+  );
+  return omnithread;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: node properties with msg overrides.
+// ---------------------------------------------------------------------------------------------
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const given = (value: unknown): boolean => value !== undefined && value !== null && value !== '';
+
+/** msg[key], then (when `payload` is set) msg.payload[key]: the first one given, else undefined. */
+export function fromMsg(msg: NodeMessage, key: string, payload = false): unknown {
+  if (given(msg[key])) return msg[key];
+  if (payload && isRecord(msg.payload) && given(msg.payload[key])) return msg.payload[key];
+  return undefined;
+}
+
+/** A node property as an operation input: empty means not given. */
+export const fromNode = (value: unknown): unknown => (given(value) ? value : undefined);
+
+/** The contact a message is about: msg.contactId, msg.payload.contactId, the node's, then msg.payload.contact.id. */
+export function contactIdOf(msg: NodeMessage, configured: unknown): unknown {
+  const explicit = fromMsg(msg, 'contactId', true) ?? fromNode(configured);
+  if (explicit !== undefined) return explicit;
+  const contact = isRecord(msg.payload) ? msg.payload.contact : undefined;
+  return isRecord(contact) && given(contact.id) ? contact.id : undefined;
+}
+
+/** JSON typed into a node property (handles, event data); an error naming the field when it does not parse. */
+export function parseJsonProperty(text: unknown, field: string): unknown {
+  if (!given(text)) return undefined;
+  if (typeof text !== 'string') return text;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new OmnithreadError('INVALID_INPUT', `${field} is not valid JSON: ${(error as Error).message}`, { field });
+  }
+}
+
+/** "a, b\nc" -> ['a','b','c']; arrays pass through; empty -> undefined. */
+export function listProperty(value: unknown): unknown {
+  if (!given(value)) return undefined;
+  if (typeof value !== 'string') return value;
+  const items = value.split(/[\n,]/).map((v) => v.trim()).filter(Boolean);
+  return items.length ? items : undefined;
+}
+
+/** A number typed into the editor ("100") as a number; anything else as given, for the schema to judge. */
+export function numberProperty(value: unknown): unknown {
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  return given(value) ? value : undefined;
+}
+
+/** Drops undefined entries, so strict schemas see only what was given. */
+export function compact<T extends Record<string, unknown>>(object: T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The input fields an operation of a shared operation schema takes (a discriminated union on
+ * `operation`, possibly refined), so the adapter gathers exactly those and nothing the schema refuses.
+ */
+export function operationFields(schema: ZodTypeAny, operation: string): string[] {
+  const option = (unwrap(schema)._def.optionsMap as Map<string, ZodTypeAny> | undefined)?.get(operation);
+  return option ? schemaKeys(option).filter((k) => k !== 'operation') : [];
+}
+
+/** The keys of an object schema (through refinements and defaults): a channel's settings, say. */
+export function schemaKeys(schema: ZodTypeAny): string[] {
+  const shape = (unwrap(schema) as ZodTypeAny & { shape?: Record<string, unknown> }).shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+function unwrap(schema: ZodTypeAny): ZodTypeAny {
+  let current = schema;
+  while (current._def.schema || current._def.innerType) current = current._def.schema ?? current._def.innerType;
+  return current;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and status.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The error handed to done(): Node-RED copies `code` and `cause` into the Catch node's msg.error, so a
+ * flow can branch on msg.error.code and find the offending field in msg.error.cause.field.
+ */
+export function nodeError(error: unknown): Error {
+  if (isOmnithreadError(error)) {
+    const out = new Error(error.message) as Error & { code?: string; cause?: unknown };
+    out.name = 'OmnithreadError';
+    out.code = error.code;
+    out.cause = { code: error.code, field: error.field, details: error.details };
+    out.stack = error.stack;
+    return out;
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** A short status text for an error (under 20 characters, as Node-RED asks). */
+export function errorStatus(error: unknown): NodeStatus {
+  const text = isOmnithreadError(error)
+    ? { INVALID_INPUT: 'invalid input', NOT_FOUND: 'not found', CONFLICT: 'conflict', STORE_UNAVAILABLE: 'store error', STORE_CONFIG: 'store error' }[error.code]
+    : 'error';
+  return { fill: 'red', shape: 'ring', text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: raw bodies and routes on RED.httpNode.
+// ---------------------------------------------------------------------------------------------
+
+type RawRequest = Request & { _body?: boolean; skipRawBodyParser?: boolean };
+
+const DEFAULT_LIMIT = 5 * 1024 * 1024;
+
+/** settings.apiMaxLength ("5mb", "100kb", 1048576) in bytes. */
+export function byteLimit(setting: unknown): number {
+  if (typeof setting === 'number' && setting > 0) return setting;
+  const match = typeof setting === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(setting) : null;
+  if (!match) return DEFAULT_LIMIT;
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.floor(Number(match[1]) * unit);
+}
+
+function readStream(req: Request, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(Object.assign(new Error(`The request body is larger than ${limit} bytes`), { status: 413 }));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** The bytes the sender signed: captured before any body parser ran, or read from the stream now. */
+export function readRawBody(req: Request, limit: number): Promise<Buffer> {
+  const r = req as RawRequest;
+  if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
+  if (Buffer.isBuffer(r.body)) return Promise.resolve(r.body);
+  if (r._body || r.readableEnded) {
+    return Promise.reject(Object.assign(new Error('The request body was parsed before Omnithread could read its raw bytes (a body parser in httpNodeMiddleware?)'), { status: 500 }));
+  }
+  return readStream(req, limit);
+}
+
+const normalizePath = (path: string): string => ('/' + path).replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+
+/** The route path of a webhook node: always one leading slash, no trailing one. */
+export const routePath = (path: unknown, fallback: string): string => normalizePath(String(path || fallback).trim() || fallback);
+
+// Full request paths (httpNodeRoot + route path) whose raw bytes must be kept, and the root apps that
+// already capture them. Node-RED mounts its editor API (which parses JSON bodies for every request) in
+// front of RED.httpNode when both sit at "/", so, like core http-in's "do not parse body" option, a
+// capture middleware at the top of the root app reads our routes' bodies before anything parses them.
+const rawPaths = new Map<string, number>();
+const capturing = new WeakSet<object>();
+
+function rootApp(app: Express): Express {
+  let current = app as Express & { parent?: Express };
+  while (current.parent) current = current.parent as Express & { parent?: Express };
+  return current;
+}
+
+function fullPath(RED: RedApi, path: string): string {
+  const root = typeof RED.settings.httpNodeRoot === 'string' ? RED.settings.httpNodeRoot : '/';
+  return normalizePath(`${root}/${path}`);
+}
+
+/** Keeps the raw body of POSTs to this route path; returns the function that stops doing so. */
+export function captureRawBody(RED: RedApi, path: string): () => void {
+  const full = fullPath(RED, path);
+  rawPaths.set(full, (rawPaths.get(full) ?? 0) + 1);
+  const app = rootApp(RED.httpNode);
+  const router = (app as unknown as { _router?: { stack: { handle: unknown }[] } })._router;
+  if (!capturing.has(app) && router) {
+    capturing.add(app);
+    const limit = byteLimit(RED.settings.apiMaxLength);
+    const capture = (req: Request, _res: Response, next: NextFunction) => {
+      const r = req as RawRequest;
+      if (req.method !== 'POST' || r._body || !rawPaths.has(normalizePath(String(req.originalUrl || req.url).split('?')[0]))) return next();
+      readStream(req, limit).then(
+        (buffer) => {
+          r.body = buffer;
+          r._body = true;
+          r.skipRawBodyParser = true;
+          next();
+        },
+        (error: Error & { status?: number }) => next(error),
+      );
+    };
+    app.use(capture);
+    const at = router.stack.findIndex((layer) => layer.handle === capture);
+    if (at > 0) router.stack.unshift(router.stack.splice(at, 1)[0]);
+  }
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    const count = (rawPaths.get(full) ?? 1) - 1;
+    if (count > 0) rawPaths.set(full, count);
+    else rawPaths.delete(full);
+  };
+}
+
+/** Removes a route from an express 4 app (express 5 renamed _router to router). */
+export function removeRoute(app: Express, path: string, method: string): void {
+  const router = (app as unknown as { _router?: { stack: RouteLayer[] }; router?: { stack: RouteLayer[] } })._router ?? (app as unknown as { router?: { stack: RouteLayer[] } }).router;
+  const stack = router?.stack ?? [];
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const route = stack[i].route;
+    if (route && route.path === path && route.methods?.[method]) stack.splice(i, 1);
+  }
+}
+interface RouteLayer {
+  route?: { path: string; methods?: Record<string, boolean> };
+}
+
+/** RED.settings.httpNodeMiddleware as a list of handlers run before ours (authentication, logging). */
+export function httpNodeMiddleware(RED: RedApi): RequestHandler[] {
+  const middleware = RED.settings.httpNodeMiddleware;
+  if (typeof middleware === 'function') return [middleware as RequestHandler];
+  if (Array.isArray(middleware)) return middleware.filter((m): m is RequestHandler => typeof m === 'function');
+  return [];
+}

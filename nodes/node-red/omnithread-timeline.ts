@@ -1,0 +1,110 @@
+/**
+ * omnithread-timeline: a person's cross-channel timeline, events or transcript, or a custom event
+ * appended to it. Maps node properties and msg overrides to one shared operation (shared/operations.ts)
+ * and puts the result in msg.payload.
+ */
+import { TimelineOperationSchema, runTimelineOperation } from '../../shared';
+import type { TimelineOperation } from '../../shared';
+import { compact, contactIdOf, errorStatus, fromMsg, fromNode, listProperty, nodeError, numberProperty, operationFields, parseJsonProperty, useStore } from './common';
+import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
+
+interface TimelineDef extends NodeDef {
+  store?: string;
+  operation?: string;
+  contactId?: string;
+  channels?: string;
+  kinds?: string;
+  since?: string;
+  until?: string;
+  conversationId?: string;
+  order?: string;
+  limit?: string | number;
+  cursor?: string;
+  maxTokens?: string | number;
+  eventKind?: string;
+  text?: string;
+  eventChannel?: string;
+  data?: string;
+  idempotencyKey?: string;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The node's filter, with msg.filter (an object of the same fields) and msg.cursor on top. */
+function filterOf(msg: NodeMessage, def: TimelineDef): Record<string, unknown> {
+  const configured = compact({
+    channels: listProperty(def.channels),
+    kinds: listProperty(def.kinds),
+    since: numberOrText(def.since),
+    until: numberOrText(def.until),
+    conversationId: fromNode(def.conversationId),
+    order: fromNode(def.order),
+    limit: numberProperty(def.limit),
+    cursor: fromNode(def.cursor),
+  });
+  const override: Record<string, unknown> = isObject(msg.filter) ? compact({ ...msg.filter, channels: listProperty(msg.filter.channels), kinds: listProperty(msg.filter.kinds) }) : {};
+  return compact({ ...configured, ...override, cursor: fromMsg(msg, 'cursor') ?? override.cursor ?? configured.cursor });
+}
+
+/** Dates are ISO strings or epoch milliseconds; a typed "1732000000000" means the number. */
+const numberOrText = (value: unknown): unknown => (typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : fromNode(value));
+
+function input(field: string, msg: NodeMessage, def: TimelineDef): unknown {
+  switch (field) {
+    case 'contactId':
+      return contactIdOf(msg, def.contactId);
+    case 'filter':
+      return filterOf(msg, def);
+    case 'maxTokens':
+      return numberProperty(fromMsg(msg, 'maxTokens') ?? def.maxTokens);
+    case 'kind':
+      return fromMsg(msg, 'eventKind') ?? fromNode(def.eventKind);
+    case 'channel':
+      return fromMsg(msg, 'eventChannel') ?? fromNode(def.eventChannel);
+    case 'data':
+      return fromMsg(msg, 'data') ?? parseJsonProperty(def.data, 'data');
+    default: // text, conversationId, idempotencyKey
+      return fromMsg(msg, field) ?? fromNode(def[field as keyof TimelineDef]);
+  }
+}
+
+function doneStatus(operation: string, result: unknown): NodeStatus {
+  const r = result as Record<string, unknown>;
+  const count = (events: unknown) => `${Array.isArray(events) ? events.length : 0} events`;
+  const text: Record<string, string> = {
+    items: count(result),
+    timeline: count(r.events),
+    transcript: `~${String(r.estimatedTokens)} tokens`,
+    append: 'appended',
+  };
+  return { fill: 'green', shape: 'dot', text: text[operation] ?? 'done' };
+}
+
+export = function register(RED: RedApi): void {
+  function OmnithreadTimeline(this: RedNode, def: TimelineDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const omnithread = useStore(RED, node, def.store);
+    const operation = def.operation || 'timeline';
+    const fields = operationFields(TimelineOperationSchema, operation);
+
+    node.on('input', (msg, send, done) => {
+      (async () => {
+        try {
+          node.status({ fill: 'blue', shape: 'dot', text: 'working' });
+          const op = compact(Object.fromEntries([['operation', operation], ...fields.map((f) => [f, input(f, msg, def)])]));
+          const result = await runTimelineOperation(await omnithread, op as TimelineOperation);
+          msg.payload = result;
+          node.status(doneStatus(operation, result));
+          send(msg);
+          done();
+        } catch (error) {
+          node.status(errorStatus(error));
+          done(nodeError(error));
+        }
+      })();
+    });
+  }
+
+  RED.nodes.registerType('omnithread-timeline', OmnithreadTimeline);
+};

@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// `npm start`: Node-RED 5 embedded in one process, with this package's nodes (loaded from dist/) and the
+// continuity example deployed on an embedded SQLite store under .data/. It prints the editor URL and
+// curl commands that play the story: one customer on web chat, then email, then the phone line, and
+// every reply shows the one timeline Omnithread keeps for them.
+//
+//   npm start                 start (first start deploys the demo flow)
+//   npm start -- --reset      deploy the demo flow again and start with an empty demo store
+//   PORT=1881 npm start       another port
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const userDir = path.join(root, '.data', 'node-red');
+const flowFile = path.join(userDir, 'flows.json');
+const storeDir = path.join(userDir, 'omnithread'); // where the flow's store (empty SQLite path) keeps its file
+const EXAMPLE = path.join(root, 'workflows', 'node-red', 'continuity-basics.json');
+const HOST = '127.0.0.1';
+
+/**
+ * The demo flow: the continuity example as shipped, on a tab of its own, plus two core change nodes so a
+ * terminal shows the result well: one keeps how omnithread-in recognised the sender, one turns the
+ * timeline into a short, pretty-printed summary.
+ */
+function demoFlow() {
+  const example = JSON.parse(fs.readFileSync(EXAMPLE, 'utf8'));
+  const tab = example.find((n) => n.z)?.z ?? 'omnithread-demo-tab';
+  const byType = (type) => example.find((n) => n.type === type);
+  const webhook = byType('omnithread-in');
+  const identity = byType('omnithread-identity');
+  const timeline = byType('omnithread-timeline');
+  const reply = example.find((n) => n.id === timeline.wires[0][0]);
+  const remember = {
+    id: 'omnithread-demo-recognised',
+    type: 'change',
+    z: tab,
+    name: 'keep how they were recognised',
+    rules: [{ t: 'set', p: 'recognised', pt: 'msg', to: 'payload.identity.explanation', tot: 'jsonata' }],
+    x: webhook.x + 120,
+    y: webhook.y + 60,
+    wires: [[identity.id]],
+  };
+  const summary = {
+    id: 'omnithread-demo-summary',
+    type: 'change',
+    z: tab,
+    name: 'summary for the terminal',
+    rules: [
+      {
+        t: 'set',
+        p: 'payload',
+        pt: 'msg',
+        tot: 'jsonata',
+        to: [
+          '$string({',
+          '  "recognised": recognised,',
+          '  "contact": {',
+          '    "id": payload.contact.id,',
+          '    "name": payload.contact.name,',
+          '    "identities": [payload.contact.identities.(kind & " " & value & (scope ? " in " & scope : "") & " [" & trust & "]")]',
+          '  },',
+          '  "conversations": $count(payload.conversations),',
+          '  "timeline": [payload.events.(',
+          '    $replace($substring(occurredAt, 0, 19), "T", " ") & "  " & $pad(channel, 8) & " " &',
+          '    (kind = "message" ? text : "(" & kind & (kind = "channel_switch" ? " " & data.from & " -> " & data.to : "") & ")")',
+          '  )]',
+          '}, true) & "\\n"',
+        ].join('\n'),
+      },
+      { t: 'set', p: 'headers', pt: 'msg', to: '{"content-type":"application/json"}', tot: 'json' },
+    ],
+    x: timeline.x + 120,
+    y: timeline.y + 60,
+    wires: [[reply.id]],
+  };
+  webhook.wires = [[remember.id]];
+  timeline.wires = [[summary.id]];
+  return [{ id: tab, type: 'tab', label: 'Omnithread continuity', info: 'Deployed by `npm start`: the continuity example plus a summary for curl.' }, ...example, remember, summary];
+}
+
+/** The story, as curl commands: deterministic message ids, so running one again is a redelivery. */
+function storyCurls(baseUrl, webhookPath) {
+  const deliveries = [
+    {
+      title: '1. Web chat: Maya opens the chat widget while signed in to the shop',
+      body: {
+        messageId: 'wc-5521-0001',
+        channel: 'webchat',
+        account: 'shop.example-store.io',
+        from: {
+          name: 'Maya Lindqvist',
+          email: 'maya.lindqvist@fastmail.fm',
+          handles: [{ kind: 'webchat_visitor', scope: 'shop.example-store.io', value: 'visitor-7f3a', trust: 'channel' }],
+        },
+        text: 'Hi, my order 5521 says delivered but nothing arrived.',
+      },
+    },
+    {
+      title: '2. Email, from the same address',
+      body: {
+        messageId: '<CAF8x1.5521@mail.fastmail.fm>',
+        channel: 'email',
+        account: 'support@example-store.io',
+        threadKey: '<CAF8x1.5521@mail.fastmail.fm>',
+        from: { email: 'Maya.Lindqvist@fastmail.fm' },
+        text: 'Following up on the chat: still no parcel. Can you check with the courier?',
+      },
+    },
+    {
+      title: '3. Phone line: a transcribed voicemail from her mobile; the caller left her email too',
+      body: {
+        messageId: 'call-CA5521-01',
+        channel: 'voice',
+        account: '+442071838750',
+        from: { phone: '+44 7911 123456', email: 'maya.lindqvist@fastmail.fm' },
+        text: 'Voicemail: Maya again about order 5521, please call me back on this number.',
+      },
+    },
+  ];
+  return deliveries.map(
+    ({ title, body }) => `# ${title}\ncurl -s ${baseUrl}${webhookPath} -H 'content-type: application/json' \\\n  -d '${JSON.stringify(body)}'`,
+  );
+}
+
+function fail(message) {
+  console.error(`\n${message}\n`);
+  process.exit(1);
+}
+
+async function main() {
+  for (const type of ['omnithread-store', 'omnithread-in', 'omnithread-identity', 'omnithread-timeline']) {
+    if (!fs.existsSync(path.join(root, 'dist', 'nodes', 'node-red', `${type}.js`))) fail(`dist/nodes/node-red/${type}.js is missing: run "npm run build" (npm start does it for you).`);
+  }
+  const express = require('express');
+  const RED = require('node-red');
+
+  const reset = process.argv.includes('--reset');
+  fs.mkdirSync(userDir, { recursive: true });
+  const firstStart = !fs.existsSync(flowFile);
+  if (reset) fs.rmSync(storeDir, { recursive: true, force: true });
+  if (reset || firstStart) {
+    fs.writeFileSync(flowFile, JSON.stringify(demoFlow(), null, 2));
+    fs.rmSync(path.join(userDir, 'flows_cred.json'), { force: true });
+  }
+  const flow = JSON.parse(fs.readFileSync(flowFile, 'utf8'));
+  const webhookPath = flow.find((n) => n.type === 'omnithread-in')?.path ?? '/omnithread/continuity';
+
+  const port = Number(process.env.PORT || 1880);
+  const settings = {
+    userDir,
+    flowFile,
+    credentialSecret: false,
+    nodesDir: [root], // loads this package (its package.json "node-red" key) from dist/, examples included
+    httpAdminRoot: '/',
+    httpNodeRoot: '/',
+    editorTheme: { tours: false },
+    telemetry: { enabled: false },
+    logging: { console: { level: process.env.NODE_RED_LOG_LEVEL || 'warn', metrics: false, audit: false } },
+    functionGlobalContext: {},
+  };
+
+  const app = express();
+  const server = http.createServer(app);
+  RED.init(server, settings);
+  app.use(settings.httpAdminRoot, RED.httpAdmin);
+  app.use(settings.httpNodeRoot, RED.httpNode);
+
+  await new Promise((resolve) => {
+    server.once('error', (error) => {
+      if (error.code === 'EADDRINUSE') fail(`Port ${port} on ${HOST} is already in use (another Node-RED or an earlier "npm start"?).\nStop it, or pick another port: PORT=${port + 1} npm start`);
+      fail(`Could not listen on ${HOST}:${port}: ${error.message}`);
+    });
+    server.listen(port, HOST, resolve);
+  });
+  const flowsStarted = new Promise((resolve) => RED.events.once('flows:started', resolve));
+  await RED.start();
+  await Promise.race([flowsStarted, new Promise((resolve) => setTimeout(resolve, 5000))]);
+
+  let stopping = false;
+  const stop = async (signal) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping Node-RED...`);
+    const force = setTimeout(() => process.exit(0), 10_000);
+    force.unref();
+    try {
+      await RED.stop(); // closes the flows: the store config node releases the SQLite store
+    } catch (error) {
+      console.error(`Node-RED did not stop cleanly: ${error.message}`);
+    }
+    server.close(() => process.exit(0));
+    server.closeAllConnections?.();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  const base = `http://${HOST}:${port}`;
+  const state = reset ? 'demo flow deployed again, demo store emptied (--reset)' : firstStart ? 'demo flow deployed (first start)' : 'your saved flows and data kept (npm start -- --reset starts over)';
+  console.log(
+    [
+      '',
+      'Omnithread on Node-RED 5 is running.',
+      `  Editor:   ${base}/   (${state})`,
+      `  Webhook:  POST ${base}${webhookPath}`,
+      `  Data:     ${path.relative(process.cwd(), userDir) || userDir} (flows, and the embedded SQLite store in omnithread/)`,
+      '',
+      'Play the story: the same person writes on three channels. Paste these one by one; each reply is the',
+      'timeline so far, and the last one shows ONE contact with ONE chronological timeline of all three messages.',
+      '',
+      storyCurls(base, webhookPath).join('\n\n'),
+      '',
+      'Sending a curl again is a redelivery (same messageId): the reply is {"received":1,"recorded":0,"duplicates":1}',
+      'and nothing is recorded twice. To play the story from scratch: npm start -- --reset',
+      'The flow is also under Import > Examples > @omnithread/n8n-nodes-omnithread in the editor.',
+      '',
+      'Ctrl+C stops.',
+      '',
+    ].join('\n'),
+  );
+}
+
+if (require.main === module) {
+  main().catch((error) => fail(`The demo could not start: ${error.stack || error.message}`));
+}
+
+module.exports = { demoFlow, storyCurls };

@@ -1,0 +1,114 @@
+/**
+ * The shipped Node-RED example (workflows/node-red/continuity-basics.json, read from the file) and the
+ * `npm start` demo flow, run inside Node-RED 5 and driven over HTTP with the story: the same person on
+ * web chat, then email, then the phone line.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import { FlowNode, helper, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const demo = require('../../scripts/demo.js') as { demoFlow(): FlowNode[]; storyCurls(base: string, path: string): string[] };
+
+const EXAMPLE_FILE = join(__dirname, '..', '..', 'workflows', 'node-red', 'continuity-basics.json');
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  // The example's store has no file set: it lives in the user dir, here a temp folder.
+  helper.settings({ userDir: dir });
+});
+afterEach(async () => {
+  await unloadFlow();
+  helper.settings({});
+  cleanup();
+});
+
+/** The three deliveries of the story, exactly as `npm start` prints them in its curl commands. */
+const story = (): { channel: string; text: string }[] =>
+  demo.storyCurls('http://127.0.0.1:1880', '/omnithread/continuity').map((curl) => JSON.parse(/-d '(.*)'$/s.exec(curl)![1]));
+
+interface TimelineEvent {
+  kind: string;
+  channel: string;
+  text: string;
+  contactId: string;
+  occurredAt: string;
+}
+
+describe('workflows/node-red/continuity-basics.json', () => {
+  const example = JSON.parse(readFileSync(EXAMPLE_FILE, 'utf8')) as FlowNode[];
+
+  test('is an editor export: an array that starts with a comment and uses only our nodes and core nodes', () => {
+    expect(Array.isArray(example)).toBe(true);
+    expect(example[0].type).toBe('comment');
+    const core = ['comment', 'http response', 'catch', 'change'];
+    for (const node of example) expect(node.type.startsWith('omnithread-') || core.includes(node.type)).toBe(true);
+    expect(example.find((n) => n.type === 'omnithread-in')).toMatchObject({ path: '/omnithread/continuity', respond: 'flow', channel: 'generic' });
+    expect(example.find((n) => n.type === 'omnithread-store')).toMatchObject({ storeType: 'sqlite', sqlitePath: '' });
+  });
+
+  test('a POST per channel answers with the one cross-channel timeline; the last has all three messages', async () => {
+    const tab = { id: String(example.find((n) => n.z)!.z), type: 'tab' };
+    const app = await loadFlow([tab, ...example]);
+    const replies = [];
+    for (const body of story()) {
+      const res = await request(app).post('/omnithread/continuity').set('content-type', 'application/json').send(body);
+      expect(res.status).toBe(200);
+      replies.push(res.body);
+    }
+    // Each reply is the timeline so far.
+    expect(replies.map((r) => r.events.filter((e: TimelineEvent) => e.kind === 'message').length)).toEqual([1, 2, 3]);
+
+    const last = replies[2];
+    const contactId = last.contact.id;
+    expect(replies.every((r) => r.contact.id === contactId)).toBe(true);
+    expect(last.contact.name).toBe('Maya Lindqvist');
+    expect(last.contact.identities.map((i: { kind: string }) => i.kind).sort()).toEqual(['email', 'phone', 'webchat_visitor']);
+    expect(last.conversations).toHaveLength(1);
+    expect(last.conversations[0].channels).toEqual(['webchat', 'email', 'voice']);
+    const messages = (last.events as TimelineEvent[]).filter((e) => e.kind === 'message');
+    expect(messages.map((e) => [e.channel, e.text])).toEqual(story().map((m) => [m.channel, m.text]));
+    expect(last.events.every((e: TimelineEvent) => e.contactId === contactId)).toBe(true);
+    const times = (last.events as TimelineEvent[]).map((e) => e.occurredAt);
+    expect([...times].sort()).toEqual(times);
+    expect(last.nextCursor).toBeNull();
+    expect(existsSync(join(dir, 'omnithread', 'omnithread.db'))).toBe(true);
+
+    // Sending one again is a redelivery: answered by the webhook node, nothing recorded twice.
+    const again = await request(app).post('/omnithread/continuity').set('content-type', 'application/json').send(story()[0]);
+    expect(again.body).toEqual({ received: 1, recorded: 0, duplicates: 1 });
+  });
+
+  test('an error in the flow is answered 500 by the example\'s Catch branch', async () => {
+    const tab = { id: String(example.find((n) => n.z)!.z), type: 'tab' };
+    // Break the timeline step (an invalid filter) to see the error branch answer the request.
+    const broken = example.map((n) => (n.type === 'omnithread-timeline' ? { ...n, since: 'last tuesday' } : n));
+    const app = await loadFlow([tab, ...broken]);
+    const res = await request(app).post('/omnithread/continuity').set('content-type', 'application/json').send(story()[0]);
+    expect(res.status).toBe(500);
+    expect(res.body).toMatchObject({ code: 'INVALID_INPUT', error: expect.stringMatching(/since/) });
+  });
+});
+
+describe('the npm start demo flow', () => {
+  test('plays the printed story: the last reply is one contact and one chronological timeline of three messages', async () => {
+    const app = await loadFlow(demo.demoFlow());
+    let text = '';
+    for (const body of story()) {
+      const res = await request(app).post('/omnithread/continuity').set('content-type', 'application/json').send(body);
+      expect(res.status).toBe(200);
+      text = res.text;
+    }
+    const summary = JSON.parse(text);
+    expect(summary.contact.name).toBe('Maya Lindqvist');
+    expect(summary.contact.identities).toEqual(expect.arrayContaining([expect.stringMatching(/^phone \+447911123456/), expect.stringMatching(/^email maya\.lindqvist@fastmail\.fm/)]));
+    expect(summary.conversations).toBe(1);
+    expect(summary.recognised).toMatch(/Matched .* by email/);
+    const messages = (summary.timeline as string[]).filter((line) => !line.includes('(channel_switch'));
+    expect(messages.map((line) => line.split(/\s+/)[2])).toEqual(['webchat', 'email', 'voice']);
+    expect(summary.timeline).toHaveLength(5); // three messages and two channel switches
+  });
+});

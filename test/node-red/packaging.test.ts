@@ -1,0 +1,118 @@
+/**
+ * What Node-RED and the Flow Library need from the package, checked without starting Node-RED: each
+ * node's editor file (a literal registerType, a template with an input per property, help), icons,
+ * credentials declared in both the runtime and the editor, store fields named as the shared schema, a
+ * settings row per channel setting, and examples covering every node.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
+import { CHANNELS, NodeStoreSettingsSchema } from '../../shared';
+import { schemaKeys } from '../../nodes/node-red/common';
+
+const ROOT = join(__dirname, '..', '..');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
+const TYPES = Object.keys(pkg['node-red'].nodes);
+
+interface EditorDef {
+  category: string;
+  icon?: string;
+  defaults: Record<string, { value: unknown; type?: string }>;
+  credentials?: Record<string, { type: string }>;
+  label: unknown;
+  paletteLabel?: unknown;
+}
+
+/** The editor definitions an .html registers, by running its script against a stand-in RED. */
+function editorOf(type: string): { html: string; defs: Record<string, EditorDef>; template: string; help: string } {
+  const html = readFileSync(join(ROOT, 'nodes', 'node-red', `${type}.html`), 'utf8');
+  const defs: Record<string, EditorDef> = {};
+  const scripts = [...html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+  const validator = () => () => true;
+  for (const script of scripts) {
+    runInNewContext(script, { RED: { nodes: { registerType: (t: string, d: EditorDef) => (defs[t] = d) }, validators: { number: validator, regex: validator } } });
+  }
+  const template = new RegExp(`<script type="text/html" data-template-name="${type}">([\\s\\S]*?)</script>`).exec(html)?.[1] ?? '';
+  const help = new RegExp(`<script type="text/markdown" data-help-name="${type}">([\\s\\S]*?)</script>`).exec(html)?.[1] ?? '';
+  return { html, defs, template, help };
+}
+
+/** What the runtime module registers: types and their credentials. */
+function runtimeOf(type: string): Record<string, { credentials?: Record<string, unknown> }> {
+  const registered: Record<string, { credentials?: Record<string, unknown> }> = {};
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const init = require(join(ROOT, 'nodes', 'node-red', `${type}.ts`)) as (red: unknown) => void;
+  init({
+    nodes: { registerType: (t: string, _ctor: unknown, options: { credentials?: Record<string, unknown> } = {}) => (registered[t] = options) },
+    httpAdmin: { get: () => undefined },
+    auth: { needsPermission: () => () => undefined },
+    settings: {},
+  });
+  return registered;
+}
+
+describe.each(TYPES)('%s', (type) => {
+  const { html, defs, template, help } = editorOf(type);
+  const def = defs[type];
+
+  test('is registered by its runtime file and its editor file, with the same credentials', () => {
+    expect(Object.keys(defs)).toEqual([type]);
+    expect(html).toContain(`RED.nodes.registerType('${type}', {`); // a literal definition, as the Flow Library scorecard reads it
+    const runtime = runtimeOf(type);
+    expect(Object.keys(runtime)).toEqual([type]);
+    expect(Object.keys(runtime[type].credentials ?? {}).sort()).toEqual(Object.keys(def.credentials ?? {}).sort());
+    expect(pkg['node-red'].nodes[type]).toBe(`dist/nodes/node-red/${type}.js`);
+  });
+
+  test('has a template input for every property and help for it', () => {
+    const prefix = def.category === 'config' ? 'node-config-input-' : 'node-input-';
+    for (const key of [...Object.keys(def.defaults), ...Object.keys(def.credentials ?? {})]) {
+      expect({ key, hasInput: template.includes(`id="${prefix}${key}"`) }).toEqual({ key, hasInput: true });
+    }
+    expect(help).toMatch(/### Properties/);
+    if (def.category !== 'config') {
+      expect(def.category).toBe('omnithread');
+      expect(help).toMatch(/### Outputs/);
+      expect(def.icon).toBe('omnithread.svg');
+      expect(def.defaults.store).toMatchObject({ type: 'omnithread-store' });
+    }
+  });
+});
+
+test('the icon is an SVG next to the nodes (copied to dist by the build)', () => {
+  const svg = readFileSync(join(ROOT, 'nodes', 'node-red', 'icons', 'omnithread.svg'), 'utf8');
+  expect(svg).toMatch(/<svg[^>]*width="40"[^>]*height="60"/);
+  if (existsSync(join(ROOT, 'dist', 'nodes', 'node-red'))) {
+    for (const type of TYPES) {
+      expect(existsSync(join(ROOT, 'dist', 'nodes', 'node-red', `${type}.js`))).toBe(true);
+      expect(existsSync(join(ROOT, 'dist', 'nodes', 'node-red', `${type}.html`))).toBe(true);
+    }
+    expect(existsSync(join(ROOT, 'dist', 'nodes', 'node-red', 'icons', 'omnithread.svg'))).toBe(true);
+  }
+});
+
+test('the store config offers exactly the shared store settings (secrets as credentials)', () => {
+  const { defs } = editorOf('omnithread-store');
+  const def = defs['omnithread-store'];
+  const offered = [...Object.keys(def.defaults), ...Object.keys(def.credentials ?? {})].filter((k) => k !== 'name');
+  expect(offered.sort()).toEqual(Object.keys(NodeStoreSettingsSchema.shape).sort());
+  expect(Object.keys(def.credentials ?? {}).sort()).toEqual(['password', 'postgresUrl']);
+});
+
+test('omnithread-in has an editor row for every setting of every channel', () => {
+  const { defs, template } = editorOf('omnithread-in');
+  const def = defs['omnithread-in'];
+  for (const channel of Object.values(CHANNELS)) {
+    for (const key of schemaKeys(channel.configSchema)) {
+      const row = new RegExp(`<div class="form-row omnithread-channel-row" data-channels="([^"]*)">\\s*<label for="node-input-${key}"`).exec(template);
+      expect({ channel: channel.id, key, row: row?.[1].split(/\s+/).includes(channel.id) }).toEqual({ channel: channel.id, key, row: true });
+      expect(key in def.defaults || key in (def.credentials ?? {})).toBe(true);
+    }
+  }
+});
+
+test('the examples use every non-config node', () => {
+  const example = JSON.parse(readFileSync(join(ROOT, 'workflows', 'node-red', 'continuity-basics.json'), 'utf8')) as { type: string }[];
+  const used = new Set(example.map((n) => n.type));
+  for (const type of TYPES) expect(used.has(type)).toBe(true);
+});
