@@ -26,5 +26,12 @@ export type { WebhookOutcome } from './webhook';
 export { NodeStoreSettingsSchema, resolveSettings, defaultSqlitePath } from './settings';
 export type { NodeStoreSettings, ResolvedSettings } from './settings';
 export { acquireStore, omnithreadFor, closeAllStores } from './runtime';
-export { IdentityOperationSchema, TimelineOperationSchema, runIdentityOperation, runTimelineOperation } from './operations';
+export {
+  IdentityOperationSchema,
+  TimelineOperationSchema,
+  IDENTITY_OPERATION_FIELDS,
+  TIMELINE_OPERATION_FIELDS,
+  runIdentityOperation,
+  runTimelineOperation,
+} from './operations';
 export type { IdentityOperation, TimelineOperation } from './operations';

@@ -9,7 +9,7 @@ import { TimelineFilterSchema } from './timeline/events';
 
 const id = (what: string) => z.string().trim().min(1, `needs the ${what}`);
 
-export const IdentityOperationSchema = z.discriminatedUnion('operation', [
+const IdentityOperations = z.discriminatedUnion('operation', [
   /** Record a message (e.g. from the trigger) and return its sender: idempotent on its provider id. */
   z.object({ operation: z.literal('resolve'), message: z.unknown() }).strict(),
   /** Find, link or create a person from handles alone; dryRun explains without writing. */
@@ -22,7 +22,9 @@ export const IdentityOperationSchema = z.discriminatedUnion('operation', [
   z.object({ operation: z.literal('dismissSuggestion'), suggestionId: id('suggestion id') }).strict(),
   z.object({ operation: z.literal('export'), contactId: id('contact id') }).strict(),
   z.object({ operation: z.literal('erase'), contactId: id('contact id') }).strict(),
-]).superRefine((op, ctx) => {
+]);
+
+export const IdentityOperationSchema = IdentityOperations.superRefine((op, ctx) => {
   // Operations that accept one of two ways to name their target.
   if (op.operation === 'get' && !op.contactId && !op.handle) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['contactId'], message: 'needs a contact id or a handle to look up' });
@@ -98,6 +100,13 @@ export const TimelineOperationSchema = z.discriminatedUnion('operation', [
     .strict(),
 ]);
 export type TimelineOperation = z.input<typeof TimelineOperationSchema>;
+
+/** The input fields each operation takes, so that an adapter gathers exactly those (and nothing refused). */
+function fieldsByOperation(options: readonly z.ZodObject<z.ZodRawShape & { operation: z.ZodLiteral<string> }>[]): Record<string, string[]> {
+  return Object.fromEntries(options.map((o) => [o.shape.operation.value, Object.keys(o.shape).filter((k) => k !== 'operation')]));
+}
+export const IDENTITY_OPERATION_FIELDS = fieldsByOperation(IdentityOperations.options);
+export const TIMELINE_OPERATION_FIELDS = fieldsByOperation(TimelineOperationSchema.options);
 
 /** Returns an array for `items` (one per event) and a single object otherwise. */
 export async function runTimelineOperation(ot: Omnithread, input: TimelineOperation): Promise<unknown> {

@@ -4,7 +4,6 @@
  * Everything about customers, identities and timelines is in shared/.
  */
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
-import type { ZodTypeAny } from 'zod';
 import { OmnithreadError, isOmnithreadError } from '../../shared';
 import type { Omnithread } from '../../shared';
 
@@ -139,27 +138,6 @@ export function numberProperty(value: unknown): unknown {
 /** Drops undefined entries, so strict schemas see only what was given. */
 export function compact<T extends Record<string, unknown>>(object: T): Partial<T> {
   return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/**
- * The input fields an operation of a shared operation schema takes (a discriminated union on
- * `operation`, possibly refined), so the adapter gathers exactly those and nothing the schema refuses.
- */
-export function operationFields(schema: ZodTypeAny, operation: string): string[] {
-  const option = (unwrap(schema)._def.optionsMap as Map<string, ZodTypeAny> | undefined)?.get(operation);
-  return option ? schemaKeys(option).filter((k) => k !== 'operation') : [];
-}
-
-/** The keys of an object schema (through refinements and defaults): a channel's settings, say. */
-export function schemaKeys(schema: ZodTypeAny): string[] {
-  const shape = (unwrap(schema) as ZodTypeAny & { shape?: Record<string, unknown> }).shape;
-  return shape ? Object.keys(shape) : [];
-}
-
-function unwrap(schema: ZodTypeAny): ZodTypeAny {
-  let current = schema;
-  while (current._def.schema || current._def.innerType) current = current._def.schema ?? current._def.innerType;
-  return current;
 }
 
 // ---------------------------------------------------------------------------------------------

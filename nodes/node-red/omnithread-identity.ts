@@ -3,9 +3,9 @@
  * work through merge suggestions, export and erase. Maps node properties and msg overrides to one
  * shared operation (shared/operations.ts) and puts the result in msg.payload.
  */
-import { IdentityOperationSchema, runIdentityOperation } from '../../shared';
+import { IDENTITY_OPERATION_FIELDS, runIdentityOperation } from '../../shared';
 import type { IdentityOperation } from '../../shared';
-import { compact, contactIdOf, errorStatus, fromMsg, fromNode, nodeError, numberProperty, operationFields, parseJsonProperty, useStore } from './common';
+import { compact, contactIdOf, errorStatus, fromMsg, fromNode, nodeError, numberProperty, parseJsonProperty, useStore } from './common';
 import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
 
 interface IdentityDef extends NodeDef {
@@ -83,7 +83,7 @@ export = function register(RED: RedApi): void {
     const node = this;
     const omnithread = useStore(RED, node, def.store);
     const operation = def.operation || 'resolve';
-    const fields = operationFields(IdentityOperationSchema, operation);
+    const fields = IDENTITY_OPERATION_FIELDS[operation] ?? [];
 
     node.on('input', (msg, send, done) => {
       (async () => {

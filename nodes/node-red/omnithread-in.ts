@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import { CHANNELS, channelById, channelConfig, handleWebhook } from '../../shared';
 import type { IngestResult, WebhookOutcome, WebhookReply, WebhookRequest } from '../../shared';
-import { byteLimit, captureRawBody, httpNodeMiddleware, readRawBody, removeRoute, routePath, schemaKeys, useStore } from './common';
+import { byteLimit, captureRawBody, httpNodeMiddleware, readRawBody, removeRoute, routePath, useStore } from './common';
 import type { NodeDef, NodeMessage, RedApi, RedNode } from './common';
 
 interface InDef extends NodeDef {
@@ -20,7 +20,7 @@ interface InDef extends NodeDef {
 const DEFAULT_PATH = '/omnithread/generic';
 
 /** Every secret any channel takes: declared once for the runtime, filled in per channel in the editor. */
-const CREDENTIALS = { secret: { type: 'password' as const } };
+const CREDENTIALS = Object.fromEntries(Object.values(CHANNELS).flatMap((c) => c.secrets.map((name) => [name, { type: 'password' as const }])));
 
 /** Paths in use per HTTP app, so two nodes on one path say so instead of shadowing each other. */
 const pathsInUse = new WeakMap<object, Map<string, string>>();
@@ -75,7 +75,7 @@ export = function register(RED: RedApi): void {
     let configError: string | undefined;
     try {
       if (!channel) throw new Error(`Unknown channel "${def.channel}": choose one of ${Object.keys(CHANNELS).join(', ')}`);
-      config = channelConfig(channel, settingsFor(def, node.credentials ?? {}, schemaKeys(channel.configSchema)));
+      config = channelConfig(channel, settingsFor(def, node.credentials ?? {}, [...channel.settings]));
     } catch (error) {
       configError = (error as Error).message;
       node.error(`omnithread-in ${path}: ${configError}`);
@@ -183,6 +183,6 @@ export = function register(RED: RedApi): void {
 
   // The editor builds its Channel list from here, so a channel added to shared/ appears without editing HTML.
   RED.httpAdmin.get('/omnithread/channels', RED.auth.needsPermission('omnithread-in.read'), (_req: Request, res: Response) => {
-    res.json(Object.values(CHANNELS).map((c) => ({ id: c.id, name: c.displayName, description: c.description, settings: schemaKeys(c.configSchema) })));
+    res.json(Object.values(CHANNELS).map((c) => ({ id: c.id, name: c.displayName, description: c.description, settings: c.settings, secrets: c.secrets })));
   });
 };

@@ -3,9 +3,9 @@
  * appended to it. Maps node properties and msg overrides to one shared operation (shared/operations.ts)
  * and puts the result in msg.payload.
  */
-import { TimelineOperationSchema, runTimelineOperation } from '../../shared';
+import { TIMELINE_OPERATION_FIELDS, runTimelineOperation } from '../../shared';
 import type { TimelineOperation } from '../../shared';
-import { compact, contactIdOf, errorStatus, fromMsg, fromNode, listProperty, nodeError, numberProperty, operationFields, parseJsonProperty, useStore } from './common';
+import { compact, contactIdOf, errorStatus, fromMsg, fromNode, listProperty, nodeError, numberProperty, parseJsonProperty, useStore } from './common';
 import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
 
 interface TimelineDef extends NodeDef {
@@ -86,7 +86,7 @@ export = function register(RED: RedApi): void {
     const node = this;
     const omnithread = useStore(RED, node, def.store);
     const operation = def.operation || 'timeline';
-    const fields = operationFields(TimelineOperationSchema, operation);
+    const fields = TIMELINE_OPERATION_FIELDS[operation] ?? [];
 
     node.on('input', (msg, send, done) => {
       (async () => {

@@ -33,6 +33,10 @@ export interface ChannelModule<Config = unknown> {
   readonly description: string;
   /** Validates the node's settings for this channel (secrets, names). */
   readonly configSchema: z.ZodType<Config, z.ZodTypeDef, unknown>;
+  /** The names of those settings, which the nodes offer (shown when this channel is chosen). */
+  readonly settings: readonly string[];
+  /** The settings that are secrets: stored as credentials, never shown again. */
+  readonly secrets: readonly string[];
   /** Answers a provider's verification handshake; undefined when the request is not one. */
   challenge?(request: WebhookRequest, config: Config): WebhookReply | undefined;
   /** Checks the signature or secret of a delivery. */

@@ -89,6 +89,8 @@ export const genericChannel: ChannelModule<GenericChannelConfig> = {
   displayName: 'Generic JSON',
   description: 'Any system that can POST JSON, optionally signed with HMAC-SHA256',
   configSchema: GenericChannelConfigSchema,
+  settings: Object.keys(GenericChannelConfigSchema.shape),
+  secrets: ['secret'],
 
   verify(request, config) {
     if (!config.secret) return { ok: true };

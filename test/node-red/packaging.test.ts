@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { CHANNELS, NodeStoreSettingsSchema } from '../../shared';
-import { schemaKeys } from '../../nodes/node-red/common';
 
 const ROOT = join(__dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
@@ -103,7 +102,8 @@ test('omnithread-in has an editor row for every setting of every channel', () =>
   const { defs, template } = editorOf('omnithread-in');
   const def = defs['omnithread-in'];
   for (const channel of Object.values(CHANNELS)) {
-    for (const key of schemaKeys(channel.configSchema)) {
+    for (const secret of channel.secrets) expect({ channel: channel.id, secret, credential: secret in (def.credentials ?? {}) }).toEqual({ channel: channel.id, secret, credential: true });
+    for (const key of channel.settings) {
       const row = new RegExp(`<div class="form-row omnithread-channel-row" data-channels="([^"]*)">\\s*<label for="node-input-${key}"`).exec(template);
       expect({ channel: channel.id, key, row: row?.[1].split(/\s+/).includes(channel.id) }).toEqual({ channel: channel.id, key, row: true });
       expect(key in def.defaults || key in (def.credentials ?? {})).toBe(true);
