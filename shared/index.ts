@@ -21,8 +21,8 @@ export { Omnithread, createOmnithread, OmnithreadOptionsSchema } from './omnithr
 export type { OmnithreadOptions, IngestResult, RecordResult, ContactExport, EraseReport } from './omnithread';
 export { CHANNELS, channelById, genericChannel, signGeneric, GenericChannelConfigSchema, header } from './channels';
 export type { ChannelModule, WebhookRequest, WebhookReply, Verification, GenericChannelConfig, GenericMessage } from './channels';
-export { handleWebhook, channelConfig } from './webhook';
-export type { WebhookOutcome } from './webhook';
+export { handleWebhook, channelConfig, triggerOutput } from './webhook';
+export type { WebhookOutcome, TriggerOutput } from './webhook';
 export { NodeStoreSettingsSchema, resolveSettings, defaultSqlitePath } from './settings';
 export type { NodeStoreSettings, ResolvedSettings } from './settings';
 export { acquireStore, omnithreadFor, closeAllStores } from './runtime';

@@ -19,6 +19,33 @@ export interface WebhookOutcome {
   refused?: string;
 }
 
+/** What a trigger emits for each newly recorded message, the same in both engines. */
+export interface TriggerOutput {
+  contactId: string;
+  channel: string;
+  text: string;
+  message: IngestResult['message'];
+  event: IngestResult['event'];
+  contact: IngestResult['contact'];
+  conversation: IngestResult['conversation'];
+  identity: IngestResult['identity'];
+  channelSwitch: IngestResult['channelSwitch'];
+}
+
+export function triggerOutput(result: IngestResult): TriggerOutput {
+  return {
+    contactId: result.contact.id,
+    channel: result.message.channel,
+    text: result.message.text,
+    message: result.message,
+    event: result.event,
+    contact: result.contact,
+    conversation: result.conversation,
+    identity: result.identity,
+    channelSwitch: result.channelSwitch,
+  };
+}
+
 export function channelConfig<C>(channel: ChannelModule<C>, settings: unknown): C {
   return parseInput(channel.configSchema, settings ?? {}, `${channel.displayName} channel settings`);
 }

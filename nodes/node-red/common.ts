@@ -291,3 +291,26 @@ export function httpNodeMiddleware(RED: RedApi): RequestHandler[] {
   if (Array.isArray(middleware)) return middleware.filter((m): m is RequestHandler => typeof m === 'function');
   return [];
 }
+
+/**
+ * The input handler of an operation node: runs the operation, puts its result in msg.payload and shows
+ * a status; an error goes to done(err), so Catch nodes receive it. (Exactly three handler parameters:
+ * Node-RED counts them to know the node calls done.)
+ */
+export function onOperation(node: RedNode, run: (msg: NodeMessage) => Promise<{ payload: unknown; status: NodeStatus }>): void {
+  node.on('input', (msg, send, done) => {
+    void (async () => {
+      try {
+        node.status({ fill: 'blue', shape: 'dot', text: 'working' });
+        const { payload, status } = await run(msg);
+        msg.payload = payload;
+        node.status(status);
+        send(msg);
+        done();
+      } catch (error) {
+        node.status(errorStatus(error));
+        done(nodeError(error));
+      }
+    })();
+  });
+}

@@ -5,7 +5,7 @@
  */
 import { IDENTITY_OPERATION_FIELDS, runIdentityOperation } from '../../shared';
 import type { IdentityOperation } from '../../shared';
-import { compact, contactIdOf, errorStatus, fromMsg, fromNode, nodeError, numberProperty, parseJsonProperty, useStore } from './common';
+import { compact, contactIdOf, fromMsg, fromNode, numberProperty, onOperation, parseJsonProperty, useStore } from './common';
 import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
 
 interface IdentityDef extends NodeDef {
@@ -85,21 +85,10 @@ export = function register(RED: RedApi): void {
     const operation = def.operation || 'resolve';
     const fields = IDENTITY_OPERATION_FIELDS[operation] ?? [];
 
-    node.on('input', (msg, send, done) => {
-      (async () => {
-        try {
-          node.status({ fill: 'blue', shape: 'dot', text: 'working' });
-          const op = compact(Object.fromEntries([['operation', operation], ...fields.map((f) => [f, input(f, msg, def, operation)])]));
-          const result = (await runIdentityOperation(await omnithread, op as IdentityOperation)) as Record<string, unknown> | unknown[];
-          msg.payload = result;
-          node.status(doneStatus(operation, result));
-          send(msg);
-          done();
-        } catch (error) {
-          node.status(errorStatus(error));
-          done(nodeError(error));
-        }
-      })();
+    onOperation(node, async (msg) => {
+      const op = compact(Object.fromEntries([['operation', operation], ...fields.map((f) => [f, input(f, msg, def, operation)])]));
+      const result = await runIdentityOperation(await omnithread, op as IdentityOperation);
+      return { payload: result, status: doneStatus(operation, result as Record<string, unknown>) };
     });
   }
 

@@ -4,7 +4,7 @@
  * recorded message.
  */
 import type { Request, Response } from 'express';
-import { CHANNELS, channelById, channelConfig, handleWebhook } from '../../shared';
+import { CHANNELS, channelById, channelConfig, handleWebhook, triggerOutput } from '../../shared';
 import type { IngestResult, WebhookOutcome, WebhookReply, WebhookRequest } from '../../shared';
 import { byteLimit, captureRawBody, httpNodeMiddleware, readRawBody, removeRoute, routePath, useStore } from './common';
 import type { NodeDef, NodeMessage, RedApi, RedNode } from './common';
@@ -42,21 +42,7 @@ function reply(res: Response, answer: WebhookReply): void {
 }
 
 function messageOf(RED: RedApi, result: IngestResult): NodeMessage {
-  return {
-    _msgid: RED.util.generateId(),
-    topic: result.contact.id,
-    payload: {
-      contactId: result.contact.id,
-      channel: result.message.channel,
-      text: result.message.text,
-      message: result.message,
-      event: result.event,
-      contact: result.contact,
-      conversation: result.conversation,
-      identity: result.identity,
-      channelSwitch: result.channelSwitch,
-    },
-  };
+  return { _msgid: RED.util.generateId(), topic: result.contact.id, payload: triggerOutput(result) };
 }
 
 export = function register(RED: RedApi): void {

@@ -5,7 +5,7 @@
  */
 import { TIMELINE_OPERATION_FIELDS, runTimelineOperation } from '../../shared';
 import type { TimelineOperation } from '../../shared';
-import { compact, contactIdOf, errorStatus, fromMsg, fromNode, listProperty, nodeError, numberProperty, parseJsonProperty, useStore } from './common';
+import { compact, contactIdOf, fromMsg, fromNode, listProperty, numberProperty, onOperation, parseJsonProperty, useStore } from './common';
 import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
 
 interface TimelineDef extends NodeDef {
@@ -88,21 +88,10 @@ export = function register(RED: RedApi): void {
     const operation = def.operation || 'timeline';
     const fields = TIMELINE_OPERATION_FIELDS[operation] ?? [];
 
-    node.on('input', (msg, send, done) => {
-      (async () => {
-        try {
-          node.status({ fill: 'blue', shape: 'dot', text: 'working' });
-          const op = compact(Object.fromEntries([['operation', operation], ...fields.map((f) => [f, input(f, msg, def)])]));
-          const result = await runTimelineOperation(await omnithread, op as TimelineOperation);
-          msg.payload = result;
-          node.status(doneStatus(operation, result));
-          send(msg);
-          done();
-        } catch (error) {
-          node.status(errorStatus(error));
-          done(nodeError(error));
-        }
-      })();
+    onOperation(node, async (msg) => {
+      const op = compact(Object.fromEntries([['operation', operation], ...fields.map((f) => [f, input(f, msg, def)])]));
+      const result = await runTimelineOperation(await omnithread, op as TimelineOperation);
+      return { payload: result, status: doneStatus(operation, result as Record<string, unknown>) };
     });
   }
 

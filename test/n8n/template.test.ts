@@ -7,7 +7,7 @@ import { PACKAGE, TYPES, buildWorkflow, callWebhook, cleanupAfterAll, runWorkflo
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IWorkflowBase } from 'n8n-workflow';
-import type { GenericMessage } from '../../shared';
+import { story } from '../../test-e2e/lib';
 
 cleanupAfterAll();
 
@@ -18,37 +18,6 @@ const trigger = template.nodes.find((n) => n.type === TYPES.trigger)!;
 function lastNodeResponse(result: Awaited<ReturnType<typeof runWorkflow>>) {
   const last = result.run.data.resultData.lastNodeExecuted!;
   return { last, body: result.output(last)[0]?.json as Record<string, any> };
-}
-
-function story(tag: string): GenericMessage[] {
-  const day = 24 * 3600 * 1000;
-  const start = Date.parse('2026-11-20T09:00:00Z');
-  return [
-    {
-      messageId: `chat-${tag}`,
-      channel: 'webchat',
-      account: 'shop',
-      sentAt: new Date(start).toISOString(),
-      from: { name: 'Maya Lindqvist', email: 'maya.lindqvist@fastmail.fm', handles: [{ kind: 'webchat_visitor', scope: 'shop', value: `visitor-${tag}`, trust: 'channel' }] },
-      text: 'Hi, my parcel #5521 never arrived.',
-    },
-    {
-      messageId: `<mail-${tag}@fastmail.fm>`,
-      channel: 'email',
-      account: 'support@shop.io',
-      sentAt: new Date(start + day).toISOString(),
-      from: { email: 'maya.lindqvist@fastmail.fm' },
-      text: 'Following up on my chat: still no parcel.',
-    },
-    {
-      messageId: `call-${tag}`,
-      channel: 'voice',
-      account: '+442071838750',
-      sentAt: new Date(start + day + 3600 * 1000).toISOString(),
-      from: { phone: '+447911123456', email: 'maya.lindqvist@fastmail.fm' },
-      text: 'Phone call: customer asks for a refund for #5521.',
-    },
-  ];
 }
 
 describe('workflows/n8n/continuity-basics.json', () => {

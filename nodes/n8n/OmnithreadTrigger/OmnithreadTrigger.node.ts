@@ -15,6 +15,7 @@ import {
 	channelById,
 	channelConfig,
 	handleWebhook,
+	triggerOutput,
 	type IngestResult,
 	type WebhookOutcome,
 	type WebhookReply,
@@ -116,19 +117,7 @@ async function webhookRequest(context: IWebhookFunctions): Promise<WebhookReques
 
 /** One output item per newly recorded message. */
 function triggerItem(result: IngestResult): INodeExecutionData {
-	return {
-		json: {
-			contactId: result.contact.id,
-			channel: result.message.channel,
-			text: result.message.text,
-			message: result.message,
-			event: result.event,
-			contact: result.contact,
-			conversation: result.conversation,
-			identity: result.identity,
-			channelSwitch: result.channelSwitch,
-		} as unknown as IDataObject,
-	};
+	return { json: triggerOutput(result) as unknown as IDataObject };
 }
 
 export class OmnithreadTrigger implements INodeType {
