@@ -6,7 +6,15 @@ export type OmnithreadErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'STORE_UNAVAILABLE'
-  | 'STORE_CONFIG';
+  | 'STORE_CONFIG'
+  /** The provider refused the credentials (401/403, an invalid or expired token). */
+  | 'AUTH_FAILED'
+  /** The provider's rate limit: `details.retryAfterSeconds` says when to try again. */
+  | 'RATE_LIMITED'
+  /** The channel may not be used now (e.g. WhatsApp's 24-hour customer-service window has closed). */
+  | 'WINDOW_CLOSED'
+  /** Any other refusal or failure of the provider's API; `details` holds its answer. */
+  | 'PROVIDER_ERROR';
 
 export class OmnithreadError extends Error {
   readonly code: OmnithreadErrorCode;

@@ -125,6 +125,8 @@ export const MessageInputSchema = z
     channelAccount: z.string().max(256).default(''),
     /** The provider's id for this message: the idempotency key within (channel, channelAccount). */
     providerMessageId: z.string().trim().min(1, 'must not be empty').max(512),
+    /** `call` for a phone call (recorded on the timeline like a message, as a call). */
+    kind: z.enum(['message', 'call']).default('message'),
     /** The provider's thread (email thread, chat id): lets a reply find its conversation. */
     threadKey: z.string().max(1024).optional(),
     from: z
@@ -146,6 +148,25 @@ export const MessageInputSchema = z
   .strict();
 export type MessageInput = z.input<typeof MessageInputSchema>;
 export type Message = z.output<typeof MessageInputSchema>;
+
+/**
+ * What happened to something recorded earlier (our outbound message, or a call): delivered, read,
+ * failed, a call answered or completed. Recorded on the same person's timeline, once per status.
+ */
+export const STATUS_VALUES = ['sent', 'delivered', 'read', 'failed', 'queued', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'canceled'] as const;
+export const StatusUpdateInputSchema = z
+  .object({
+    channel: ChannelSchema,
+    channelAccount: z.string().max(256).default(''),
+    /** The provider's id of the message or call the status is about. */
+    providerMessageId: z.string().trim().min(1, 'must not be empty').max(512),
+    status: z.enum(STATUS_VALUES),
+    at: TimestampSchema.optional(),
+    /** Provider details: error code and title, call duration, pricing... */
+    details: JsonRecordSchema.default({}),
+  })
+  .strict();
+export type StatusUpdateInput = z.input<typeof StatusUpdateInputSchema>;
 
 export const OutboundMessageInputSchema = z
   .object({
@@ -172,7 +193,7 @@ export type OutboundMessageInput = z.input<typeof OutboundMessageInputSchema>;
 // ---------------------------------------------------------------------------------------------
 
 /** Event kinds Omnithread writes itself; callers may not append them by hand. */
-export const SYSTEM_EVENT_KINDS = ['message', 'channel_switch', 'merge', 'unmerge', 'conversation_opened', 'conversation_closed'] as const;
+export const SYSTEM_EVENT_KINDS = ['message', 'call', 'status', 'channel_switch', 'merge', 'unmerge', 'conversation_opened', 'conversation_closed'] as const;
 /** Kinds a caller may append, besides any custom kind of their own (order_placed, csat...). */
 export const APPENDABLE_EVENT_KINDS = ['note', 'assignment', 'handoff', 'status_change'] as const;
 

@@ -19,6 +19,8 @@ import {
   MessageInputSchema,
   OutboundMessageInput,
   OutboundMessageInputSchema,
+  StatusUpdateInput,
+  StatusUpdateInputSchema,
   TimelineEvent,
   handleKey,
   parseInput,
@@ -58,6 +60,7 @@ import {
   TimelinePage,
   closeConversation,
   conversationFromRow,
+  eventByProviderId,
   createConversation,
   familyConversations,
   getConversationRow,
@@ -242,7 +245,7 @@ export class Omnithread {
         {
           contactId: identity.contactId,
           conversationId: conversation.id,
-          kind: 'message',
+          kind: message.kind,
           channel: message.channel,
           channelAccount: message.channelAccount,
           direction: 'inbound',
@@ -353,6 +356,45 @@ export class Omnithread {
       );
       await touchConversation(tx, this.workspace, conversation, message.channel, at);
       return event;
+    });
+  }
+
+  /**
+   * Records what happened to an earlier message or call (delivered, read, failed; a call answered or
+   * completed) on the same person's timeline, once per status. A status about something Omnithread never
+   * recorded (a message sent from elsewhere) is ignored: `recorded` is false.
+   */
+  async recordStatus(input: StatusUpdateInput): Promise<{ recorded: boolean; duplicate: boolean; event: TimelineEvent | null; of: TimelineEvent | null }> {
+    const update = parseInput(StatusUpdateInputSchema, input, 'status update');
+    const now = this.clock();
+    const dedupeKey = digest('status', update.channel, update.channelAccount, update.providerMessageId, update.status);
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared', [`delivery:${dedupeKey}`]);
+      const seen = await this.delivery(tx, dedupeKey);
+      if (seen) {
+        const event = seen.event_id ? ((await getEvent(tx, this.workspace, seen.event_id)) ?? null) : null;
+        return { recorded: false, duplicate: true, event, of: null };
+      }
+      const of = await eventByProviderId(tx, this.workspace, update.channel, update.providerMessageId);
+      if (!of) return { recorded: false, duplicate: false, event: null, of: null };
+      await lockRoot(tx, this.workspace, of.contactId);
+      const event = await insertEvent(
+        tx,
+        this.workspace,
+        {
+          contactId: of.contactId,
+          conversationId: of.conversationId,
+          kind: 'status',
+          channel: update.channel,
+          channelAccount: update.channelAccount,
+          text: '',
+          occurredAt: toMs(update.at, now),
+          data: { status: update.status, of: of.id, ...(Object.keys(update.details).length ? { details: update.details } : {}) },
+        },
+        now,
+      );
+      await this.remember(tx, dedupeKey, event.id, now);
+      return { recorded: true, duplicate: false, event, of };
     });
   }
 

@@ -1,12 +1,14 @@
 /**
  * One webhook delivery, from request to reply, for every channel and both engines:
- * handshake -> signature (401/403, nothing stored) -> parse and validate every message (400 naming the
- * field, nothing stored) -> record each message (a redelivery is recognised) -> 200.
- * Messages are recorded before the provider gets its 200, so nothing acknowledged is ever lost; a store
- * failure answers 503 so the provider delivers again.
+ * handshake -> signature (401/403, nothing stored) -> parse and validate every item (400 naming the
+ * field, nothing stored) -> record each message and status (a redelivery is recognised) -> 200.
+ * Items are recorded before the provider gets its 200, so nothing acknowledged is ever lost; a store
+ * failure answers 503 so the provider delivers again. (On a 503 part-way through a batch, `recorded`
+ * still lists what was written: those are redeliveries for the provider's retry.)
  */
 import { OmnithreadError, isOmnithreadError } from './errors';
-import { MessageInputSchema, parseInput } from './model';
+import { MessageInputSchema, StatusUpdateInputSchema, parseInput } from './model';
+import type { Message, StatusUpdateInput } from './model';
 import type { IngestResult, Omnithread } from './omnithread';
 import type { ChannelModule, WebhookReply, WebhookRequest } from './channels/channel';
 
@@ -15,6 +17,8 @@ export interface WebhookOutcome {
   /** Newly recorded messages: what the flow should run for. Redeliveries are not in here. */
   recorded: IngestResult[];
   duplicates: IngestResult[];
+  /** Status updates (delivered, read, a call completed): recorded, redelivered, or about nothing we know. */
+  statuses: { recorded: number; duplicates: number; unknown: number };
   /** Why the delivery was refused, when it was (for the node's status and logs). */
   refused?: string;
 }
@@ -50,32 +54,44 @@ export function channelConfig<C>(channel: ChannelModule<C>, settings: unknown): 
   return parseInput(channel.configSchema, settings ?? {}, `${channel.displayName} channel settings`);
 }
 
+type Item = { type: 'message'; message: Message } | { type: 'status'; status: StatusUpdateInput };
+
 export async function handleWebhook<C>(ot: Omnithread, channel: ChannelModule<C>, config: C, request: WebhookRequest): Promise<WebhookOutcome> {
+  const outcome: WebhookOutcome = { reply: { status: 200, body: {} }, recorded: [], duplicates: [], statuses: { recorded: 0, duplicates: 0, unknown: 0 } };
   const challenge = channel.challenge?.(request, config);
-  if (challenge) return { reply: challenge, recorded: [], duplicates: [] };
+  if (challenge) return { ...outcome, reply: challenge };
 
   const verification = channel.verify(request, config);
   if (!verification.ok) {
-    return { reply: { status: verification.status, body: { error: `Signature check failed: ${verification.reason}` } }, recorded: [], duplicates: [], refused: verification.reason };
+    return { ...outcome, reply: { status: verification.status, body: { error: `Signature check failed: ${verification.reason}` } }, refused: verification.reason };
   }
 
-  let messages;
+  let items: Item[];
   try {
-    // Validate every message before recording any, so a bad one in a batch stores nothing at all.
-    messages = channel.parse(request, config).map((m, i, all) => parseInput(MessageInputSchema, m, all.length > 1 ? `message ${i + 1}` : 'message'));
+    // Validate every item before recording any, so a bad one in a batch stores nothing at all.
+    const parsed = channel.parse(request, config);
+    items = parsed.map((item, i): Item => {
+      const what = parsed.length > 1 ? ` ${i + 1}` : '';
+      return item.type === 'message'
+        ? { type: 'message', message: parseInput(MessageInputSchema, item.message, `message${what}`) }
+        : { type: 'status', status: parseInput(StatusUpdateInputSchema, item.status, `status update${what}`) };
+    });
   } catch (error) {
     if (!isOmnithreadError(error, 'INVALID_INPUT')) throw error;
-    return { reply: { status: 400, body: { error: error.message, field: error.field } }, recorded: [], duplicates: [], refused: error.message };
+    return { ...outcome, reply: { status: 400, body: { error: error.message, field: error.field } }, refused: error.message };
   }
 
-  const recorded: IngestResult[] = [];
-  const duplicates: IngestResult[] = [];
   let erased = 0;
   try {
-    for (const message of messages) {
+    for (const item of items) {
+      if (item.type === 'status') {
+        const result = await ot.recordStatus(item.status);
+        outcome.statuses[result.recorded ? 'recorded' : result.duplicate ? 'duplicates' : 'unknown']++;
+        continue;
+      }
       try {
-        const result = await ot.ingest(message);
-        (result.duplicate ? duplicates : recorded).push(result);
+        const result = await ot.ingest(item.message);
+        (result.duplicate ? outcome.duplicates : outcome.recorded).push(result);
       } catch (error) {
         // A late redelivery of a message whose person was erased since: acknowledged, not recorded again.
         if (!isOmnithreadError(error, 'CONFLICT')) throw error;
@@ -84,11 +100,17 @@ export async function handleWebhook<C>(ot: Omnithread, channel: ChannelModule<C>
     }
   } catch (error) {
     const reason = error instanceof OmnithreadError ? error.message : `store error: ${(error as Error).message}`;
-    return { reply: { status: 503, body: { error: `Not recorded, please retry: ${reason}` } }, recorded, duplicates, refused: reason };
+    return { ...outcome, reply: { status: 503, body: { error: `Not recorded, please retry: ${reason}` } }, refused: reason };
   }
-  return {
-    reply: { status: 200, body: { received: messages.length, recorded: recorded.length, duplicates: duplicates.length + erased } },
-    recorded,
-    duplicates,
+  const messages = items.filter((i) => i.type === 'message').length;
+  outcome.reply = {
+    status: 200,
+    body: {
+      received: messages,
+      recorded: outcome.recorded.length,
+      duplicates: outcome.duplicates.length + erased,
+      ...(items.length > messages ? { statuses: outcome.statuses } : {}),
+    },
   };
+  return { ...outcome, reply: channel.respond?.(outcome, config) ?? outcome.reply };
 }

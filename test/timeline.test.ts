@@ -225,4 +225,30 @@ describeStores('timeline', (ctx) => {
     const other = await ot.ingest({ ...input, channelAccount: 'phone-2' });
     expect(other.duplicate).toBe(false);
   });
+
+  test('statuses of our messages and calls are recorded once, on the same person; unknown ones are ignored', async () => {
+    const ot = ctx().omnithread();
+    const inbound = await ot.ingest(message([phone('+447911123456')], { channel: 'whatsapp', channelAccount: 'pn-1', text: 'hello' }));
+    await ot.recordOutbound(inbound.contact.id, { channel: 'whatsapp', channelAccount: 'pn-1', providerMessageId: 'wamid.out-1', text: 'Hi, how can we help?' });
+    const delivered = await ot.recordStatus({ channel: 'whatsapp', channelAccount: 'pn-1', providerMessageId: 'wamid.out-1', status: 'delivered' });
+    expect(delivered).toMatchObject({ recorded: true, duplicate: false, of: { providerMessageId: 'wamid.out-1', direction: 'outbound' } });
+    expect(delivered.event).toMatchObject({ kind: 'status', contactId: inbound.contact.id, conversationId: inbound.conversation.id, data: { status: 'delivered' } });
+    const again = await ot.recordStatus({ channel: 'whatsapp', channelAccount: 'pn-1', providerMessageId: 'wamid.out-1', status: 'delivered' });
+    expect(again).toMatchObject({ recorded: false, duplicate: true });
+    await ot.recordStatus({ channel: 'whatsapp', channelAccount: 'pn-1', providerMessageId: 'wamid.out-1', status: 'failed', details: { code: 131047, title: 'Re-engagement message' } });
+    expect(await ot.recordStatus({ channel: 'whatsapp', providerMessageId: 'wamid.sent-elsewhere', status: 'read' })).toMatchObject({ recorded: false, duplicate: false });
+    await expect(ot.recordStatus({ channel: 'whatsapp', providerMessageId: 'x', status: 'lost' as never })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'status' });
+
+    // A call is on the timeline as a call, and its statuses follow it.
+    const call = await ot.ingest(message([phone('+447911123456')], { channel: 'voice', kind: 'call', providerMessageId: 'CA123', text: 'Inbound call' }));
+    expect(call.event?.kind).toBe('call');
+    await ot.recordStatus({ channel: 'voice', providerMessageId: 'CA123', status: 'completed', details: { duration: 42 } });
+    const statuses = (await ot.timeline(inbound.contact.id, { kinds: ['status'] })).events.map((e) => e.data.status);
+    expect(statuses).toEqual(['delivered', 'failed', 'completed']);
+    const { text } = await ot.transcript(inbound.contact.id);
+    expect(text).toContain('The customer called: Inbound call');
+    expect(text).toContain('-- our message could not be delivered');
+    // Only the failure is worth a line: no line for 'delivered' or 'completed'.
+    expect(text.split('\n').filter((l) => /deliver|status|completed/.test(l))).toEqual([expect.stringContaining('-- our message could not be delivered')]);
+  });
 });

@@ -41,7 +41,8 @@ const delivery = (messageId: string, extra: Record<string, unknown> = {}) => ({
 
 describe('generic JSON channel', () => {
   test('parses one message, an array, or { messages: [...] }, with shorthand handles at the default trust', () => {
-    const single = genericChannel.parse(request(delivery('a')), config);
+    const messagesOf = (items: ReturnType<typeof genericChannel.parse>) => items.map((i) => (i.type === 'message' ? i.message : undefined));
+    const single = messagesOf(genericChannel.parse(request(delivery('a')), config));
     expect(single).toHaveLength(1);
     expect(single[0]).toMatchObject({
       channel: 'webchat',
@@ -52,7 +53,7 @@ describe('generic JSON channel', () => {
     });
     expect(genericChannel.parse(request([delivery('a'), delivery('b')]), config)).toHaveLength(2);
     expect(genericChannel.parse(request({ messages: [delivery('a')] }), config)).toHaveLength(1);
-    const asserted = genericChannel.parse(request({ messageId: 7, from: { phone: '+447911123456', accountId: 42 } }), channelConfig(genericChannel, { defaultTrust: 'asserted', channelName: 'forms' }));
+    const asserted = messagesOf(genericChannel.parse(request({ messageId: 7, from: { phone: '+447911123456', accountId: 42 } }), channelConfig(genericChannel, { defaultTrust: 'asserted', channelName: 'forms' })));
     expect(asserted[0]).toMatchObject({ channel: 'forms', providerMessageId: '7', from: { handles: [{ kind: 'phone', trust: 'asserted' }, { kind: 'account', value: '42', trust: 'asserted' }] } });
   });
 

@@ -5,7 +5,7 @@
  */
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import { OmnithreadError, isOmnithreadError } from '../../shared';
-import type { Omnithread } from '../../shared';
+import type { Omnithread, OmnithreadErrorCode } from '../../shared';
 
 // ---------------------------------------------------------------------------------------------
 // The slice of Node-RED's node API these nodes use (the runtime passes more).
@@ -160,10 +160,22 @@ export function nodeError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+const ERROR_STATUS: Record<OmnithreadErrorCode, string> = {
+  INVALID_INPUT: 'invalid input',
+  NOT_FOUND: 'not found',
+  CONFLICT: 'conflict',
+  STORE_UNAVAILABLE: 'store error',
+  STORE_CONFIG: 'store error',
+  AUTH_FAILED: 'auth failed',
+  RATE_LIMITED: 'rate limited',
+  WINDOW_CLOSED: 'window closed',
+  PROVIDER_ERROR: 'provider error',
+};
+
 /** A short status text for an error (under 20 characters, as Node-RED asks). */
 export function errorStatus(error: unknown): NodeStatus {
   const text = isOmnithreadError(error)
-    ? { INVALID_INPUT: 'invalid input', NOT_FOUND: 'not found', CONFLICT: 'conflict', STORE_UNAVAILABLE: 'store error', STORE_CONFIG: 'store error' }[error.code]
+    ? ERROR_STATUS[error.code]
     : 'error';
   return { fill: 'red', shape: 'ring', text };
 }

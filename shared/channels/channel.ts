@@ -3,8 +3,10 @@
  * the provider, and turns the delivery into Messages. The webhook handler (../webhook.ts) does the rest,
  * the same way for every channel and both engines.
  */
+import type { AxiosInstance } from 'axios';
 import type { z } from 'zod';
-import type { MessageInput } from '../model';
+import type { MessageInput, StatusUpdateInput } from '../model';
+import type { WebhookOutcome } from '../webhook';
 
 /** An HTTP request as both engines can give it to us: the raw body bytes are what signatures cover. */
 export interface WebhookRequest {
@@ -26,6 +28,27 @@ export interface WebhookReply {
 
 export type Verification = { ok: true } | { ok: false; status: 401 | 403; reason: string };
 
+/** What one delivery holds: customer messages (and calls), and statuses of things recorded earlier. */
+export type InboundItem = { type: 'message'; message: MessageInput } | { type: 'status'; status: StatusUpdateInput };
+
+/** What the Reply node asks a channel to send. */
+export interface OutboundRequest {
+  /** Where to: the `replyTo` the channel's parser put on the inbound message (chat id, wa_id, PSID...). */
+  to: Record<string, unknown>;
+  text: string;
+  /** Media by URL, where the channel allows it. */
+  media?: { url: string; type: 'image' | 'video' | 'audio' | 'document'; caption?: string; filename?: string };
+  /** A pre-approved template (WhatsApp, outside the 24-hour window). */
+  template?: { name: string; language: string; parameters?: string[] };
+}
+
+export interface SendResult {
+  /** The provider's id of the sent message: recorded on the timeline, and what its statuses refer to. */
+  providerMessageId: string;
+  /** The provider's answer, for the flow. */
+  response: unknown;
+}
+
 export interface ChannelModule<Config = unknown> {
   /** The value of the trigger's Channel parameter. */
   readonly id: string;
@@ -41,8 +64,17 @@ export interface ChannelModule<Config = unknown> {
   challenge?(request: WebhookRequest, config: Config): WebhookReply | undefined;
   /** Checks the signature or secret of a delivery. */
   verify(request: WebhookRequest, config: Config): Verification;
-  /** Turns a verified delivery into messages; throws INVALID_INPUT naming the field when it is malformed. */
-  parse(request: WebhookRequest, config: Config): MessageInput[];
+  /** Turns a verified delivery into items; throws INVALID_INPUT naming the field when it is malformed. */
+  parse(request: WebhookRequest, config: Config): InboundItem[];
+  /** The answer to an accepted delivery, when the provider expects something else than JSON (TwiML). */
+  respond?(outcome: WebhookOutcome, config: Config): WebhookReply | undefined;
+  /**
+   * Sending: the settings it needs (token, account, API base URL) and the call. Errors are
+   * OmnithreadErrors: AUTH_FAILED, RATE_LIMITED (details.retryAfterSeconds), WINDOW_CLOSED,
+   * PROVIDER_ERROR (details: the provider's answer), INVALID_INPUT.
+   */
+  readonly sendConfigSchema?: z.ZodType<unknown, z.ZodTypeDef, unknown>;
+  send?(request: OutboundRequest, sendConfig: unknown, http: AxiosInstance): Promise<SendResult>;
 }
 
 export const header = (request: WebhookRequest, name: string): string | undefined => {

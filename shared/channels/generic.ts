@@ -26,7 +26,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { AttachmentSchema, ChannelSchema, HandleInput, HandleInputSchema, MessageInput, TimestampSchema, TrustSchema, parseInput } from '../model';
-import { ChannelModule, WebhookRequest, header } from './channel';
+import { ChannelModule, InboundItem, WebhookRequest, header } from './channel';
 
 export const GenericChannelConfigSchema = z
   .object({
@@ -109,24 +109,26 @@ export const genericChannel: ChannelModule<GenericChannelConfig> = {
       : body !== null && typeof body === 'object' && 'messages' in body
         ? parseInput(BatchSchema, body, 'messages').messages
         : [parseInput(GenericMessageSchema, body, 'message')];
-    return items.map((item): MessageInput => {
-      const shorthand: HandleInput[] = [];
-      if (item.from.email) shorthand.push({ kind: 'email', value: item.from.email, trust: config.defaultTrust });
-      if (item.from.phone) shorthand.push({ kind: 'phone', value: item.from.phone, trust: config.defaultTrust });
-      if (item.from.accountId) shorthand.push({ kind: 'account', value: item.from.accountId, trust: config.defaultTrust });
-      return {
-        channel: item.channel ?? config.channelName,
-        channelAccount: item.account ?? '',
-        providerMessageId: item.messageId,
-        threadKey: item.threadKey,
-        from: { name: item.from.name, handles: [...shorthand, ...(item.from.handles ?? [])] },
-        text: item.text,
-        attachments: item.attachments ?? [],
-        sentAt: item.sentAt,
-        replyTo: item.replyTo,
-        metadata: item.metadata,
-        raw: item,
-      };
-    });
+    return items.map((item): InboundItem => ({ type: 'message', message: toMessage(item, config) }));
   },
 };
+
+function toMessage(item: z.output<typeof GenericMessageSchema>, config: GenericChannelConfig): MessageInput {
+  const shorthand: HandleInput[] = [];
+  if (item.from.email) shorthand.push({ kind: 'email', value: item.from.email, trust: config.defaultTrust });
+  if (item.from.phone) shorthand.push({ kind: 'phone', value: item.from.phone, trust: config.defaultTrust });
+  if (item.from.accountId) shorthand.push({ kind: 'account', value: item.from.accountId, trust: config.defaultTrust });
+  return {
+    channel: item.channel ?? config.channelName,
+    channelAccount: item.account ?? '',
+    providerMessageId: item.messageId,
+    threadKey: item.threadKey,
+    from: { name: item.from.name, handles: [...shorthand, ...(item.from.handles ?? [])] },
+    text: item.text,
+    attachments: item.attachments ?? [],
+    sentAt: item.sentAt,
+    replyTo: item.replyTo,
+    metadata: item.metadata,
+    raw: item,
+  };
+}

@@ -118,6 +118,13 @@ CREATE UNIQUE INDEX suggestions_open_pair ON merge_suggestions (workspace, conta
 CREATE INDEX suggestions_b ON merge_suggestions (workspace, contact_b);
 `,
   },
+  {
+    version: 2,
+    name: 'find events by provider message id (delivery and call statuses)',
+    sql: `
+CREATE INDEX events_provider ON events (workspace, channel, provider_message_id) WHERE provider_message_id IS NOT NULL;
+`,
+  },
 ];
 
 const TOKENS: Record<SqlDriver['dialect'], Record<string, string>> = {

@@ -90,6 +90,15 @@ export async function getEvent(db: SqlExecutor, workspace: string, id: string): 
   return row && eventFromRow(workspace, row);
 }
 
+/** The message or call a provider id names (the first recorded, if a provider reuses ids). */
+export async function eventByProviderId(db: SqlExecutor, workspace: string, channel: string, providerMessageId: string): Promise<TimelineEvent | undefined> {
+  const row = await db.get<EventRow>(
+    `SELECT * FROM events WHERE workspace = ? AND channel = ? AND provider_message_id = ? AND kind IN ('message', 'call') ORDER BY seq LIMIT 1`,
+    [workspace, channel, providerMessageId],
+  );
+  return row && eventFromRow(workspace, row);
+}
+
 /** The contact of the newest event in a provider thread (an email thread, a chat), if any. */
 export async function threadContact(db: SqlExecutor, workspace: string, channel: string, threadKey: string): Promise<string | undefined> {
   const row = await db.get<{ contact_id: string }>(

@@ -66,6 +66,11 @@ export function eventLine(event: TimelineEvent, maxChars: number): string | unde
       const extra = attachments ? ` (+${attachments} attachment${attachments > 1 ? 's' : ''})` : '';
       return `${head} ${speaker(event)}: ${clip(event.text, maxChars)}${extra}`;
     }
+    case 'call':
+      return `${head} ${event.direction === 'outbound' ? 'We called the customer' : 'The customer called'}${event.text ? `: ${clip(event.text, maxChars)}` : ''}`;
+    case 'status':
+      // Deliveries and reads are noise for a reader; a failure is not.
+      return event.data.status === 'failed' ? `${head} -- our message could not be delivered` : undefined;
     case 'channel_switch':
       return `${head} -- the customer moved from ${String(event.data.from)} to ${String(event.data.to)}`;
     case 'merge':
