@@ -21,7 +21,7 @@ export { Omnithread, createOmnithread, OmnithreadOptionsSchema } from './omnithr
 export type { OmnithreadOptions, IngestResult, RecordResult, ContactExport, EraseReport } from './omnithread';
 export { CHANNELS, channelById, genericChannel, signGeneric, GenericChannelConfigSchema, header } from './channels';
 export type { ChannelModule, WebhookRequest, WebhookReply, Verification, InboundItem, OutboundRequest, SendResult, GenericChannelConfig, GenericMessage } from './channels';
-export { handleWebhook, channelConfig, triggerOutput } from './webhook';
+export { handleWebhook, channelConfig, triggerOutput, renderReply, isProviderReply } from './webhook';
 export type { WebhookOutcome, TriggerOutput } from './webhook';
 export { NodeStoreSettingsSchema, resolveSettings, defaultSqlitePath } from './settings';
 export type { NodeStoreSettings, ResolvedSettings } from './settings';

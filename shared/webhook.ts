@@ -50,6 +50,17 @@ export function triggerOutput(result: IngestResult): TriggerOutput {
   };
 }
 
+const CONTENT_TYPES = { json: 'application/json; charset=utf-8', text: 'text/plain; charset=utf-8', xml: 'text/xml; charset=utf-8' } as const;
+
+/** A reply as it goes on the wire, the same in both engines. */
+export function renderReply(reply: WebhookReply): { status: number; contentType: string; body: string } {
+  const type = reply.type ?? 'json';
+  return { status: reply.status, contentType: CONTENT_TYPES[type], body: type === 'json' ? JSON.stringify(reply.body) : String(reply.body) };
+}
+
+/** True when the provider expects a particular answer (a handshake echo, TwiML) rather than our JSON. */
+export const isProviderReply = (reply: WebhookReply): boolean => (reply.type ?? 'json') !== 'json';
+
 export function channelConfig<C>(channel: ChannelModule<C>, settings: unknown): C {
   return parseInput(channel.configSchema, settings ?? {}, `${channel.displayName} channel settings`);
 }

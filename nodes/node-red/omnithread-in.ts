@@ -4,7 +4,7 @@
  * recorded message.
  */
 import type { Request, Response } from 'express';
-import { CHANNELS, channelById, channelConfig, handleWebhook, triggerOutput } from '../../shared';
+import { CHANNELS, channelById, channelConfig, handleWebhook, renderReply, triggerOutput } from '../../shared';
 import type { IngestResult, WebhookOutcome, WebhookReply, WebhookRequest } from '../../shared';
 import { byteLimit, captureRawBody, httpNodeMiddleware, readRawBody, removeRoute, routePath, useStore } from './common';
 import type { NodeDef, NodeMessage, RedApi, RedNode } from './common';
@@ -36,9 +36,8 @@ function settingsFor(def: InDef, credentials: Record<string, string | undefined>
 
 function reply(res: Response, answer: WebhookReply): void {
   if (res.headersSent) return;
-  res.status(answer.status);
-  if (answer.type === 'text') res.type('text/plain').send(String(answer.body));
-  else res.json(answer.body);
+  const wire = renderReply(answer);
+  res.status(wire.status).type(wire.contentType).send(wire.body);
 }
 
 function messageOf(RED: RedApi, result: IngestResult): NodeMessage {

@@ -22,8 +22,8 @@ export interface WebhookRequest {
 export interface WebhookReply {
   status: number;
   body: unknown;
-  /** Defaults to JSON; 'text' sends the body as text/plain (e.g. a verification challenge). */
-  type?: 'json' | 'text';
+  /** Defaults to JSON; 'text' sends the body as text/plain (a verification challenge), 'xml' as text/xml (TwiML). */
+  type?: 'json' | 'text' | 'xml';
 }
 
 export type Verification = { ok: true } | { ok: false; status: 401 | 403; reason: string };

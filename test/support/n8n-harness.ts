@@ -278,7 +278,8 @@ export async function callWebhook(workflow: Workflow, nodeName: string, delivery
       return response;
     },
     send(body: unknown) {
-      sent.body = body;
+      // What a client reads: a JSON body is decoded, anything else (a challenge echo, TwiML) stays text.
+      sent.body = typeof body === 'string' && sent.contentType?.startsWith('application/json') ? JSON.parse(body) : body;
       return response;
     },
     end() {

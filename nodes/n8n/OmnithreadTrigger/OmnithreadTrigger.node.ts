@@ -15,6 +15,8 @@ import {
 	channelById,
 	channelConfig,
 	handleWebhook,
+	isProviderReply,
+	renderReply,
 	triggerOutput,
 	type IngestResult,
 	type WebhookOutcome,
@@ -217,9 +219,8 @@ export class OmnithreadTrigger implements INodeType {
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const response = this.getResponseObject();
 		const answer = (reply: WebhookReply): IWebhookResponseData => {
-			response.status(reply.status);
-			if (reply.type === 'text') response.type('text/plain').send(String(reply.body));
-			else response.json(reply.body);
+			const wire = renderReply(reply);
+			response.status(wire.status).type(wire.contentType).send(wire.body);
 			return { noWebhookResponse: true };
 		};
 
@@ -239,7 +240,7 @@ export class OmnithreadTrigger implements INodeType {
 
 		const { reply, recorded } = outcome;
 		const workflowData = [recorded.map(triggerItem)];
-		if (reply.status !== 200 || reply.type === 'text') {
+		if (reply.status !== 200 || isProviderReply(reply)) {
 			// Refused (bad signature 401/403, malformed 400: nothing recorded), a provider handshake, or a
 			// store failure part-way through a batch (503): the messages recorded before it still start the
 			// workflow now, since the provider's retry of the batch will skip them as redeliveries.
