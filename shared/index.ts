@@ -35,3 +35,5 @@ export {
   runTimelineOperation,
 } from './operations';
 export type { IdentityOperation, TimelineOperation } from './operations';
+export { sendReply, ReplyRequestSchema, REPLY_WINDOWS_MS } from './reply';
+export type { ReplyRequest, ReplyResult, ReplyOptions } from './reply';

@@ -59,8 +59,10 @@ import {
   TimelineFilterSchema,
   TimelinePage,
   closeConversation,
+  completeOutboundEvent,
   conversationFromRow,
   eventByProviderId,
+  recentInbound,
   createConversation,
   familyConversations,
   getConversationRow,
@@ -395,6 +397,70 @@ export class Omnithread {
       );
       await this.remember(tx, dedupeKey, event.id, now);
       return { recorded: true, duplicate: false, event, of };
+    });
+  }
+
+  /** The person's newest inbound messages and calls across every channel, newest first. */
+  async recentInbound(contactId: string, limit = 200): Promise<TimelineEvent[]> {
+    return this.driver.read(async (db) => recentInbound(db, this.workspace, await this.rootOf(db, contactId), limit));
+  }
+
+  /**
+   * Reserves an outbound message before it is sent, once per key: the first call records it as
+   * `pending` and returns `reserved: true`; a later call with the same key returns that event (pending,
+   * sent or failed) so a re-run of a flow never sends twice. Complete it with completeOutbound.
+   */
+  async reserveOutbound(contactId: string, key: string, input: OutboundMessageInput): Promise<{ reserved: boolean; event: TimelineEvent }> {
+    const message = parseInput(OutboundMessageInputSchema, input, 'outbound message');
+    const now = this.clock();
+    const dedupeKey = digest('send', key);
+    const result = await this.recordOnce(contactId, dedupeKey, now, async (tx, rootId) => {
+      const { conversation } = message.conversationId
+        ? { conversation: await this.conversationOf(tx, rootId, message.conversationId) }
+        : await this.conversationFor(tx, rootId, message.channel, now, now);
+      const event = await insertEvent(
+        tx,
+        this.workspace,
+        {
+          contactId: rootId,
+          conversationId: conversation.id,
+          kind: 'message',
+          channel: message.channel,
+          channelAccount: message.channelAccount,
+          direction: 'outbound',
+          text: message.text,
+          occurredAt: now,
+          threadKey: message.threadKey ?? null,
+          data: {
+            attachments: message.attachments,
+            sendState: 'pending',
+            ...(message.author ? { author: message.author } : {}),
+            ...(message.metadata ? { metadata: message.metadata } : {}),
+          },
+        },
+        now,
+      );
+      await touchConversation(tx, this.workspace, conversation, message.channel, now);
+      return event;
+    });
+    return { reserved: !result.duplicate, event: result.event };
+  }
+
+  /** Records how a reserved outbound message went: sent (with the provider's id) or failed (with why). */
+  async completeOutbound(
+    eventId: string,
+    outcome: { state: 'sent' | 'failed'; channel: string; channelAccount?: string; providerMessageId?: string; details?: Record<string, unknown> },
+  ): Promise<TimelineEvent> {
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared');
+      const event = await getEvent(tx, this.workspace, eventId);
+      if (!event || event.direction !== 'outbound') throw notFound('Outbound message', eventId);
+      return completeOutboundEvent(tx, this.workspace, event, {
+        channel: outcome.channel,
+        channelAccount: outcome.channelAccount ?? event.channelAccount ?? '',
+        providerMessageId: outcome.providerMessageId ?? null,
+        data: { sendState: outcome.state, ...(outcome.details ? { send: outcome.details } : {}) },
+      });
     });
   }
 

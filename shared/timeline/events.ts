@@ -99,6 +99,34 @@ export async function eventByProviderId(db: SqlExecutor, workspace: string, chan
   return row && eventFromRow(workspace, row);
 }
 
+/** The person's newest inbound messages and calls, newest first: what a reply answers, and where. */
+export async function recentInbound(db: SqlExecutor, workspace: string, rootId: string, limit: number): Promise<TimelineEvent[]> {
+  const rows = await db.all<EventRow>(
+    `SELECT * FROM events WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND direction = 'inbound' AND kind IN ('message', 'call')
+      ORDER BY occurred_at DESC, seq DESC LIMIT ?`,
+    [workspace, workspace, rootId, limit],
+  );
+  return rows.map((row) => eventFromRow(workspace, row));
+}
+
+/** Completes an outbound event reserved before sending: the provider's id, the channel it went on, the outcome. */
+export async function completeOutboundEvent(
+  db: SqlExecutor,
+  workspace: string,
+  event: TimelineEvent,
+  outcome: { channel: string; channelAccount: string; providerMessageId: string | null; data: Record<string, unknown> },
+): Promise<TimelineEvent> {
+  await db.run('UPDATE events SET channel = ?, channel_account = ?, provider_message_id = ?, data = ? WHERE workspace = ? AND id = ?', [
+    outcome.channel,
+    outcome.channelAccount,
+    outcome.providerMessageId,
+    JSON.stringify({ ...event.data, ...outcome.data }),
+    workspace,
+    event.id,
+  ]);
+  return (await getEvent(db, workspace, event.id))!;
+}
+
 /** The contact of the newest event in a provider thread (an email thread, a chat), if any. */
 export async function threadContact(db: SqlExecutor, workspace: string, channel: string, threadKey: string): Promise<string | undefined> {
   const row = await db.get<{ contact_id: string }>(

@@ -1,0 +1,178 @@
+/**
+ * The Reply node's work, once for both engines: answer a person on the right channel, through the
+ * provider's real API, exactly once.
+ *
+ * - Channel: the channel of the message being answered (default), a chosen channel, or the best one
+ *   still open (the person's most recent channel we can reach). Where the answer goes on a channel is
+ *   the `replyTo` its parser stored on the person's latest message there (chat id, wa_id, PSID...).
+ * - Windows: WhatsApp, Messenger and Instagram only allow free-form answers within 24 hours of the
+ *   person's last message on that channel. Outside it, WhatsApp sends the configured template; otherwise
+ *   (with fallback on) the answer goes to another channel of the same person that is still open; the
+ *   result says which it did and why.
+ * - Exactly once: the outbound message is reserved on the timeline before the provider is called, under
+ *   a key made of the message being answered and the node's reply key. A re-run of the flow finds the
+ *   reservation and does not send again; a failed attempt stays on the timeline as failed, and may be
+ *   retried.
+ */
+import axios, { type AxiosInstance } from 'axios';
+import { z } from 'zod';
+import { CHANNELS } from './channels';
+import type { ChannelModule, OutboundRequest } from './channels/channel';
+import { OmnithreadError, isOmnithreadError } from './errors';
+import { ChannelSchema, TimelineEvent, parseInput } from './model';
+import type { Omnithread } from './omnithread';
+
+const HOUR = 3600 * 1000;
+
+/** Channels whose providers only allow free-form answers for a while after the person's last message. */
+export const REPLY_WINDOWS_MS: Record<string, number> = { whatsapp: 24 * HOUR, messenger: 24 * HOUR, instagram: 24 * HOUR };
+
+export const ReplyRequestSchema = z
+  .object({
+    contactId: z.string().trim().min(1, 'needs the contact id'),
+    /** The id of the inbound event being answered (the trigger's event.id). Default: the person's latest. */
+    inReplyTo: z.string().trim().min(1).optional(),
+    /** 'same' (the answered message's channel), 'bestOpen', or a channel id. */
+    channel: z.union([z.literal('same'), z.literal('bestOpen'), ChannelSchema]).default('same'),
+    text: z.string().max(100_000).default(''),
+    media: z
+      .object({ url: z.string().url(), type: z.enum(['image', 'video', 'audio', 'document']).default('image'), caption: z.string().optional(), filename: z.string().optional() })
+      .strict()
+      .optional(),
+    /** Sent on WhatsApp instead when its 24-hour window has closed. */
+    whatsappTemplate: z.object({ name: z.string().min(1), language: z.string().min(2).default('en'), parameters: z.array(z.string()).default([]) }).strict().optional(),
+    /** When the chosen channel cannot be used now, use another channel of the same person still open. */
+    fallback: z.boolean().default(true),
+    /** Tells apart several different answers to one message (one per Reply node, say). */
+    replyKey: z.string().min(1).max(200).default('reply'),
+    author: z.object({ id: z.string().optional(), name: z.string().optional(), type: z.enum(['human', 'ai', 'system']).default('ai') }).strict().optional(),
+  })
+  .strict()
+  .refine((r) => r.text.trim() || r.media, { message: 'needs a text or a media URL to send', path: ['text'] });
+export type ReplyRequest = z.input<typeof ReplyRequestSchema>;
+
+export interface ReplyResult {
+  /** True when this answer was sent before (a re-run): nothing was sent now. */
+  duplicate: boolean;
+  channel: string;
+  /** 'message' on the intended channel, 'template' (WhatsApp outside its window), 'fallback' (another channel). */
+  via: 'message' | 'template' | 'fallback';
+  providerMessageId: string | null;
+  /** The outbound event on the timeline. */
+  event: TimelineEvent;
+  explanation: string;
+}
+
+export interface ReplyOptions {
+  /** Send settings per channel id (token, account...), validated by each channel's sendConfigSchema. */
+  channels: Record<string, unknown>;
+  http?: AxiosInstance;
+  /** The channel modules to use (tests); default: every registered channel. */
+  modules?: Record<string, ChannelModule<unknown>>;
+  now?: () => number;
+}
+
+interface Plan {
+  channel: string;
+  module: ChannelModule<unknown>;
+  config: unknown;
+  to: Record<string, unknown>;
+  account: string;
+  via: ReplyResult['via'];
+  request: OutboundRequest;
+}
+
+export async function sendReply(ot: Omnithread, input: ReplyRequest, options: ReplyOptions): Promise<ReplyResult> {
+  const request = parseInput(ReplyRequestSchema, input, 'reply');
+  const modules = options.modules ?? CHANNELS;
+  const now = (options.now ?? Date.now)();
+  const inbound = await ot.recentInbound(request.contactId);
+  const answered = request.inReplyTo ? inbound.find((e) => e.id === request.inReplyTo) : inbound[0];
+  if (request.inReplyTo && !answered) {
+    throw new OmnithreadError('NOT_FOUND', `Event "${request.inReplyTo}" is not an inbound message of contact ${request.contactId}`, { field: 'inReplyTo' });
+  }
+  // The latest inbound message per channel: where to answer on it, and whether its window is open.
+  const latest = new Map<string, TimelineEvent>();
+  for (const event of inbound) if (event.channel && !latest.has(event.channel)) latest.set(event.channel, event);
+
+  const first = request.channel === 'same' ? answered?.channel : request.channel === 'bestOpen' ? undefined : request.channel;
+  const byRecency = [...latest.keys()];
+  const order = first ? [first, ...(request.fallback ? byRecency.filter((c) => c !== first) : [])] : byRecency;
+  if (!order.length) throw new OmnithreadError('INVALID_INPUT', `Contact ${request.contactId} has written on no channel yet: there is nowhere to answer`, { field: 'channel' });
+
+  const reasons: string[] = [];
+  const plans: Plan[] = [];
+  for (const channel of order) {
+    const plan = planFor(channel, channel === first || !first ? 'message' : 'fallback');
+    if (typeof plan === 'string') reasons.push(`${channel}: ${plan}`);
+    else plans.push(plan);
+  }
+  if (!plans.length) {
+    const closed = reasons.some((r) => r.includes('window'));
+    throw new OmnithreadError(closed ? 'WINDOW_CLOSED' : 'INVALID_INPUT', `No channel can take this answer now. ${reasons.join('; ')}`, { field: 'channel', details: { reasons } });
+  }
+
+  function planFor(channel: string, via: Plan['via']): Plan | string {
+    const module = modules[channel];
+    if (!module?.send || !module.sendConfigSchema) return 'Omnithread cannot send on this channel';
+    if (!(channel in options.channels)) return 'no send settings (credentials) for this channel';
+    const config = parseInput(module.sendConfigSchema, options.channels[channel], `${module.displayName} send settings`);
+    const last = latest.get(channel);
+    const to = last?.data.replyTo as Record<string, unknown> | undefined;
+    if (!last || !to) return 'the person has no message on this channel to answer';
+    const window = REPLY_WINDOWS_MS[channel];
+    const open = window === undefined || now - Date.parse(last.occurredAt) <= window;
+    const base = { channel, module, config, to, account: last.channelAccount ?? '' };
+    if (open) return { ...base, via, request: { to, text: request.text, ...(request.media ? { media: request.media } : {}) } };
+    if (channel === 'whatsapp' && request.whatsappTemplate) {
+      return { ...base, via: 'template', request: { to, text: request.text, template: request.whatsappTemplate } };
+    }
+    return `its ${window / HOUR}-hour window closed (last message ${last.occurredAt})${channel === 'whatsapp' ? ' and no template is set' : ''}`;
+  }
+
+  const key = `${request.contactId}\n${answered?.id ?? 'latest'}\n${request.replyKey}`;
+  const reservation = await ot.reserveOutbound(request.contactId, key, {
+    channel: plans[0].channel,
+    channelAccount: plans[0].account,
+    conversationId: answered?.conversationId ?? undefined,
+    text: request.text,
+    attachments: request.media ? [{ url: request.media.url, caption: request.media.caption, name: request.media.filename }] : [],
+    author: request.author,
+    metadata: { inReplyTo: answered?.id ?? null, replyKey: request.replyKey },
+  });
+  const reserved = reservation.event;
+  if (!reservation.reserved && reserved.data.sendState === 'sent') {
+    return {
+      duplicate: true,
+      channel: reserved.channel ?? plans[0].channel,
+      via: (reserved.data.send as { via?: ReplyResult['via'] } | undefined)?.via ?? 'message',
+      providerMessageId: reserved.providerMessageId,
+      event: reserved,
+      explanation: `Already answered on ${reserved.channel} (event ${reserved.id}): not sent again`,
+    };
+  }
+
+  const http = options.http ?? axios.create({ timeout: 15_000 });
+  let lastError: OmnithreadError | undefined;
+  for (const plan of plans) {
+    try {
+      const sent = await plan.module.send!(plan.request, plan.config, http);
+      const event = await ot.completeOutbound(reserved.id, {
+        state: 'sent',
+        channel: plan.channel,
+        channelAccount: plan.account,
+        providerMessageId: sent.providerMessageId,
+        details: { via: plan.via, ...(reasons.length ? { skipped: reasons } : {}) },
+      });
+      const why = plan.via === 'template' ? ' as the WhatsApp template (the 24-hour window had closed)' : plan.via === 'fallback' ? ` instead of ${first} (${reasons.join('; ')})` : '';
+      return { duplicate: false, channel: plan.channel, via: plan.via, providerMessageId: sent.providerMessageId, event, explanation: `Sent on ${plan.channel}${why}` };
+    } catch (error) {
+      lastError = isOmnithreadError(error) ? error : new OmnithreadError('PROVIDER_ERROR', String((error as Error)?.message ?? error), { cause: error });
+      reasons.push(`${plan.channel}: ${lastError.message}`);
+      // Only a closed window sends us on to the next channel; anything else is for the flow to handle.
+      if (!(lastError.code === 'WINDOW_CLOSED' && request.fallback)) break;
+    }
+  }
+  await ot.completeOutbound(reserved.id, { state: 'failed', channel: plans[0].channel, details: { error: { code: lastError!.code, message: lastError!.message } } });
+  throw lastError!;
+}
