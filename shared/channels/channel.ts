@@ -49,6 +49,20 @@ export interface SendResult {
   response: unknown;
 }
 
+/** One setting of a channel, described for the engines' editors (both generate their fields from it). */
+export interface SettingField {
+  name: string;
+  displayName: string;
+  description: string;
+  /** A secret: a password field in n8n, a credential in Node-RED. */
+  secret?: boolean;
+  type?: 'string' | 'boolean' | 'options';
+  options?: readonly { name: string; value: string }[];
+  default?: string | boolean;
+  required?: boolean;
+  placeholder?: string;
+}
+
 export interface ChannelModule<Config = unknown> {
   /** The value of the trigger's Channel parameter. */
   readonly id: string;
@@ -60,6 +74,9 @@ export interface ChannelModule<Config = unknown> {
   readonly settings: readonly string[];
   /** The settings that are secrets: stored as credentials, never shown again. */
   readonly secrets: readonly string[];
+  /** How the editors present the webhook settings and the send settings. */
+  readonly settingFields?: readonly SettingField[];
+  readonly sendFields?: readonly SettingField[];
   /** Answers a provider's verification handshake; undefined when the request is not one. */
   challenge?(request: WebhookRequest, config: Config): WebhookReply | undefined;
   /** Checks the signature or secret of a delivery. */

@@ -91,6 +91,29 @@ export const genericChannel: ChannelModule<GenericChannelConfig> = {
   configSchema: GenericChannelConfigSchema,
   settings: Object.keys(GenericChannelConfigSchema.shape),
   secrets: ['secret'],
+  settingFields: [
+    {
+      name: 'secret',
+      displayName: 'Secret',
+      description:
+        'Shared secret: the sender puts sha256=HMAC-SHA256(secret, raw body) in the signature header. Deliveries with a missing or wrong signature get 401 and are not stored. Empty = no signature check.',
+      secret: true,
+    },
+    { name: 'signatureHeader', displayName: 'Signature Header', description: 'The request header that carries the signature', default: 'x-omnithread-signature' },
+    { name: 'channelName', displayName: 'Channel Name', description: 'The channel recorded when a message does not name one (e.g. zendesk, forms)', default: 'generic' },
+    {
+      name: 'defaultTrust',
+      displayName: 'Default Trust',
+      description: 'How far the sending system vouches for the shorthand handles (email, phone, accountId) it sends',
+      type: 'options',
+      options: [
+        { name: 'Asserted (typed by the customer)', value: 'asserted' },
+        { name: 'Channel (the system checked it)', value: 'channel' },
+        { name: 'Verified (signed identity)', value: 'verified' },
+      ],
+      default: 'channel',
+    },
+  ],
 
   verify(request, config) {
     if (!config.secret) return { ok: true };
