@@ -72,6 +72,10 @@ export async function handleWebhook<C>(ot: Omnithread, channel: ChannelModule<C>
   const challenge = channel.challenge?.(request, config);
   if (challenge) return { ...outcome, reply: challenge };
 
+  if (request.method.toUpperCase() !== 'POST') {
+    return { ...outcome, reply: { status: 405, body: { error: `${channel.displayName} deliveries are POST requests; ${request.method} is only for a provider's verification handshake` } } };
+  }
+
   const verification = channel.verify(request, config);
   if (!verification.ok) {
     return { ...outcome, reply: { status: verification.status, body: { error: `Signature check failed: ${verification.reason}` } }, refused: verification.reason };

@@ -116,6 +116,11 @@ describeStores('webhook handler', (ctx) => {
     expect(again.duplicates[0].event?.id).toBe(first.recorded[0].event?.id);
   });
 
+  test('a GET to a channel without a handshake gets 405', async () => {
+    const outcome = await handleWebhook(ctx().omnithread(), genericChannel, config, { ...request(delivery('g-1')), method: 'GET' });
+    expect(outcome.reply.status).toBe(405);
+  });
+
   test('a bad signature gets 401 and stores nothing; a malformed body gets 400 naming the field and stores nothing', async () => {
     const ot = ctx().omnithread();
     const before = await countRows(ctx().store);
