@@ -20,7 +20,7 @@ export type { Transcript, TranscriptOptions, TranscriptConversation } from './ti
 export { Omnithread, createOmnithread, OmnithreadOptionsSchema } from './omnithread';
 export type { OmnithreadOptions, IngestResult, RecordResult, ContactExport, EraseReport } from './omnithread';
 export { CHANNELS, channelById, genericChannel, signGeneric, GenericChannelConfigSchema, header } from './channels';
-export type { ChannelModule, WebhookRequest, WebhookReply, Verification, InboundItem, OutboundRequest, SendResult, GenericChannelConfig, GenericMessage } from './channels';
+export type { ChannelModule, SettingField, WebhookRequest, WebhookReply, Verification, InboundItem, OutboundRequest, SendResult, GenericChannelConfig, GenericMessage } from './channels';
 export { handleWebhook, channelConfig, triggerOutput, renderReply, isProviderReply } from './webhook';
 export type { WebhookOutcome, TriggerOutput } from './webhook';
 export { NodeStoreSettingsSchema, resolveSettings, defaultSqlitePath } from './settings';

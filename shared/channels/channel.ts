@@ -57,7 +57,7 @@ export interface SettingField {
   /** A secret: a password field in n8n, a credential in Node-RED. */
   secret?: boolean;
   type?: 'string' | 'boolean' | 'options';
-  options?: readonly { name: string; value: string }[];
+  options?: readonly { name: string; value: string; description?: string }[];
   default?: string | boolean;
   required?: boolean;
   placeholder?: string;

@@ -100,16 +100,23 @@ export const genericChannel: ChannelModule<GenericChannelConfig> = {
       secret: true,
     },
     { name: 'signatureHeader', displayName: 'Signature Header', description: 'The request header that carries the signature', default: 'x-omnithread-signature' },
-    { name: 'channelName', displayName: 'Channel Name', description: 'The channel recorded when a message does not name one (e.g. zendesk, forms)', default: 'generic' },
+    {
+      name: 'channelName',
+      displayName: 'Channel Name',
+      description:
+        'The channel recorded for messages whose body gives no "channel" (lower-case letters, digits, - and _), e.g. webchat, email or the name of the sending system',
+      default: 'generic',
+      placeholder: 'zendesk',
+    },
     {
       name: 'defaultTrust',
       displayName: 'Default Trust',
-      description: 'How far the sending system vouches for the shorthand handles (email, phone, accountId) it sends',
+      description: 'How much the email, phone and accountId of "from" are trusted; decides whether they may merge two contacts automatically',
       type: 'options',
       options: [
-        { name: 'Asserted (typed by the customer)', value: 'asserted' },
-        { name: 'Channel (the system checked it)', value: 'channel' },
-        { name: 'Verified (signed identity)', value: 'verified' },
+        { name: 'Asserted', value: 'asserted', description: 'The sender passes on what the customer typed' },
+        { name: 'Channel', value: 'channel', description: 'The sending system vouches for the email, phone and account ID it sends' },
+        { name: 'Verified', value: 'verified', description: 'The sending system has verified them (e.g. a logged-in customer)' },
       ],
       default: 'channel',
     },

@@ -11,7 +11,6 @@ import type {
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import {
 	CHANNELS,
-	TRUST_LEVELS,
 	channelById,
 	channelConfig,
 	handleWebhook,
@@ -19,6 +18,7 @@ import {
 	renderReply,
 	triggerOutput,
 	type IngestResult,
+	type SettingField,
 	type WebhookOutcome,
 	type WebhookReply,
 	type WebhookRequest,
@@ -26,8 +26,8 @@ import {
 import { omnithreadForNode, omnithreadStoreApiTest } from '../common';
 
 /**
- * Each channel's settings: parameters shown only for that channel (displayOptions on `channel`), named
- * as the keys of the channel module's config schema. webhook() collects them without knowing the channel.
+ * Each channel's settings, generated from the channel module's description: parameters shown only for
+ * that channel (displayOptions on `channel`). webhook() collects them without knowing the channel.
  */
 const CHANNEL_SETTINGS: INodeProperties[] = [
 	{
@@ -38,53 +38,22 @@ const CHANNEL_SETTINGS: INodeProperties[] = [
 		default: '',
 		displayOptions: { show: { channel: ['generic'] } },
 	},
-	{
-		displayName: 'Secret',
-		name: 'secret',
-		type: 'string',
-		typeOptions: { password: true },
-		default: '',
-		description:
-			'Shared secret: the sender puts sha256=HMAC-SHA256(secret, raw body) in the signature header. Deliveries with a missing or wrong signature get 401 and are not stored. Empty = no signature check.',
-		displayOptions: { show: { channel: ['generic'] } },
-	},
-	{
-		displayName: 'Signature Header',
-		name: 'signatureHeader',
-		type: 'string',
-		default: 'x-omnithread-signature',
-		description: 'The request header that carries the signature',
-		displayOptions: { show: { channel: ['generic'] } },
-	},
-	{
-		displayName: 'Channel Name',
-		name: 'channelName',
-		type: 'string',
-		default: 'generic',
-		placeholder: 'zendesk',
-		description:
-			'The channel recorded for messages whose body gives no "channel" (lower-case letters, digits, - and _), e.g. webchat, email or the name of the sending system',
-		displayOptions: { show: { channel: ['generic'] } },
-	},
-	{
-		displayName: 'Default Trust',
-		name: 'defaultTrust',
-		type: 'options',
-		options: TRUST_LEVELS.map((trust) => ({
-			name: trust[0].toUpperCase() + trust.slice(1),
-			value: trust,
-			description: {
-				asserted: 'The sender passes on what the customer typed',
-				channel: 'The sending system vouches for the email, phone and account ID it sends',
-				verified: 'The sending system has verified them (e.g. a logged-in customer)',
-			}[trust],
-		})),
-		default: 'channel',
-		description:
-			'How much the email, phone and accountId of "from" are trusted; decides whether they may merge two contacts automatically',
-		displayOptions: { show: { channel: ['generic'] } },
-	},
+	...Object.values(CHANNELS).flatMap((channel) => (channel.settingFields ?? []).map((field) => parameterFor(channel.id, field))),
 ];
+
+function parameterFor(channel: string, field: SettingField): INodeProperties {
+	const common = {
+		displayName: field.displayName,
+		name: field.name,
+		description: field.description,
+		required: field.required,
+		placeholder: field.placeholder,
+		displayOptions: { show: { channel: [channel] } },
+	};
+	if (field.type === 'boolean') return { ...common, type: 'boolean', default: field.default ?? false };
+	if (field.type === 'options') return { ...common, type: 'options', options: [...(field.options ?? [])], default: field.default ?? '' };
+	return { ...common, type: 'string', default: field.default ?? '', ...(field.secret ? { typeOptions: { password: true } } : {}) };
+}
 
 /** The settings of one channel, as given in the node, for the channel module to validate. */
 function channelSettings(context: IWebhookFunctions, channelId: string): IDataObject {
