@@ -234,7 +234,7 @@ export class Omnithread {
       const seen = await this.delivery(tx, dedupeKey);
       if (seen) return { ...(await this.duplicateResult(tx, seen.event_id)), message };
 
-      const threadContactId = message.threadKey ? await threadContact(tx, this.workspace, message.channel, message.threadKey) : undefined;
+      const threadContactId = message.threadKey ? await threadContact(tx, this.workspace, message.channel, message.channelAccount, message.threadKey) : undefined;
       const identity = await resolveIdentity(
         tx,
         { workspace: this.workspace, rules: this.rules, now, actor: this.actor },

@@ -167,7 +167,7 @@ export async function sendReply(ot: Omnithread, input: ReplyRequest, options: Re
       const why = plan.via === 'template' ? ' as the WhatsApp template (the 24-hour window had closed)' : plan.via === 'fallback' ? ` instead of ${first} (${reasons.join('; ')})` : '';
       return { duplicate: false, channel: plan.channel, via: plan.via, providerMessageId: sent.providerMessageId, event, explanation: `Sent on ${plan.channel}${why}` };
     } catch (error) {
-      lastError = isOmnithreadError(error) ? error : new OmnithreadError('PROVIDER_ERROR', String((error as Error)?.message ?? error), { cause: error });
+      lastError = isOmnithreadError(error) ? error : new OmnithreadError('PROVIDER_ERROR', String((error as Error)?.message ?? error));
       reasons.push(`${plan.channel}: ${lastError.message}`);
       // Only a closed window sends us on to the next channel; anything else is for the flow to handle.
       if (!(lastError.code === 'WINDOW_CLOSED' && request.fallback)) break;

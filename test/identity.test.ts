@@ -270,6 +270,9 @@ describeStores('identity resolution', (ctx) => {
     const reply = await ot.ingest(message([email('noreply@corp.io')], { channel: 'email', threadKey: '<root@corp.io>' }));
     expect(reply.contact.id).toBe(first.contact.id);
     expect(reply.identity?.steps.map((s) => s.action)).toEqual(['skipped', 'thread']);
+    // A thread belongs to one channel account: the same thread key under another account is someone else.
+    const elsewhere = await ot.ingest(message([email('noreply@corp.io')], { channel: 'email', channelAccount: 'other-mailbox', threadKey: '<root@corp.io>' }));
+    expect(elsewhere.contact.id).not.toBe(first.contact.id);
   });
 
   test('workspaces never see each other', async () => {

@@ -43,7 +43,8 @@ export function providerError(
     return new OmnithreadError('AUTH_FAILED', `${provider} refused the credentials (HTTP ${status}): ${said}`, { details });
   }
   if (status === undefined) {
-    return new OmnithreadError('PROVIDER_ERROR', `${provider} could not be reached: ${axiosError.message}`, { details, cause: error });
+    // No `cause`: the request config it carries holds the access token, and errors travel into logs and flows.
+    return new OmnithreadError('PROVIDER_ERROR', `${provider} could not be reached: ${axiosError.message}`, { details: { ...details, code: axiosError.code } });
   }
   return new OmnithreadError('PROVIDER_ERROR', `${provider} answered HTTP ${status}: ${said}`, { details });
 }

@@ -127,11 +127,14 @@ export async function completeOutboundEvent(
   return (await getEvent(db, workspace, event.id))!;
 }
 
-/** The contact of the newest event in a provider thread (an email thread, a chat), if any. */
-export async function threadContact(db: SqlExecutor, workspace: string, channel: string, threadKey: string): Promise<string | undefined> {
+/**
+ * The contact of the newest event in a provider thread (an email thread, a chat), if any. Threads belong
+ * to one channel account: the same chat id under two bots or pages is two threads.
+ */
+export async function threadContact(db: SqlExecutor, workspace: string, channel: string, channelAccount: string, threadKey: string): Promise<string | undefined> {
   const row = await db.get<{ contact_id: string }>(
-    'SELECT contact_id FROM events WHERE workspace = ? AND channel = ? AND thread_key = ? ORDER BY seq DESC LIMIT 1',
-    [workspace, channel, threadKey],
+    'SELECT contact_id FROM events WHERE workspace = ? AND channel = ? AND thread_key = ? AND channel_account = ? ORDER BY seq DESC LIMIT 1',
+    [workspace, channel, threadKey, channelAccount],
   );
   return row?.contact_id;
 }
