@@ -19,7 +19,25 @@ export { buildTranscript, estimateTokens, TranscriptOptionsSchema } from './time
 export type { Transcript, TranscriptOptions, TranscriptConversation } from './timeline/transcript';
 export { Omnithread, createOmnithread, OmnithreadOptionsSchema } from './omnithread';
 export type { OmnithreadOptions, IngestResult, RecordResult, ContactExport, EraseReport } from './omnithread';
-export { CHANNELS, channelById, genericChannel, signGeneric, GenericChannelConfigSchema, header } from './channels';
+export {
+  CHANNELS,
+  channelById,
+  genericChannel,
+  signGeneric,
+  GenericChannelConfigSchema,
+  header,
+  whatsappChannel,
+  messengerChannel,
+  instagramChannel,
+  telegramChannel,
+  telegramSetWebhook,
+  telegramDeleteWebhook,
+  telegramWebhookInfo,
+  twilioSmsChannel,
+  twilioVoiceChannel,
+  xChannel,
+  metaSignature,
+} from './channels';
 export type { ChannelModule, SettingField, WebhookRequest, WebhookReply, Verification, InboundItem, OutboundRequest, SendResult, GenericChannelConfig, GenericMessage } from './channels';
 export { handleWebhook, channelConfig, triggerOutput, renderReply, isProviderReply } from './webhook';
 export type { WebhookOutcome, TriggerOutput } from './webhook';

@@ -435,6 +435,35 @@ export const whatsappChannel: ChannelModule<WhatsAppChannelConfig> = {
   configSchema: WhatsAppChannelConfigSchema,
   settings: Object.keys(WhatsAppChannelConfigSchema.shape),
   secrets: ['appSecret', 'verifyToken'],
+  settingFields: [
+    {
+      name: 'appSecret',
+      displayName: 'App Secret',
+      description:
+        "The Meta app's secret (App settings > Basic): every delivery is signed with it in X-Hub-Signature-256. Deliveries with a missing or wrong signature get 401 and are not stored.",
+      secret: true,
+      required: true,
+    },
+    {
+      name: 'verifyToken',
+      displayName: 'Verify Token',
+      description: "Any string you choose, typed again as the Verify Token in the app's WhatsApp > Configuration > Webhook: Meta's GET handshake is answered only when it matches",
+      secret: true,
+      required: true,
+    },
+    {
+      name: 'phoneNumberId',
+      displayName: 'Phone Number ID',
+      description: 'Only messages to this business phone number ID (WhatsApp > API Setup); empty = every number of the app. Others are acknowledged and not recorded.',
+      placeholder: '106540352242922',
+    },
+  ],
+  sendFields: [
+    { name: 'accessToken', displayName: 'Access Token', description: 'A system user access token with whatsapp_business_messaging', secret: true, required: true },
+    { name: 'phoneNumberId', displayName: 'Phone Number ID', description: 'The business number to send from, when the reply address names none' },
+    { name: 'apiVersion', displayName: 'API Version', description: 'The Graph API version', default: WHATSAPP_DEFAULT_API_VERSION },
+    { name: 'apiBaseUrl', displayName: 'API Base URL', description: 'Where the Cloud API is', default: 'https://graph.facebook.com' },
+  ],
 
   challenge: (request, config) => metaChallenge(request, config.verifyToken),
   verify: (request, config) => metaVerify(request, config.appSecret),
