@@ -330,35 +330,46 @@ export class Omnithread {
     const now = this.clock();
     const at = toMs(message.sentAt, now);
     const dedupeKey = message.providerMessageId ? digest('out', message.channel, message.channelAccount, message.providerMessageId) : undefined;
-    return this.recordOnce(contactId, dedupeKey, now, async (tx, rootId) => {
-      const { conversation } = message.conversationId
-        ? { conversation: await this.conversationOf(tx, rootId, message.conversationId) }
-        : await this.conversationFor(tx, rootId, message.channel, at, now);
-      const event = await insertEvent(
-        tx,
-        this.workspace,
-        {
-          contactId: rootId,
-          conversationId: conversation.id,
-          kind: 'message',
-          channel: message.channel,
-          channelAccount: message.channelAccount,
-          direction: 'outbound',
-          text: message.text,
-          occurredAt: at,
-          providerMessageId: message.providerMessageId ?? null,
-          threadKey: message.threadKey ?? null,
-          data: {
-            attachments: message.attachments,
-            ...(message.author ? { author: message.author } : {}),
-            ...(message.metadata ? { metadata: message.metadata } : {}),
-          },
+    return this.recordOnce(contactId, dedupeKey, now, (tx, rootId) => this.writeOutbound(tx, rootId, message, at, now, {}));
+  }
+
+  /** Writes an outbound message in its conversation (the one named, or the person's current one). */
+  private async writeOutbound(
+    tx: SqlTransaction,
+    rootId: string,
+    message: z.output<typeof OutboundMessageInputSchema>,
+    at: number,
+    now: number,
+    data: Record<string, unknown>,
+  ): Promise<TimelineEvent> {
+    const { conversation } = message.conversationId
+      ? { conversation: await this.conversationOf(tx, rootId, message.conversationId) }
+      : await this.conversationFor(tx, rootId, message.channel, at, now);
+    const event = await insertEvent(
+      tx,
+      this.workspace,
+      {
+        contactId: rootId,
+        conversationId: conversation.id,
+        kind: 'message',
+        channel: message.channel,
+        channelAccount: message.channelAccount,
+        direction: 'outbound',
+        text: message.text,
+        occurredAt: at,
+        providerMessageId: message.providerMessageId ?? null,
+        threadKey: message.threadKey ?? null,
+        data: {
+          attachments: message.attachments,
+          ...data,
+          ...(message.author ? { author: message.author } : {}),
+          ...(message.metadata ? { metadata: message.metadata } : {}),
         },
-        now,
-      );
-      await touchConversation(tx, this.workspace, conversation, message.channel, at);
-      return event;
-    });
+      },
+      now,
+    );
+    await touchConversation(tx, this.workspace, conversation, message.channel, at);
+    return event;
   }
 
   /**
@@ -414,35 +425,7 @@ export class Omnithread {
     const message = parseInput(OutboundMessageInputSchema, input, 'outbound message');
     const now = this.clock();
     const dedupeKey = digest('send', key);
-    const result = await this.recordOnce(contactId, dedupeKey, now, async (tx, rootId) => {
-      const { conversation } = message.conversationId
-        ? { conversation: await this.conversationOf(tx, rootId, message.conversationId) }
-        : await this.conversationFor(tx, rootId, message.channel, now, now);
-      const event = await insertEvent(
-        tx,
-        this.workspace,
-        {
-          contactId: rootId,
-          conversationId: conversation.id,
-          kind: 'message',
-          channel: message.channel,
-          channelAccount: message.channelAccount,
-          direction: 'outbound',
-          text: message.text,
-          occurredAt: now,
-          threadKey: message.threadKey ?? null,
-          data: {
-            attachments: message.attachments,
-            sendState: 'pending',
-            ...(message.author ? { author: message.author } : {}),
-            ...(message.metadata ? { metadata: message.metadata } : {}),
-          },
-        },
-        now,
-      );
-      await touchConversation(tx, this.workspace, conversation, message.channel, now);
-      return event;
-    });
+    const result = await this.recordOnce(contactId, dedupeKey, now, (tx, rootId) => this.writeOutbound(tx, rootId, message, now, now, { sendState: 'pending' }));
     return { reserved: !result.duplicate, event: result.event };
   }
 
