@@ -5,7 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import { CHANNELS, channelById, channelConfig, handleWebhook, renderReply, triggerOutput } from '../../shared';
-import type { IngestResult, WebhookOutcome, WebhookReply, WebhookRequest } from '../../shared';
+import type { ChannelModule, IngestResult, WebhookOutcome, WebhookReply, WebhookRequest } from '../../shared';
 import { byteLimit, captureRawBody, httpNodeMiddleware, readRawBody, removeRoute, routePath, useStore } from './common';
 import type { NodeDef, NodeMessage, RedApi, RedNode } from './common';
 
@@ -17,7 +17,8 @@ interface InDef extends NodeDef {
   [setting: string]: unknown;
 }
 
-const DEFAULT_PATH = '/omnithread/generic';
+/** A node without a path listens on /omnithread/<channel>, as the editor suggests. */
+const defaultPath = (channel: unknown): string => `/omnithread/${typeof channel === 'string' && /^[a-z0-9_-]+$/.test(channel) ? channel : 'generic'}`;
 
 /** Every secret any channel takes: declared once for the runtime, filled in per channel in the editor. */
 const CREDENTIALS = Object.fromEntries(Object.values(CHANNELS).flatMap((c) => c.secrets.map((name) => [name, { type: 'password' as const }])));
@@ -25,10 +26,11 @@ const CREDENTIALS = Object.fromEntries(Object.values(CHANNELS).flatMap((c) => c.
 /** Paths in use per HTTP app, so two nodes on one path say so instead of shadowing each other. */
 const pathsInUse = new WeakMap<object, Map<string, string>>();
 
-function settingsFor(def: InDef, credentials: Record<string, string | undefined>, keys: string[]): Record<string, unknown> {
+/** The chosen channel's settings only: its secrets from the node's credentials, the others from its properties. */
+function settingsFor(def: InDef, credentials: Record<string, string | undefined>, channel: ChannelModule<unknown>): Record<string, unknown> {
   const settings: Record<string, unknown> = {};
-  for (const key of keys) {
-    const value = credentials[key] ?? def[key];
+  for (const key of channel.settings) {
+    const value = channel.secrets.includes(key) ? credentials[key] : def[key];
     if (value !== undefined && value !== null && value !== '') settings[key] = value;
   }
   return settings;
@@ -48,7 +50,7 @@ export = function register(RED: RedApi): void {
   function OmnithreadIn(this: RedNode, def: InDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const path = routePath(def.path, DEFAULT_PATH);
+    const path = routePath(def.path, defaultPath(def.channel));
     const respond = def.respond === 'flow' ? 'flow' : 'ack';
     if (RED.settings.httpNodeRoot === false) {
       node.warn('HTTP endpoints are disabled in this Node-RED (httpNodeRoot: false): omnithread-in cannot receive webhooks');
@@ -60,7 +62,7 @@ export = function register(RED: RedApi): void {
     let configError: string | undefined;
     try {
       if (!channel) throw new Error(`Unknown channel "${def.channel}": choose one of ${Object.keys(CHANNELS).join(', ')}`);
-      config = channelConfig(channel, settingsFor(def, node.credentials ?? {}, [...channel.settings]));
+      config = channelConfig(channel, settingsFor(def, node.credentials ?? {}, channel));
     } catch (error) {
       configError = (error as Error).message;
       node.error(`omnithread-in ${path}: ${configError}`);
@@ -168,6 +170,16 @@ export = function register(RED: RedApi): void {
 
   // The editor builds its Channel list from here, so a channel added to shared/ appears without editing HTML.
   RED.httpAdmin.get('/omnithread/channels', RED.auth.needsPermission('omnithread-in.read'), (_req: Request, res: Response) => {
-    res.json(Object.values(CHANNELS).map((c) => ({ id: c.id, name: c.displayName, description: c.description, settings: c.settings, secrets: c.secrets })));
+    res.json(
+      Object.values(CHANNELS).map((c) => ({
+        id: c.id,
+        name: c.displayName,
+        description: c.description,
+        settings: c.settings,
+        secrets: c.secrets,
+        // What the editor shows under each setting's row: the module's own description.
+        fields: (c.settingFields ?? []).map((f) => ({ name: f.name, displayName: f.displayName, description: f.description })),
+      })),
+    );
   });
 };

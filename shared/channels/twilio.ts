@@ -494,7 +494,7 @@ const WEBHOOK_FIELDS: readonly SettingField[] = [
     name: 'publicUrl',
     displayName: 'Public URL',
     description: 'The webhook URL exactly as configured in Twilio, when it differs from the URL this node sees (behind a proxy or tunnel). Twilio signs that URL.',
-    placeholder: 'https://n8n.example.com/webhook/twilio',
+    placeholder: 'https://support.example.com/webhooks/twilio',
   },
 ];
 

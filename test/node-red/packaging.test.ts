@@ -116,3 +116,41 @@ test('the examples use every non-config node', () => {
   const used = new Set(example.map((n) => n.type));
   for (const type of TYPES) expect(used.has(type)).toBe(true);
 });
+
+test("omnithread-in's rows follow each channel's settingFields: label, placeholder, input kind and default", () => {
+  const { defs, template, help } = editorOf('omnithread-in');
+  const def = defs['omnithread-in'];
+  // Placeholders written for Node-RED users where the module's is another engine's URL.
+  for (const channel of Object.values(CHANNELS)) {
+    expect(template).toContain(`<option value="${channel.id}"`);
+    for (const field of channel.settingFields ?? []) {
+      const row = new RegExp(`<label for="node-input-${field.name}">(?:<i [^>]*></i>)?\\s*([^<]*)</label>\\s*<(input|select)([^>]*)>`).exec(template);
+      const [, label, tag, attributes] = row ?? [];
+      const kind = field.secret ? 'password' : field.type === 'boolean' ? 'checkbox' : field.type === 'options' ? 'select' : 'text';
+      const shown = tag === 'select' ? 'select' : /type="([a-z]+)"/.exec(attributes ?? '')?.[1];
+      expect({ channel: channel.id, field: field.name, label: label?.trim(), kind: shown }).toEqual({ channel: channel.id, field: field.name, label: field.displayName, kind });
+      if (field.placeholder) expect({ field: field.name, attributes }).toEqual({ field: field.name, attributes: expect.stringContaining(`placeholder="${field.placeholder}"`) });
+      if (field.secret) expect(def.credentials?.[field.name]).toEqual({ type: 'password' });
+      else expect({ field: field.name, value: def.defaults[field.name]?.value }).toEqual({ field: field.name, value: field.default ?? '' });
+      expect({ field: field.name, documented: help.includes(`: ${field.displayName} (`) }).toEqual({ field: field.name, documented: true });
+      for (const option of field.options ?? []) expect(template).toContain(`<option value="${option.value}">`);
+    }
+  }
+});
+
+test('omnithread-in tells the editor each channel and its settings fields (GET omnithread/channels)', () => {
+  let handler: ((req: unknown, res: { json: (body: unknown) => void }) => void) | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const init = require(join(ROOT, 'nodes', 'node-red', 'omnithread-in.ts')) as (red: unknown) => void;
+  init({
+    nodes: { registerType: () => undefined },
+    httpAdmin: { get: (_path: string, _auth: unknown, h: typeof handler) => (handler = h) },
+    auth: { needsPermission: () => () => undefined },
+    settings: {},
+  });
+  let body: { id: string; fields: { name: string; description: string }[] }[] = [];
+  handler?.({}, { json: (b) => (body = b as typeof body) });
+  expect(body.map((c) => c.id)).toEqual(Object.keys(CHANNELS));
+  for (const c of body) expect(c.fields.map((f) => f.name)).toEqual((CHANNELS[c.id].settingFields ?? []).map((f) => f.name));
+  expect(JSON.stringify(body)).not.toMatch(/"secret":true/);
+});
