@@ -58,6 +58,8 @@ const TelegramConfigObject = z
     botToken: z.union([BotTokenSchema, z.literal('')]).default(''),
     /** The bot's id (the number before ':' in its token). */
     botId: z.union([z.string().trim().regex(/^\d{1,20}$/, 'must be the bot id, the number before ":" in the bot token'), z.literal('')]).default(''),
+    /** The Bot API server the trigger registers the webhook with (a local Bot API server, or a test server). */
+    apiBaseUrl: z.string().trim().url('must be a URL such as https://api.telegram.org').default('https://api.telegram.org'),
   })
   .strict();
 
@@ -386,6 +388,12 @@ export const telegramChannel: ChannelModule<TelegramChannelConfig> = {
       placeholder: '123456789:AA...',
     },
     { name: 'botId', displayName: 'Bot ID', description: 'The bot id, when no bot token is given here (the number before ":" in the token)', placeholder: '123456789' },
+    {
+      name: 'apiBaseUrl',
+      displayName: 'API Base URL',
+      description: 'The Bot API server the trigger registers the webhook with (change only for a local Bot API server)',
+      default: 'https://api.telegram.org',
+    },
   ],
   sendFields: [
     { name: 'botToken', displayName: 'Bot Token', description: 'The bot token from @BotFather', secret: true, required: true, placeholder: '123456789:AA...' },

@@ -50,7 +50,7 @@ function refusal(run: () => unknown): OmnithreadError {
 describe('Telegram settings and secret token', () => {
   test('settings, secrets and the bot id (configured, or the number before ":" in the token)', () => {
     expect(telegramChannel.id).toBe('telegram');
-    expect(telegramChannel.settings).toEqual(['secretToken', 'botToken', 'botId']);
+    expect(telegramChannel.settings).toEqual(['secretToken', 'botToken', 'botId', 'apiBaseUrl']);
     expect(telegramChannel.secrets).toEqual(['secretToken', 'botToken']);
     expect(messagesOf(fixture('text'))[0]).toMatchObject({ channelAccount: BOT_ID });
     const byId = channelConfig(telegramChannel, { secretToken: SECRET, botId: '999', botToken: BOT_TOKEN });

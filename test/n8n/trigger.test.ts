@@ -157,7 +157,7 @@ describe('Omnithread Trigger webhook()', () => {
     expect(items).toHaveLength(1);
     expect(result.webhookResponse).toBeUndefined();
     // The webhook description resolves the mode from the parameter, as n8n's Webhook node does.
-    const description = workflow.nodeTypes.getByNameAndVersion(TYPES.trigger).description.webhooks![0];
+    const description = workflow.nodeTypes.getByNameAndVersion(TYPES.trigger).description.webhooks!.find((w) => w.name === 'default')!;
     expect(description.responseMode).toBe('={{$parameter["responseMode"]}}');
     const triggerNode = workflow.getNode('Trigger')!;
     expect(workflow.expression.getSimpleParameterValue(triggerNode, description.responseMode!, 'webhook', {})).toBe('lastNode');

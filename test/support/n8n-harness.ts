@@ -7,7 +7,7 @@ import { n8nUserFolder } from './n8n-env'; // first: sets up the environment n8n
 import { rmSync } from 'node:fs';
 import type { Request, Response } from 'express';
 import { mock } from 'jest-mock-extended';
-import { ExecutionLifecycleHooks, WebhookContext, WorkflowExecute } from 'n8n-core';
+import { ExecutionLifecycleHooks, HookContext, WebhookContext, WorkflowExecute } from 'n8n-core';
 import { ICredentialsHelper, NodeHelpers, Workflow, createRunExecutionData } from 'n8n-workflow';
 import type {
   ICredentialDataDecryptedObject,
@@ -236,6 +236,10 @@ export interface Delivery {
   body: unknown;
   headers?: Record<string, string>;
   query?: IDataObject;
+  /** The HTTP method; GET goes to the trigger's `setup` webhook (providers' handshakes), as n8n routes it. */
+  method?: 'GET' | 'POST';
+  /** Defaults to application/json. */
+  contentType?: string;
 }
 
 export interface WebhookCall {
@@ -260,7 +264,8 @@ export async function callWebhook(workflow: Workflow, nodeName: string, delivery
   } catch {
     parsed = {};
   }
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const method = delivery.method ?? 'POST';
+  const headers: Record<string, string> = method === 'GET' ? {} : { 'content-type': delivery.contentType ?? 'application/json' };
   for (const [name, value] of Object.entries(delivery.headers ?? {})) headers[name.toLowerCase()] = value;
   const sent: WebhookCall['sent'] = {};
   const response = {
@@ -286,29 +291,66 @@ export async function callWebhook(workflow: Workflow, nodeName: string, delivery
       return response;
     },
   };
+  if (delivery.contentType?.startsWith('application/x-www-form-urlencoded')) parsed = Object.fromEntries(new URLSearchParams(raw));
   const additionalData = additionalDataFor(undefined, options);
+  const query = delivery.query ?? {};
+  const search = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
+  const path = `/webhook/${node.webhookId ?? 'test'}/webhook${search ? `?${search}` : ''}`;
   additionalData.httpRequest = {
-    method: 'POST',
-    url: `/webhook/${node.webhookId ?? 'test'}/webhook`,
-    originalUrl: `/webhook/${node.webhookId ?? 'test'}/webhook`,
+    method,
+    url: path,
+    originalUrl: path,
     headers,
-    query: delivery.query ?? {},
+    query,
     params: {},
     body: parsed,
     rawBody: Buffer.from(raw, 'utf8'),
   } as unknown as Request;
   additionalData.httpResponse = response as unknown as Response;
+  const webhookDescription = nodeType.description.webhooks!.find((w) => w.httpMethod === method);
+  if (!webhookDescription) throw new Error(`${node.type} has no ${method} webhook`);
   const webhookData = {
-    httpMethod: 'POST',
+    httpMethod: method,
     node: nodeName,
     path: 'webhook',
     workflowId: workflow.id,
-    webhookDescription: nodeType.description.webhooks![0],
+    webhookDescription,
     workflowExecuteAdditionalData: additionalData,
   } as IWebhookData;
   const context = new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], null);
   const result = await nodeType.webhook!.call(context);
   return { result, sent, items: result.workflowData?.[0] ?? [] };
+}
+
+/**
+ * Runs one of a trigger's webhookMethods (checkExists / create / delete) in n8n-core's real HookContext,
+ * as n8n does when it activates (or, on a test run, listens for) and deactivates a workflow.
+ */
+export async function callHookMethod(
+  workflow: Workflow,
+  nodeName: string,
+  method: 'checkExists' | 'create' | 'delete',
+  options: HarnessOptions & { isTest?: boolean; webhookName?: string } = {},
+): Promise<boolean | undefined> {
+  const node = workflow.getNode(nodeName) as INode;
+  const nodeType = workflow.nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
+  const webhookName = options.webhookName ?? 'default';
+  const webhookDescription = nodeType.description.webhooks!.find((w) => w.name === webhookName)!;
+  const additionalData = additionalDataFor(undefined, options);
+  const webhookData = {
+    httpMethod: webhookDescription.httpMethod,
+    node: nodeName,
+    path: 'webhook',
+    workflowId: workflow.id,
+    webhookDescription,
+    workflowExecuteAdditionalData: additionalData,
+    isTest: options.isTest,
+  } as IWebhookData;
+  const methods = nodeType.webhookMethods as Record<string, Record<string, (this: HookContext) => Promise<boolean>> | undefined> | undefined;
+  const fn = methods?.[webhookName]?.[method];
+  if (!fn) return undefined;
+  const context = new HookContext(workflow, node, additionalData, options.isTest ? 'manual' : 'trigger', options.isTest ? 'manual' : 'activate', webhookData);
+  return await fn.call(context);
 }
 
 /** Runs a node type's credential test method, as n8n's credentials tester does. */

@@ -7,15 +7,20 @@ import type {
 	INodeTypeDescription,
 	IWebhookFunctions,
 	IWebhookResponseData,
+	JsonObject,
 } from 'n8n-workflow';
-import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
+import { NodeApiError, NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import {
 	CHANNELS,
 	channelById,
 	channelConfig,
 	handleWebhook,
+	isOmnithreadError,
 	isProviderReply,
 	renderReply,
+	telegramDeleteWebhook,
+	telegramSetWebhook,
+	telegramWebhookInfo,
 	triggerOutput,
 	type IngestResult,
 	type SettingField,
@@ -56,7 +61,7 @@ function parameterFor(channel: string, field: SettingField): INodeProperties {
 }
 
 /** The settings of one channel, as given in the node, for the channel module to validate. */
-function channelSettings(context: IWebhookFunctions, channelId: string): IDataObject {
+function channelSettings(context: IWebhookFunctions | IHookFunctions, channelId: string): IDataObject {
 	const settings: IDataObject = {};
 	for (const property of CHANNEL_SETTINGS) {
 		const shownFor = property.displayOptions?.show?.channel as string[] | undefined;
@@ -82,8 +87,92 @@ async function webhookRequest(context: IWebhookFunctions): Promise<WebhookReques
 		headers,
 		query: (request.query ?? {}) as Record<string, unknown>,
 		rawBody,
-		url: `${context.getNodeWebhookUrl('default') ?? ''}${query}`,
+		url: `${publicWebhookUrl(context) ?? ''}${query}`,
 	};
+}
+
+/**
+ * The URL the provider called (Twilio signs it): the production URL, or on a test run ("Listen for test
+ * event") the /webhook-test/ URL. n8n versions without getWebhookResourceUrl only know the production one.
+ */
+function publicWebhookUrl(context: IWebhookFunctions): string | undefined {
+	const served = typeof context.getWebhookResourceUrl === 'function' ? context.getWebhookResourceUrl('default') : undefined;
+	return served ?? context.getNodeWebhookUrl('default');
+}
+
+/**
+ * The shared Telegram helpers take an axios instance; a community node must not import axios (n8n's
+ * lint forbids runtime dependencies), so they get n8n's own HTTP helper behind the two calls they make.
+ * HTTP errors are thrown axios-style (error.response.status / data) for the helpers' error mapping.
+ */
+/** What the shared helpers call HTTP with (an axios instance; typed from them so axios is not imported). */
+type HttpClient = Parameters<typeof telegramSetWebhook>[2];
+
+function n8nHttp(context: IHookFunctions): HttpClient {
+	const call = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
+		const response = (await context.helpers.httpRequest({
+			method,
+			url,
+			...(body === undefined ? {} : { body: body as IDataObject, headers: { 'content-type': 'application/json' } }),
+			json: true,
+			returnFullResponse: true,
+			ignoreHttpStatusErrors: true,
+		})) as { body: unknown; statusCode: number; headers: IDataObject };
+		if (response.statusCode >= 400) {
+			const error = new Error(`Request failed with status code ${response.statusCode}`) as Error & IDataObject;
+			error.isAxiosError = true;
+			error.response = { status: response.statusCode, data: response.body as IDataObject, headers: response.headers };
+			throw error;
+		}
+		return { data: response.body, status: response.statusCode, headers: response.headers };
+	};
+	return {
+		get: async (url: string) => await call('GET', url),
+		post: async (url: string, body?: unknown) => await call('POST', url, body),
+	} as unknown as HttpClient;
+}
+
+interface TelegramRegistration {
+	botToken: string;
+	secretToken: string;
+	apiBaseUrl?: string;
+}
+
+/** The Telegram settings that registering the webhook needs; undefined without a bot token (registered by hand). */
+function telegramRegistration(context: IHookFunctions): TelegramRegistration | undefined {
+	const channel = channelById('telegram');
+	if (!channel || context.getNodeParameter('channel') !== 'telegram') return undefined;
+	let config: { botToken?: string; secretToken?: string; apiBaseUrl?: string };
+	try {
+		config = channelConfig(channel, channelSettings(context, 'telegram')) as typeof config;
+	} catch (error) {
+		throw new NodeOperationError(context.getNode(), error as Error, {
+			description: 'The Telegram settings of the Omnithread Trigger are not valid, so the webhook could not be registered with Telegram.',
+		});
+	}
+	if (!config.botToken) return undefined;
+	return { botToken: config.botToken, secretToken: config.secretToken ?? '', ...(config.apiBaseUrl ? { apiBaseUrl: config.apiBaseUrl } : {}) };
+}
+
+/** A Telegram refusal as the error n8n shows on activation. */
+function telegramNodeError(context: IHookFunctions, action: string, error: unknown): NodeApiError | NodeOperationError {
+	if (isOmnithreadError(error, 'INVALID_INPUT')) {
+		return new NodeOperationError(context.getNode(), error, {
+			message: `Could not ${action}: ${error.message}`,
+			description: 'Check the Telegram settings of the Omnithread Trigger (Secret Token, Bot Token).',
+		});
+	}
+	const message = error instanceof Error ? error.message : String(error);
+	const code = isOmnithreadError(error) ? error.code : undefined;
+	const details = isOmnithreadError(error) ? (error.details as { status?: number } | undefined) : undefined;
+	return new NodeApiError(context.getNode(), { message, ...(code ? { code } : {}) } as JsonObject, {
+		message: `Telegram refused to ${action}: ${message}`,
+		description:
+			code === 'AUTH_FAILED'
+				? 'Check the Bot Token (from @BotFather) in the Omnithread Trigger.'
+				: 'Telegram answered with an error; the workflow was not activated. Check the Bot Token and that this n8n instance has a public https URL (WEBHOOK_URL).',
+		...(details?.status ? { httpCode: String(details.status) } : {}),
+	});
 }
 
 /** One output item per newly recorded message. */
@@ -106,6 +195,13 @@ export class OmnithreadTrigger implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' }],
 		webhooks: [
+			{
+				// Providers' verification handshakes (Meta's hub.challenge, X's CRC) are GETs on the same URL.
+				name: 'setup',
+				httpMethod: 'GET',
+				responseMode: 'onReceived',
+				path: 'webhook',
+			},
 			{
 				name: 'default',
 				httpMethod: 'POST',
@@ -171,15 +267,40 @@ export class OmnithreadTrigger implements INodeType {
 
 	webhookMethods = {
 		default: {
-			// Channels that register their webhook with the provider (e.g. Telegram's setWebhook) do it here;
-			// the Generic JSON channel is called by whatever system the user points at the URL: nothing to register.
+			// Telegram (with a Bot Token) is registered here with setWebhook, as n8n's Telegram Trigger does. The
+			// other channels are configured in the provider's console with the URL: nothing to register.
 			async checkExists(this: IHookFunctions): Promise<boolean> {
-				return channelById(this.getNodeParameter('channel') as string) !== undefined;
+				const telegram = telegramRegistration(this);
+				if (!telegram) return true;
+				try {
+					const info = (await telegramWebhookInfo(telegram, n8nHttp(this))) as { url?: unknown } | undefined;
+					return info?.url === this.getNodeWebhookUrl('default');
+				} catch (error) {
+					throw telegramNodeError(this, 'read the webhook (getWebhookInfo)', error);
+				}
 			},
 			async create(this: IHookFunctions): Promise<boolean> {
-				return channelById(this.getNodeParameter('channel') as string) !== undefined;
+				const telegram = telegramRegistration(this);
+				if (!telegram) return true;
+				const url = this.getNodeWebhookUrl('default');
+				if (!url) throw new NodeOperationError(this.getNode(), 'n8n did not give this node a webhook URL');
+				try {
+					await telegramSetWebhook(url, telegram, n8nHttp(this));
+				} catch (error) {
+					throw telegramNodeError(this, 'register the webhook (setWebhook)', error);
+				}
+				return true;
 			},
 			async delete(this: IHookFunctions): Promise<boolean> {
+				try {
+					// Never blocks deactivation: a failure is logged and reported to n8n as not deleted.
+					const telegram = telegramRegistration(this);
+					if (!telegram) return true;
+					await telegramDeleteWebhook(telegram, n8nHttp(this));
+				} catch (error) {
+					this.logger.warn(`Omnithread Trigger: Telegram deleteWebhook failed: ${error instanceof Error ? error.message : String(error)}`);
+					return false;
+				}
 				return true;
 			},
 		},
@@ -208,6 +329,8 @@ export class OmnithreadTrigger implements INodeType {
 		}
 
 		const { reply, recorded } = outcome;
+		// The GET setup webhook: a handshake's answer (or 405), always written as the provider expects it.
+		if (this.getWebhookName() === 'setup') return answer(reply);
 		const workflowData = [recorded.map(triggerItem)];
 		if (reply.status !== 200 || isProviderReply(reply)) {
 			// Refused (bad signature 401/403, malformed 400: nothing recorded), a provider handshake, or a
