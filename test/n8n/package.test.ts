@@ -23,9 +23,17 @@ describe('the package as n8n loads it (after npm run build)', () => {
     const loader = new PackageDirectoryLoader(root);
     await loader.loadAll();
     expect(loader.packageName).toBe(PACKAGE);
-    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadIdentityResolve', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
-    expect(Object.keys(loader.known.credentials)).toEqual(['omnithreadStoreApi']);
-    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadIdentityResolve', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(Object.keys(loader.known.credentials).sort()).toEqual([
+      'omnithreadMetaPageApi',
+      'omnithreadStoreApi',
+      'omnithreadTelegramApi',
+      'omnithreadTwilioApi',
+      'omnithreadWhatsAppApi',
+      'omnithreadXApi',
+    ]);
+    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(loader.known.credentials.omnithreadWhatsAppApi.supportedNodes).toEqual(['omnithreadReply']);
     for (const description of loader.types.nodes) {
       expect(description.iconUrl).toEqual({
         light: `icons/${PACKAGE}/dist/nodes/n8n/${description.name[0].toUpperCase()}${description.name.slice(1)}/omnithread.svg`,

@@ -92,8 +92,17 @@ export const nodeTypeInstances = {
   timeline: new OmnithreadTimelineLookup(),
 };
 
+/** Node types a test file adds (nodes not yet in nodeTypeInstances), by full type name. */
+const extraNodeTypes: Record<string, INodeType | IVersionedNodeType> = {};
+
+/** Makes a node type (an instance of its class) available to the workflows this file builds. */
+export function registerNodeType(type: string, nodeType: INodeType | IVersionedNodeType): void {
+  extraNodeTypes[type] = nodeType;
+}
+
 export class TestNodeTypes implements INodeTypes {
   private readonly types: Record<string, INodeType | IVersionedNodeType> = {
+    ...extraNodeTypes,
     [TYPES.trigger]: nodeTypeInstances.trigger,
     [TYPES.identity]: nodeTypeInstances.identity,
     [TYPES.timeline]: nodeTypeInstances.timeline,

@@ -1,0 +1,40 @@
+import type { ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
+import { telegramChannel } from '../shared/channels/telegram';
+
+/**
+ * Telegram Bot API send settings (bot token, Bot API server) for the Reply node. Tested with
+ * GET {apiBaseUrl}/bot{token}/getMe (https://core.telegram.org/bots/api#getme).
+ * The fields are generated from the channel's `sendFields` (shared/channels/telegram.ts), so the credential
+ * data goes to the channel's sendConfigSchema unchanged; secrets are password fields.
+ */
+export class OmnithreadTelegramApi implements ICredentialType {
+	name = 'omnithreadTelegramApi';
+
+	displayName = 'Omnithread Telegram API';
+
+	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+
+	properties: INodeProperties[] = (telegramChannel.sendFields ?? []).map(
+		(field): INodeProperties => ({
+			displayName: field.displayName,
+			name: field.name,
+			type: field.type ?? 'string',
+			...(field.secret ? { typeOptions: { password: true } } : {}),
+			...(field.options ? { options: field.options.map((o) => ({ ...o })) } : {}),
+			default: field.default ?? (field.type === 'boolean' ? false : ''),
+			...(field.required ? { required: true } : {}),
+			...(field.placeholder ? { placeholder: field.placeholder } : {}),
+			description: field.description,
+		}),
+	);
+
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL: '={{ String($credentials.apiBaseUrl || "https://api.telegram.org").replace(/\\/+$/, "") }}',
+			url: '=/bot{{ $credentials.botToken }}/getMe',
+			method: 'GET',
+		},
+	};
+}

@@ -1,0 +1,42 @@
+import type { ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
+import { twilioSmsChannel } from '../shared/channels/twilio';
+
+/**
+ * Twilio Programmable Messaging send settings (Account SID, Auth Token, sender) for the Reply node's SMS
+ * answers. Tested with GET {apiBaseUrl}/2010-04-01/Accounts/{AccountSid}.json with HTTP Basic auth
+ * (https://www.twilio.com/docs/iam/api/account#fetch-an-account-resource).
+ * The fields are generated from the channel's `sendFields` (shared/channels/twilio.ts), so the credential
+ * data goes to the channel's sendConfigSchema unchanged; secrets are password fields.
+ */
+export class OmnithreadTwilioApi implements ICredentialType {
+	name = 'omnithreadTwilioApi';
+
+	displayName = 'Omnithread Twilio API';
+
+	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+
+	properties: INodeProperties[] = (twilioSmsChannel.sendFields ?? []).map(
+		(field): INodeProperties => ({
+			displayName: field.displayName,
+			name: field.name,
+			type: field.type ?? 'string',
+			...(field.secret ? { typeOptions: { password: true } } : {}),
+			...(field.options ? { options: field.options.map((o) => ({ ...o })) } : {}),
+			default: field.default ?? (field.type === 'boolean' ? false : ''),
+			...(field.required ? { required: true } : {}),
+			...(field.placeholder ? { placeholder: field.placeholder } : {}),
+			description: field.description,
+		}),
+	);
+
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL: '={{ String($credentials.apiBaseUrl || "https://api.twilio.com").replace(/\\/+$/, "") }}',
+			url: '=/2010-04-01/Accounts/{{ $credentials.accountSid }}.json',
+			method: 'GET',
+			auth: { username: '={{ $credentials.accountSid }}', password: '={{ $credentials.authToken }}' },
+		},
+	};
+}

@@ -1,0 +1,42 @@
+import type { ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
+import { whatsappChannel } from '../shared/channels/whatsapp';
+
+/**
+ * WhatsApp Cloud API send settings (access token, phone number ID, API version and base URL) for the
+ * Reply node. Tested with GET {apiBaseUrl}/{apiVersion}/{phoneNumberId}, which reads the business phone number
+ * (https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account-to-number-current-status/).
+ * The fields are generated from the channel's `sendFields` (shared/channels/whatsapp.ts), so the credential
+ * data goes to the channel's sendConfigSchema unchanged; secrets are password fields.
+ */
+export class OmnithreadWhatsAppApi implements ICredentialType {
+	name = 'omnithreadWhatsAppApi';
+
+	displayName = 'Omnithread WhatsApp API';
+
+	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+
+	properties: INodeProperties[] = (whatsappChannel.sendFields ?? []).map(
+		(field): INodeProperties => ({
+			displayName: field.displayName,
+			name: field.name,
+			type: field.type ?? 'string',
+			...(field.secret ? { typeOptions: { password: true } } : {}),
+			...(field.options ? { options: field.options.map((o) => ({ ...o })) } : {}),
+			default: field.default ?? (field.type === 'boolean' ? false : ''),
+			...(field.required ? { required: true } : {}),
+			...(field.placeholder ? { placeholder: field.placeholder } : {}),
+			description: field.description,
+		}),
+	);
+
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL: '={{ String($credentials.apiBaseUrl || "https://graph.facebook.com").replace(/\\/+$/, "") }}',
+			url: '=/{{ $credentials.apiVersion || "v21.0" }}/{{ $credentials.phoneNumberId }}',
+			method: 'GET',
+			headers: { Authorization: '=Bearer {{ $credentials.accessToken }}' },
+		},
+	};
+}

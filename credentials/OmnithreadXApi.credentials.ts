@@ -1,0 +1,41 @@
+import type { ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
+import { xChannel } from '../shared/channels/x';
+
+/**
+ * X (Twitter) API v2 send settings (OAuth 2.0 user access token) for the Reply node's direct messages.
+ * Tested with GET {apiBaseUrl}/2/users/me with the bearer token (https://docs.x.com/x-api/users/user-lookup-me).
+ * The fields are generated from the channel's `sendFields` (shared/channels/x.ts), so the credential
+ * data goes to the channel's sendConfigSchema unchanged; secrets are password fields.
+ */
+export class OmnithreadXApi implements ICredentialType {
+	name = 'omnithreadXApi';
+
+	displayName = 'Omnithread X API';
+
+	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+
+	properties: INodeProperties[] = (xChannel.sendFields ?? []).map(
+		(field): INodeProperties => ({
+			displayName: field.displayName,
+			name: field.name,
+			type: field.type ?? 'string',
+			...(field.secret ? { typeOptions: { password: true } } : {}),
+			...(field.options ? { options: field.options.map((o) => ({ ...o })) } : {}),
+			default: field.default ?? (field.type === 'boolean' ? false : ''),
+			...(field.required ? { required: true } : {}),
+			...(field.placeholder ? { placeholder: field.placeholder } : {}),
+			description: field.description,
+		}),
+	);
+
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL: '={{ String($credentials.apiBaseUrl || "https://api.x.com").replace(/\\/+$/, "") }}',
+			url: '/2/users/me',
+			method: 'GET',
+			headers: { Authorization: '=Bearer {{ $credentials.userAccessToken }}' },
+		},
+	};
+}
