@@ -4,7 +4,7 @@
  * credentials declared in both the runtime and the editor, store fields named as the shared schema, a
  * settings row per channel setting, and examples covering every node.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { CHANNELS, NodeStoreSettingsSchema } from '../../shared';
@@ -112,8 +112,10 @@ test('omnithread-in has an editor row for every setting of every channel', () =>
 });
 
 test('the examples use every non-config node', () => {
-  const example = JSON.parse(readFileSync(join(ROOT, 'workflows', 'node-red', 'continuity-basics.json'), 'utf8')) as { type: string }[];
-  const used = new Set(example.map((n) => n.type));
+  // The Flow Library's check (N02): every node type appears in some example the package ships.
+  const dir = join(ROOT, 'workflows', 'node-red');
+  const examples = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  const used = new Set(examples.flatMap((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { type: string }[]).map((n) => n.type)));
   for (const type of TYPES) expect(used.has(type)).toBe(true);
 });
 

@@ -13,6 +13,8 @@ import storeNode = require('../../nodes/node-red/omnithread-store');
 import inNode = require('../../nodes/node-red/omnithread-in');
 import identityNode = require('../../nodes/node-red/omnithread-identity');
 import timelineNode = require('../../nodes/node-red/omnithread-timeline');
+import channelNode = require('../../nodes/node-red/omnithread-channel');
+import replyNode = require('../../nodes/node-red/omnithread-reply');
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const helper = require('node-red-node-test-helper') as NodeRedTestHelper;
@@ -47,7 +49,7 @@ interface NodeRedTestHelper {
 }
 
 /** Every node type a test may need: ours, and the core nodes our flows use (http response, change, comment). */
-export const NODES: InitFn[] = [storeNode, inNode, identityNode, timelineNode, httpIn, change, comment];
+export const NODES: InitFn[] = [storeNode, inNode, identityNode, timelineNode, channelNode, replyNode, httpIn, change, comment];
 
 let httpNode: Express | undefined;
 let mountBehindParser = false;
