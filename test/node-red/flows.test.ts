@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { FlowNode, helper, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
+import { FlowNode, collect, helper, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const demo = require('../../scripts/demo.js') as { demoFlow(): FlowNode[]; storyCurls(base: string, path: string): string[] };
@@ -110,5 +110,66 @@ describe('the npm start demo flow', () => {
     const messages = (summary.timeline as string[]).filter((line) => !line.includes('(channel_switch'));
     expect(messages.map((line) => line.split(/\s+/)[2])).toEqual(['webchat', 'email', 'voice']);
     expect(summary.timeline).toHaveLength(5); // three messages and two channel switches
+  });
+});
+
+describe('workflows/node-red/messaging-continuity.json', () => {
+  const MESSAGING_FILE = join(__dirname, '..', '..', 'workflows', 'node-red', 'messaging-continuity.json');
+  const flow = JSON.parse(readFileSync(MESSAGING_FILE, 'utf8')) as FlowNode[];
+  const APP_SECRET = 'node-red-template-secret';
+
+  test('four channel inputs into identity -> transcript -> reply, and no secret ships with it', () => {
+    expect(flow[0].type).toBe('comment');
+    expect(flow.filter((n) => n.type === 'omnithread-in').map((n) => n.channel)).toEqual(['whatsapp', 'telegram', 'messenger', 'sms']);
+    expect(flow.find((n) => n.type === 'omnithread-reply')).toMatchObject({ channel: 'same', fallback: true });
+    expect(JSON.stringify(flow)).not.toMatch(/"(appSecret|accessToken|botToken|authToken|pageAccessToken)"/);
+  });
+
+  test('a signed WhatsApp message is recognised and answered on WhatsApp once, through the Cloud API', async () => {
+    const { createServer } = await import('node:http');
+    const received: { path?: string; authorization?: string; body: Record<string, any> }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        received.push({ path: req.url, authorization: req.headers.authorization, body: JSON.parse(raw || '{}') });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: 'wamid.node-red-reply' }] }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      // What the admin fills in after import: the WhatsApp account's API address (a local stand-in here).
+      const configured = flow.map((n) => {
+        if (n.type === 'omnithread-channel' && n.channel === 'whatsapp') return { ...n, apiBaseUrl: base };
+        if (n.type === 'omnithread-reply') return { ...n, wires: [['reply-out']] }; // to watch what it sends on
+        return n;
+      });
+      const tab = { id: String(flow.find((n) => n.z)!.z), type: 'tab' };
+      const input = flow.find((n) => n.type === 'omnithread-in' && n.channel === 'whatsapp')!;
+      const account = flow.find((n) => n.type === 'omnithread-channel' && n.channel === 'whatsapp')!;
+      const app = await loadFlow([tab, ...configured, { id: 'reply-out', type: 'helper', z: tab.id }], {
+        [input.id]: { appSecret: APP_SECRET, verifyToken: 'verify-me' },
+        [account.id]: { accessToken: 'wa-token' },
+      });
+      const results = collect('reply-out');
+      const fixture = JSON.parse(readFileSync(join(__dirname, '..', 'channels', 'fixtures', 'whatsapp', 'text.json'), 'utf8'));
+      fixture.entry[0].changes[0].value.messages[0].timestamp = String(Math.floor(Date.now() / 1000) - 60);
+      const body = JSON.stringify(fixture);
+      const { metaSignature } = await import('../../shared');
+      const post = () => request(app).post('/omnithread/whatsapp').set('content-type', 'application/json').set('x-hub-signature-256', metaSignature(APP_SECRET, body)).send(body);
+      expect((await post()).status).toBe(200);
+      const [out] = await results.next(1);
+      expect(out.payload).toMatchObject({ duplicate: false, channel: 'whatsapp', providerMessageId: 'wamid.node-red-reply' });
+      expect(received).toEqual([
+        expect.objectContaining({ path: '/v21.0/106540352242922/messages', authorization: 'Bearer wa-token', body: expect.objectContaining({ to: '447911123456', type: 'text' }) }),
+      ]);
+      // A redelivery is recognised by omnithread in: the flow does not run and nothing is sent twice.
+      expect((await post()).body).toMatchObject({ recorded: 0, duplicates: 1 });
+      expect(received).toHaveLength(1);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
