@@ -131,10 +131,57 @@ function checkTimeline(body, tag) {
   return problems;
 }
 
+/**
+ * A stand-in for the WhatsApp Cloud API on this machine: records what the Reply node sends and answers
+ * as Meta documents it.
+ */
+async function fakeWhatsApp() {
+  const http = require('node:http');
+  const received = [];
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', () => {
+      let body;
+      try {
+        body = JSON.parse(raw || '{}');
+      } catch {
+        body = raw;
+      }
+      received.push({ method: req.method, path: req.url, authorization: req.headers.authorization, body });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: `wamid.e2e-${received.length}` }] }));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  return { base, received, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/** A signed WhatsApp delivery (the documented text fixture, sent a minute ago). */
+function whatsappDelivery(appSecret, tag) {
+  const { createHmac } = require('node:crypto');
+  const fixture = JSON.parse(fs.readFileSync(path.join(root, 'test', 'channels', 'fixtures', 'whatsapp', 'text.json'), 'utf8'));
+  const message = fixture.entry[0].changes[0].value.messages[0];
+  message.timestamp = String(Math.floor(Date.now() / 1000) - 60);
+  message.id = `wamid.e2e-inbound-${tag}`;
+  const body = JSON.stringify(fixture);
+  return { body, signature: `sha256=${createHmac('sha256', appSecret).update(body).digest('hex')}` };
+}
+
+async function until(check, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 function tempDir(name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `omnithread-e2e-${name}-`));
   fs.chmodSync(dir, 0o755);
   return dir;
 }
 
-module.exports = { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir };
+module.exports = { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir, fakeWhatsApp, whatsappDelivery, until };

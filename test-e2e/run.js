@@ -9,11 +9,12 @@
 // Prints one line per check and `e2e: N passed, N failed`; exits non-zero on any failure.
 const fs = require('node:fs');
 const path = require('node:path');
-const { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir } = require('./lib');
+const { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir, fakeWhatsApp, whatsappDelivery, until } = require('./lib');
 
 const N8N_VERSION = '2.40.7';
 const cacheRoot = process.env.OMNITHREAD_E2E_CACHE || path.join(require('node:os').homedir(), '.cache', 'omnithread-e2e');
 const results = [];
+const APP_SECRET = 'e2e-whatsapp-app-secret';
 
 function record(name, problems) {
   results.push({ name, ok: problems.length === 0, problems });
@@ -49,8 +50,25 @@ async function n8nE2e(tgz, logDir) {
   const trigger = template.nodes.find((n) => n.type === '@omnithread/n8n-nodes-omnithread.omnithreadTrigger');
   if (!trigger || !trigger.webhookId) throw new Error('the n8n template has no Omnithread Trigger with a webhookId');
   const webhookPath = trigger.parameters.path || 'webhook';
+  // The messaging template as an admin leaves it after import: the WhatsApp trigger's secrets, a bot id
+  // on the Telegram trigger (it can not be published without one), and a WhatsApp credential on Reply.
+  const messaging = JSON.parse(fs.readFileSync(path.join(root, 'workflows', 'n8n', 'messaging-continuity.json'), 'utf8'));
+  for (const n of messaging.nodes) {
+    if (n.name === 'WhatsApp') n.parameters = { ...n.parameters, appSecret: APP_SECRET, verifyToken: 'e2e-verify' };
+    if (n.name === 'Telegram') n.parameters = { ...n.parameters, botId: '123456789', secretToken: 'e2e-telegram-secret' };
+    if (n.name === 'Reply') n.credentials = { omnithreadWhatsAppApi: { id: 'e2eWhatsAppCred1', name: 'E2E WhatsApp' } };
+  }
+  const whatsappTrigger = messaging.nodes.find((n) => n.name === 'WhatsApp');
   const workflowFile = path.join(userFolder, 'workflow.json');
-  fs.writeFileSync(workflowFile, JSON.stringify([template]));
+  fs.writeFileSync(workflowFile, JSON.stringify([template, messaging]));
+  const fake = await fakeWhatsApp();
+  const credentialsFile = path.join(userFolder, 'credentials.json');
+  fs.writeFileSync(
+    credentialsFile,
+    JSON.stringify([
+      { id: 'e2eWhatsAppCred1', name: 'E2E WhatsApp', type: 'omnithreadWhatsAppApi', data: { accessToken: 'e2e-wa-token', phoneNumberId: '', apiVersion: 'v21.0', apiBaseUrl: fake.base } },
+    ]),
+  );
 
   const port = await freePort();
   const env = {
@@ -74,8 +92,10 @@ async function n8nE2e(tgz, logDir) {
     DB_TYPE: 'sqlite',
   };
   const node = process.execPath; // Node 24 from this project's node_modules/.bin
+  run(node, [bin, 'import:credentials', `--input=${credentialsFile}`], { env, cwd: userFolder });
   run(node, [bin, 'import:workflow', `--input=${workflowFile}`], { env, cwd: userFolder });
   run(node, [bin, 'publish:workflow', `--id=${template.id}`], { env, cwd: userFolder });
+  run(node, [bin, 'publish:workflow', `--id=${messaging.id}`], { env, cwd: userFolder });
 
   const n8n = start(node, [bin, 'start'], { env, cwd: userFolder, logDir, name: 'n8n' });
   try {
@@ -83,8 +103,10 @@ async function n8nE2e(tgz, logDir) {
     const url = `http://127.0.0.1:${port}/webhook/${trigger.webhookId}/${webhookPath}`;
     log(`n8n is up; posting the story to ${url}`);
     await storyChecks('n8n', url, n8n);
+    await messagingCheck('n8n', `http://127.0.0.1:${port}/webhook/${whatsappTrigger.webhookId}/webhook`, fake, n8n);
   } finally {
     await stop(n8n);
+    await fake.close();
   }
 }
 
@@ -97,7 +119,18 @@ async function nodeRedE2e(tgz, logDir) {
   const flow = JSON.parse(fs.readFileSync(shipped, 'utf8'));
   const input = flow.find((n) => n.type === 'omnithread-in');
   if (!input) throw new Error('the Node-RED example flow has no omnithread-in node');
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow));
+  // The messaging example, as an admin leaves it: secrets in the credentials file, the API address set.
+  const fake = await fakeWhatsApp();
+  const messaging = JSON.parse(fs.readFileSync(shipped.replace('continuity-basics.json', 'messaging-continuity.json'), 'utf8'));
+  const whatsappIn = messaging.find((n) => n.type === 'omnithread-in' && n.channel === 'whatsapp');
+  const whatsappAccount = messaging.find((n) => n.type === 'omnithread-channel' && n.channel === 'whatsapp');
+  whatsappAccount.apiBaseUrl = fake.base;
+  for (const n of messaging) if (n.type === 'omnithread-in' && n.channel === 'telegram') n.botId = '123456789';
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([...flow, ...messaging]));
+  fs.writeFileSync(
+    path.join(userDir, 'flows_cred.json'),
+    JSON.stringify({ [whatsappIn.id]: { appSecret: APP_SECRET, verifyToken: 'e2e-verify' }, [whatsappAccount.id]: { accessToken: 'e2e-wa-token' } }),
+  );
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
     `module.exports = { flowFile: 'flows.json', credentialSecret: false, uiHost: '127.0.0.1', telemetry: { enabled: false }, editorTheme: { tours: false }, logging: { console: { level: 'info' } } };\n`,
@@ -118,9 +151,36 @@ async function nodeRedE2e(tgz, logDir) {
     const url = `http://127.0.0.1:${port}/${String(input.path).replace(/^\/+/, '')}`;
     log(`Node-RED is up; posting the story to ${url}`);
     await storyChecks('node-red', url, red);
+    await messagingCheck('node-red', `http://127.0.0.1:${port}/${String(whatsappIn.path).replace(/^\/+/, '')}`, fake, red);
   } finally {
     await stop(red);
+    await fake.close();
   }
+}
+
+/** The messaging template: a signed WhatsApp message is answered on WhatsApp, once, through the API. */
+async function messagingCheck(engine, url, fake, child) {
+  const name = `${engine}: messaging-continuity answers a signed WhatsApp message on WhatsApp, once`;
+  const { body, signature } = whatsappDelivery(APP_SECRET, engine);
+  const send = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body });
+  const first = await send();
+  if (first.status !== 200) return record(name, [`status ${first.status}: ${(await first.text()).slice(0, 300)}`, child.tail(20)]);
+  try {
+    await until(() => fake.received.length >= 1, 20000, 'the reply to reach the WhatsApp API');
+  } catch (error) {
+    return record(name, [String(error.message), child.tail(30)]);
+  }
+  const second = await send(); // a redelivery: recognised, nothing sent again
+  await new Promise((r) => setTimeout(r, 1500));
+  const [sent] = fake.received;
+  const problems = [];
+  if (second.status !== 200) problems.push(`redelivery answered ${second.status}`);
+  if (fake.received.length !== 1) problems.push(`${fake.received.length} calls to the WhatsApp API, expected 1`);
+  if (sent.path !== '/v21.0/106540352242922/messages') problems.push(`path ${sent.path}`);
+  if (sent.authorization !== 'Bearer e2e-wa-token') problems.push(`authorization ${sent.authorization}`);
+  if (!sent.body || sent.body.to !== '447911123456' || sent.body.type !== 'text') problems.push(`body ${JSON.stringify(sent.body).slice(0, 300)}`);
+  fake.received.length = 0;
+  record(name, problems);
 }
 
 async function storyChecks(engine, url, child) {
