@@ -3,6 +3,7 @@
  * code on every execution and Node-RED creates a node per deploy, and neither should open a database
  * each time. Node-RED releases its stores when its config nodes close; n8n keeps them for the process.
  */
+import { resolve } from 'node:path';
 import { Omnithread, createOmnithread } from './omnithread';
 import { ResolvedSettings } from './settings';
 import { Store, StoreConfig, openStore } from './store';
@@ -14,7 +15,15 @@ interface Entry {
 
 const stores = new Map<string, Entry>();
 
-const keyOf = (config: StoreConfig): string => JSON.stringify(config, Object.keys(config).sort());
+/**
+ * One entry per database. A SQLite file is keyed by its resolved path: two connections to one file in
+ * one process would make each wait on the other's open transaction for the busy timeout (node:sqlite is
+ * synchronous), so every node of the process must share one.
+ */
+function keyOf(config: StoreConfig): string {
+  const normalised = config.type === 'sqlite' && config.path !== ':memory:' ? { ...config, path: resolve(config.path) } : config;
+  return JSON.stringify(normalised, Object.keys(normalised).sort());
+}
 
 /** Opens (or shares) the store for this configuration; call release() when done with it. */
 export async function acquireStore(config: StoreConfig): Promise<{ store: Store; release: () => Promise<void> }> {

@@ -204,6 +204,10 @@ describe('node settings and the shared store cache', () => {
     const a = await acquireStore({ type: 'sqlite', path });
     const b = await acquireStore({ path, type: 'sqlite' });
     expect(b.store).toBe(a.store);
+    // The same file by another spelling of its path is the same store too.
+    const relative = await acquireStore({ type: 'sqlite', path: require('node:path').relative(process.cwd(), path) });
+    expect(relative.store).toBe(a.store);
+    await relative.release();
     await a.release();
     await a.release(); // releasing twice is harmless
     await b.store.driver.read((db) => db.get('SELECT 1 AS one'));

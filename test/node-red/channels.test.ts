@@ -7,10 +7,11 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { metaSignature, openStore } from '../../shared';
+import { acquireStore, metaSignature, openStore } from '../../shared';
 import type { Store } from '../../shared';
 import { countRows } from '../support/stores';
 import { FlowNode, collect, helper, loadFlow, tempDir, unloadFlow, waitForStatus } from '../support/node-red-helper';
+import { CHANNEL_DELIVERIES, forged } from '../support/channel-deliveries';
 
 let dir: string;
 let cleanup: () => void;
@@ -174,4 +175,44 @@ test('a node without a path listens on /omnithread/<channel>', async () => {
   const app = await load('whatsapp', { path: '' }, { appSecret: 's', verifyToken: 't' });
   const res = await request(app).get('/omnithread/whatsapp').query({ 'hub.mode': 'subscribe', 'hub.verify_token': 't', 'hub.challenge': '42' });
   expect([res.status, res.text]).toEqual([200, '42']);
+});
+
+/**
+ * Every channel through omnithread-in over real HTTP: a signed delivery in the provider's documented
+ * format emits a msg with the recognised sender; a forged one is refused and stores nothing; a
+ * redelivery is not emitted again.
+ */
+describe.each(CHANNEL_DELIVERIES)('$channel through omnithread-in', (delivery) => {
+  test('forged: refused, nothing stored; signed: one msg with the sender; again: nothing more', async () => {
+    const app = await load(delivery.channel, delivery.settings, delivery.secrets);
+    const url = `/omnithread/${delivery.channel}`;
+    const signed = delivery.body(`http://127.0.0.1${url}`);
+    // The node's own connection (one per store file and process, as in production): a second connection
+    // in this process would wait on the node's open transactions for SQLite's busy timeout.
+    const { store, release } = await acquireStore({ type: 'sqlite', path: join(dir, 'omnithread.db') });
+    try {
+      const post = (d: typeof signed) => {
+        let req = request(app).post(url).set('content-type', d.contentType);
+        for (const [name, value] of Object.entries(d.headers)) req = req.set(name, value);
+        return req.send(d.body);
+      };
+      const before = await countRows(store);
+      expect((await post(forged(signed))).status).toBe(delivery.refusedWith);
+      expect(await countRows(store)).toEqual(before);
+
+      const messages = collect('out');
+      expect((await post(signed)).status).toBe(200);
+      const [msg] = await messages.next(1);
+      const payload = msg.payload as { channel: string; contact: { identities: { kind: string; scope: string | null; value: string }[] } };
+      expect(payload.channel).toBe(delivery.channel);
+      expect(payload.contact.identities.map((i) => `${i.kind}:${i.scope ? `${i.scope}:` : ''}${i.value}`)).toContain(delivery.expectHandle);
+
+      const emitted = messages.messages.length;
+      expect((await post(signed)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(messages.messages).toHaveLength(emitted);
+    } finally {
+      await release();
+    }
+  });
 });
