@@ -1,3 +1,4 @@
+import { n8nProperties } from '../nodes/n8n/fields';
 import type { ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 import { messengerChannel } from '../shared/channels/messenger';
 
@@ -24,19 +25,10 @@ export class OmnithreadMetaPageApi implements ICredentialType {
 
 	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
 
-	properties: INodeProperties[] = (messengerChannel.sendFields ?? []).map(
-		(field): INodeProperties => ({
-			displayName: field.displayName,
-			name: field.name,
-			type: field.type ?? 'string',
-			...(field.secret ? { typeOptions: { password: true } } : {}),
-			...(field.options ? { options: field.options.map((o) => ({ ...o })) } : {}),
-			default: field.default ?? (field.type === 'boolean' ? false : ''),
-			...(field.required ? { required: true } : {}),
-			...(field.placeholder ? { placeholder: field.placeholder } : {}),
-			description: DESCRIPTIONS[field.name] ?? field.description,
-		}),
-	);
+	properties: INodeProperties[] = n8nProperties(messengerChannel.sendFields).map((property) => ({
+		...property,
+		description: DESCRIPTIONS[property.name] ?? property.description,
+	}));
 
 	test: ICredentialTestRequest = {
 		request: {

@@ -1,3 +1,4 @@
+import { n8nProperties } from '../nodes/n8n/fields';
 import type { ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 import { twilioSmsChannel } from '../shared/channels/twilio';
 
@@ -17,19 +18,7 @@ export class OmnithreadTwilioApi implements ICredentialType {
 
 	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
 
-	properties: INodeProperties[] = (twilioSmsChannel.sendFields ?? []).map(
-		(field): INodeProperties => ({
-			displayName: field.displayName,
-			name: field.name,
-			type: field.type ?? 'string',
-			...(field.secret ? { typeOptions: { password: true } } : {}),
-			...(field.options ? { options: field.options.map((o) => ({ ...o })) } : {}),
-			default: field.default ?? (field.type === 'boolean' ? false : ''),
-			...(field.required ? { required: true } : {}),
-			...(field.placeholder ? { placeholder: field.placeholder } : {}),
-			description: field.description,
-		}),
-	);
+	properties: INodeProperties[] = n8nProperties(twilioSmsChannel.sendFields);
 
 	test: ICredentialTestRequest = {
 		request: {

@@ -23,12 +23,12 @@ import {
 	telegramWebhookInfo,
 	triggerOutput,
 	type IngestResult,
-	type SettingField,
 	type WebhookOutcome,
 	type WebhookReply,
 	type WebhookRequest,
 } from '../../../shared';
 import { omnithreadForNode, omnithreadStoreApiTest } from '../common';
+import { n8nProperty } from '../fields';
 
 /**
  * Each channel's settings, generated from the channel module's description: parameters shown only for
@@ -43,22 +43,8 @@ const CHANNEL_SETTINGS: INodeProperties[] = [
 		default: '',
 		displayOptions: { show: { channel: ['generic'] } },
 	},
-	...Object.values(CHANNELS).flatMap((channel) => (channel.settingFields ?? []).map((field) => parameterFor(channel.id, field))),
+	...Object.values(CHANNELS).flatMap((channel) => (channel.settingFields ?? []).map((field) => n8nProperty(field, { show: { channel: [channel.id] } }))),
 ];
-
-function parameterFor(channel: string, field: SettingField): INodeProperties {
-	const common = {
-		displayName: field.displayName,
-		name: field.name,
-		description: field.description,
-		required: field.required,
-		placeholder: field.placeholder,
-		displayOptions: { show: { channel: [channel] } },
-	};
-	if (field.type === 'boolean') return { ...common, type: 'boolean', default: field.default ?? false };
-	if (field.type === 'options') return { ...common, type: 'options', options: [...(field.options ?? [])], default: field.default ?? '' };
-	return { ...common, type: 'string', default: field.default ?? '', ...(field.secret ? { typeOptions: { password: true } } : {}) };
-}
 
 /** The settings of one channel, as given in the node, for the channel module to validate. */
 function channelSettings(context: IWebhookFunctions | IHookFunctions, channelId: string): IDataObject {
