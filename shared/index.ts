@@ -38,7 +38,7 @@ export {
   xChannel,
   metaSignature,
 } from './channels';
-export type { ChannelModule, SettingField, WebhookRequest, WebhookReply, Verification, InboundItem, OutboundRequest, SendResult, GenericChannelConfig, GenericMessage } from './channels';
+export type { ChannelModule, SyncChannelModule, SettingField, WebhookRequest, WebhookReply, Verification, InboundItem, OutboundRequest, SendResult, GenericChannelConfig, GenericMessage } from './channels';
 export { handleWebhook, channelConfig, triggerOutput, renderReply, isProviderReply } from './webhook';
 export type { WebhookOutcome, TriggerOutput } from './webhook';
 export { NodeStoreSettingsSchema, resolveSettings, defaultSqlitePath } from './settings';

@@ -84,7 +84,7 @@ export async function handleWebhook<C>(ot: Omnithread, channel: ChannelModule<C>
   let items: Item[];
   try {
     // Validate every item before recording any, so a bad one in a batch stores nothing at all.
-    const parsed = channel.parse(request, config);
+    const parsed = await channel.parse(request, config);
     items = parsed.map((item, i): Item => {
       const what = parsed.length > 1 ? ` ${i + 1}` : '';
       return item.type === 'message'

@@ -81,8 +81,11 @@ export interface ChannelModule<Config = unknown> {
   challenge?(request: WebhookRequest, config: Config): WebhookReply | undefined;
   /** Checks the signature or secret of a delivery. */
   verify(request: WebhookRequest, config: Config): Verification;
-  /** Turns a verified delivery into items; throws INVALID_INPUT naming the field when it is malformed. */
-  parse(request: WebhookRequest, config: Config): InboundItem[];
+  /**
+   * Turns a verified delivery into items; throws (or rejects with) INVALID_INPUT naming the field when it
+   * is malformed. May be async (e.g. parsing MIME mail).
+   */
+  parse(request: WebhookRequest, config: Config): InboundItem[] | Promise<InboundItem[]>;
   /** The answer to an accepted delivery, when the provider expects something else than JSON (TwiML). */
   respond?(outcome: WebhookOutcome, config: Config): WebhookReply | undefined;
   /**
@@ -98,3 +101,6 @@ export const header = (request: WebhookRequest, name: string): string | undefine
   const value = request.headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
 };
+
+/** A channel whose parser is synchronous (every provider but raw MIME mail): what its tests can rely on. */
+export type SyncChannelModule<Config = unknown> = Omit<ChannelModule<Config>, 'parse'> & { parse(request: WebhookRequest, config: Config): InboundItem[] };

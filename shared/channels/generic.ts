@@ -26,7 +26,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { AttachmentSchema, ChannelSchema, HandleInput, HandleInputSchema, MessageInput, TimestampSchema, TrustSchema, parseInput } from '../model';
-import { ChannelModule, InboundItem, WebhookRequest, header } from './channel';
+import { SyncChannelModule, InboundItem, WebhookRequest, header } from './channel';
 
 export const GenericChannelConfigSchema = z
   .object({
@@ -84,7 +84,7 @@ export function parseJsonBody(request: WebhookRequest): unknown {
   }
 }
 
-export const genericChannel: ChannelModule<GenericChannelConfig> = {
+export const genericChannel: SyncChannelModule<GenericChannelConfig> = {
   id: 'generic',
   displayName: 'Generic JSON',
   description: 'Any system that can POST JSON, optionally signed with HMAC-SHA256',

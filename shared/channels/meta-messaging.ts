@@ -21,7 +21,7 @@ import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { Attachment, HandleKind, MessageInput, parseInput } from '../model';
-import { ChannelModule, InboundItem, OutboundRequest, SendResult } from './channel';
+import { SyncChannelModule, InboundItem, OutboundRequest, SendResult } from './channel';
 import { parseJsonBody } from './generic';
 import { providerError } from './http';
 import { metaChallenge, metaVerify } from './meta';
@@ -139,7 +139,7 @@ export interface MetaMessagingOptions {
   accountKey: 'pageId' | 'accountId';
 }
 
-export function metaMessagingChannel(options: MetaMessagingOptions): ChannelModule<MetaMessagingConfig> {
+export function metaMessagingChannel(options: MetaMessagingOptions): SyncChannelModule<MetaMessagingConfig> {
   const schema = bodySchema(options.object);
   return {
     id: options.id,

@@ -37,7 +37,7 @@ import type { AxiosError, AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { Attachment, HandleInput, MessageInput, parseInput } from '../model';
-import { ChannelModule, InboundItem, OutboundRequest, SendResult, header } from './channel';
+import { SyncChannelModule, InboundItem, OutboundRequest, SendResult, header } from './channel';
 import { parseJsonBody } from './generic';
 import { providerError, safeEqual } from './http';
 
@@ -364,7 +364,7 @@ async function send(request: OutboundRequest, sendConfig: unknown, http: AxiosIn
   return { providerMessageId: `${sentChat}:${sent.message_id}`, response: answer };
 }
 
-export const telegramChannel: ChannelModule<TelegramChannelConfig> = {
+export const telegramChannel: SyncChannelModule<TelegramChannelConfig> = {
   id: 'telegram',
   displayName: 'Telegram',
   description: 'Telegram bots (Bot API webhooks), authenticated by the setWebhook secret token',

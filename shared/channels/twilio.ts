@@ -39,7 +39,7 @@ import {
   parseInput,
 } from '../model';
 import type { WebhookOutcome } from '../webhook';
-import { ChannelModule, InboundItem, OutboundRequest, SendResult, SettingField, Verification, WebhookReply, WebhookRequest, header } from './channel';
+import { SyncChannelModule, InboundItem, OutboundRequest, SendResult, SettingField, Verification, WebhookReply, WebhookRequest, header } from './channel';
 import { providerError, safeEqual } from './http';
 
 // ---------------------------------------------------------------------------------------------
@@ -507,7 +507,7 @@ const SEND_FIELDS: readonly SettingField[] = [
   { name: 'apiBaseUrl', displayName: 'API Base URL', description: 'The Twilio API', default: 'https://api.twilio.com' },
 ];
 
-export const twilioSmsChannel: ChannelModule<TwilioSmsConfig> = {
+export const twilioSmsChannel: SyncChannelModule<TwilioSmsConfig> = {
   id: 'sms',
   displayName: 'SMS (Twilio)',
   description: 'SMS and MMS through a Twilio number: incoming messages and delivery statuses, signed with X-Twilio-Signature',
@@ -523,7 +523,7 @@ export const twilioSmsChannel: ChannelModule<TwilioSmsConfig> = {
   send: sendSms,
 };
 
-export const twilioVoiceChannel: ChannelModule<TwilioVoiceConfig> = {
+export const twilioVoiceChannel: SyncChannelModule<TwilioVoiceConfig> = {
   id: 'voice',
   displayName: 'Voice (Twilio)',
   description: 'Calls to a Twilio number: the call, its statuses and the voicemail transcription on the timeline; answered with TwiML',

@@ -26,7 +26,7 @@ import type { AxiosError, AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { OmnithreadError, invalidInput } from '../errors';
 import { Attachment, HandleInput, MessageInput, MessageInputSchema, StatusUpdateInput, StatusUpdateInputSchema, parseInput } from '../model';
-import { ChannelModule, InboundItem, OutboundRequest, SendResult } from './channel';
+import { SyncChannelModule, InboundItem, OutboundRequest, SendResult } from './channel';
 import { parseJsonBody } from './generic';
 import { providerError, retryAfterSeconds } from './http';
 import { metaChallenge, metaVerify } from './meta';
@@ -428,7 +428,7 @@ async function send(request: OutboundRequest, sendConfig: unknown, http: AxiosIn
 // The module
 // ---------------------------------------------------------------------------------------------
 
-export const whatsappChannel: ChannelModule<WhatsAppChannelConfig> = {
+export const whatsappChannel: SyncChannelModule<WhatsAppChannelConfig> = {
   id: 'whatsapp',
   displayName: 'WhatsApp Cloud API',
   description: "Meta's WhatsApp Business Platform: messages and delivery statuses in, replies and templates out",

@@ -31,7 +31,7 @@ import type { AxiosError, AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { Attachment, MessageInput, parseInput } from '../model';
-import { ChannelModule, InboundItem, OutboundRequest, SendResult, header } from './channel';
+import { SyncChannelModule, InboundItem, OutboundRequest, SendResult, header } from './channel';
 import { parseJsonBody } from './generic';
 import { providerError, safeEqual } from './http';
 
@@ -178,7 +178,7 @@ async function send(request: OutboundRequest, sendConfig: unknown, http: AxiosIn
   return { providerMessageId: id, response: answer };
 }
 
-export const xChannel: ChannelModule<XChannelConfig> = {
+export const xChannel: SyncChannelModule<XChannelConfig> = {
   id: 'x',
   displayName: 'X (direct messages)',
   description: 'X direct messages through the Account Activity API webhook (CRC and signed deliveries)',

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import axios from 'axios';
 import fc from 'fast-check';
 import {
-  ChannelModule,
+  SyncChannelModule,
   InboundItem,
   MessageInputSchema,
   OmnithreadError,
@@ -43,7 +43,7 @@ const APP_SECRET = 'meta-app-secret';
 const VERIFY_TOKEN = 'verify-me';
 const fixture = (name: string): string => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 
-const channels: [string, ChannelModule<MetaMessagingConfig>, string][] = [
+const channels: [string, SyncChannelModule<MetaMessagingConfig>, string][] = [
   ['messenger', messengerChannel, 'page'],
   ['instagram', instagramChannel, 'instagram'],
 ];
