@@ -1,0 +1,537 @@
+/**
+ * The web chat channel: an embeddable widget on the customer's own site, served by the trigger itself.
+ * No provider sits in between: the widget POSTs the visitor's messages to the trigger, and polls for
+ * the answers, which the Reply node records on the timeline (`send` only gives them an id).
+ *
+ * Inbound body (POST, JSON, from the widget):
+ *
+ *   {
+ *     "siteId": "shop",                 optional; when given it must be the node's Site ID
+ *     "visitorId": "v-7f3a...",         required: random, kept by the widget in localStorage
+ *     "messageId": "m-91c2...",         required: made by the widget per message, the idempotency key
+ *     "text": "Where is my parcel?",    required, not blank
+ *     "user": {                         optional: set by a site that knows its user
+ *       "email": "maya@fastmail.fm", "accountId": "cust-981", "name": "Maya",
+ *       "userHash": "<hex HMAC-SHA256(identitySecret, accountId if given, else email)>"
+ *     },
+ *     "page": { "url": "https://shop.example/orders", "title": "My orders" }    optional
+ *   }
+ *
+ * Identity, as Intercom, Crisp and Chatwoot do it: the site's server computes the user hash with the
+ * identity secret it shares with us; the hash covers the account id when one is given (it takes
+ * precedence, as Intercom's user_id does), else the email. A matching hash makes that identifier a
+ * `verified` handle. Without a hash, with a wrong one, or with no secret configured, the message is
+ * still recorded, but the email and account id are only `asserted` (they can raise a merge suggestion,
+ * never merge) and the answer says `"identity": "unverified"`. The visitor id itself is a
+ * `webchat_visitor` handle scoped to the site, at `channel` trust. When the account id is the hashed
+ * identifier, an email sent along with it is not covered by the hash and stays `asserted`.
+ *
+ * The 200 answer: { received, recorded, duplicates, identity: 'verified' | 'unverified' | 'anonymous',
+ * identityReason?, messageId }.
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { OmnithreadError } from '../errors';
+import type { HandleInput, MessageInput, TimelineEvent, Trust } from '../model';
+import { parseInput } from '../model';
+import type { Omnithread } from '../omnithread';
+import type { WebhookOutcome } from '../webhook';
+import { SyncChannelModule, header } from './channel';
+import { parseJsonBody } from './generic';
+import { safeEqual } from './http';
+
+export const WebchatConfigSchema = z
+  .object({
+    /** The site this widget runs on: the scope of its visitor ids. */
+    siteId: z.string().trim().min(1).max(256).default('default'),
+    /** Shared with the site's server, which computes user hashes with it. Empty = nobody can be verified. */
+    identitySecret: z.string().default(''),
+    /** Comma-separated origins allowed to post (https://shop.example); empty = any. */
+    allowedOrigins: z.string().default(''),
+  })
+  .strict();
+export type WebchatConfig = z.output<typeof WebchatConfigSchema>;
+
+export const WebchatSendConfigSchema = z.object({}).strict();
+
+const ID = /^[A-Za-z0-9._:-]+$/;
+const idString = (what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(128)
+    .regex(ID, `must be a ${what} of letters, digits, '.', '_', ':' or '-'`);
+
+export const WebchatBodySchema = z
+  .object({
+    siteId: z.string().trim().min(1).max(256).optional(),
+    visitorId: idString('visitor id'),
+    messageId: idString('message id'),
+    text: z.string().max(10_000).refine((t) => t.trim().length > 0, 'must not be blank'),
+    user: z
+      .object({
+        email: z.string().trim().max(512).email().optional(),
+        accountId: z.union([z.string().trim().min(1).max(512), z.number().finite()]).transform(String).optional(),
+        name: z.string().trim().max(256).optional(),
+        userHash: z.string().trim().max(256).optional(),
+      })
+      .strict()
+      .optional(),
+    page: z
+      .object({ url: z.string().max(4096).optional(), title: z.string().max(1024).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type WebchatBody = z.input<typeof WebchatBodySchema>;
+
+export type WebchatIdentity = 'verified' | 'unverified' | 'anonymous';
+
+/** The user hash a site's server computes: hex HMAC-SHA256(identitySecret, identifier). */
+export function webchatUserHash(identitySecret: string, identifier: string): string {
+  return createHmac('sha256', identitySecret).update(identifier, 'utf8').digest('hex');
+}
+
+/** Which identity the user part of a body proves, and why not when it does not. */
+export function checkUserHash(
+  user: { email?: string; accountId?: string; userHash?: string } | undefined,
+  identitySecret: string,
+): { identity: WebchatIdentity; identifier?: 'accountId' | 'email'; reason?: string } {
+  const identifier = user?.accountId !== undefined ? 'accountId' : user?.email !== undefined ? 'email' : undefined;
+  if (!identifier) return { identity: 'anonymous' };
+  if (!identitySecret) return { identity: 'unverified', identifier, reason: 'no identity secret is configured on this channel' };
+  if (!user?.userHash) return { identity: 'unverified', identifier, reason: 'no userHash was given' };
+  const expected = webchatUserHash(identitySecret, user[identifier]!);
+  return safeEqual(user.userHash.toLowerCase(), expected)
+    ? { identity: 'verified', identifier }
+    : { identity: 'unverified', identifier, reason: `userHash does not match the ${identifier}` };
+}
+
+const normaliseOrigin = (origin: string): string => origin.trim().replace(/\/+$/, '').toLowerCase();
+
+export const webchatChannel: SyncChannelModule<WebchatConfig> = {
+  id: 'webchat',
+  displayName: 'Web Chat',
+  description: 'An embeddable chat widget for your site, with verified identity by HMAC user hash',
+  configSchema: WebchatConfigSchema,
+  settings: Object.keys(WebchatConfigSchema.shape),
+  secrets: ['identitySecret'],
+  settingFields: [
+    { name: 'siteId', displayName: 'Site ID', description: 'The site the widget runs on: visitor ids are scoped to it', default: 'default' },
+    {
+      name: 'identitySecret',
+      displayName: 'Identity Secret',
+      description:
+        "Shared with your site's server, which passes userHash = hex HMAC-SHA256(secret, account ID, or email when there is no account ID) for a signed-in user. A matching hash makes the email or account ID verified. Empty = nobody can be verified.",
+      secret: true,
+    },
+    {
+      name: 'allowedOrigins',
+      displayName: 'Allowed Origins',
+      description: 'Comma-separated origins allowed to post messages (e.g. https://shop.example). Empty = any.',
+      placeholder: 'https://shop.example',
+    },
+  ],
+  sendFields: [],
+
+  verify(request, config) {
+    const allowed = config.allowedOrigins.split(',').map(normaliseOrigin).filter(Boolean);
+    if (!allowed.length || allowed.includes('*')) return { ok: true };
+    const origin = header(request, 'origin');
+    // Browsers always send Origin on a cross-origin POST; a request without one is not from a page elsewhere.
+    if (origin === undefined) return { ok: true };
+    return allowed.includes(normaliseOrigin(origin)) ? { ok: true } : { ok: false, status: 403, reason: `origin ${origin.slice(0, 200)} is not allowed` };
+  },
+
+  parse(request, config) {
+    const body = parseInput(WebchatBodySchema, parseJsonBody(request), 'web chat message');
+    if (body.siteId !== undefined && body.siteId !== config.siteId) {
+      throw new OmnithreadError('INVALID_INPUT', `Invalid web chat message: siteId: is "${body.siteId.slice(0, 100)}", but this endpoint serves site "${config.siteId}"`, {
+        field: 'siteId',
+      });
+    }
+    const check = checkUserHash(body.user, config.identitySecret);
+    const handles: HandleInput[] = [{ kind: 'webchat_visitor', scope: config.siteId, value: body.visitorId, trust: 'channel' }];
+    const trustOf = (which: 'email' | 'accountId'): Trust => (check.identity === 'verified' && check.identifier === which ? 'verified' : 'asserted');
+    if (body.user?.accountId !== undefined) handles.push({ kind: 'account', value: body.user.accountId, trust: trustOf('accountId') });
+    if (body.user?.email !== undefined) handles.push({ kind: 'email', value: body.user.email, trust: trustOf('email') });
+    const userAgent = header(request, 'user-agent');
+    const message: MessageInput = {
+      channel: 'webchat',
+      channelAccount: config.siteId,
+      // Scoped to the visitor, so one visitor can never make another's message look like a redelivery.
+      providerMessageId: `${body.visitorId}:${body.messageId}`,
+      threadKey: `webchat:${config.siteId}:${body.visitorId}`,
+      from: { handles, ...(body.user?.name ? { name: body.user.name } : {}) },
+      text: body.text,
+      replyTo: { visitorId: body.visitorId, siteId: config.siteId },
+      metadata: {
+        webchat: { messageId: body.messageId, identity: check.identity, ...(check.reason ? { identityReason: check.reason } : {}) },
+        ...(body.page?.url !== undefined ? { pageUrl: body.page.url } : {}),
+        ...(body.page?.title !== undefined ? { pageTitle: body.page.title } : {}),
+        ...(userAgent ? { userAgent: userAgent.slice(0, 1024) } : {}),
+      },
+      raw: { ...body, ...(body.user?.userHash ? { user: { ...body.user, userHash: '(redacted)' } } : {}) },
+    };
+    return [{ type: 'message', message }];
+  },
+
+  respond(outcome: WebhookOutcome) {
+    const result = outcome.recorded[0] ?? outcome.duplicates[0];
+    const meta = (result?.message.metadata?.webchat ?? {}) as { identity?: WebchatIdentity; identityReason?: string; messageId?: string };
+    return {
+      status: outcome.reply.status,
+      body: {
+        ...(outcome.reply.body as Record<string, unknown>),
+        identity: meta.identity ?? 'anonymous',
+        ...(meta.identityReason ? { identityReason: meta.identityReason } : {}),
+        ...(meta.messageId ? { messageId: meta.messageId } : {}),
+      },
+    };
+  },
+
+  sendConfigSchema: WebchatSendConfigSchema,
+  async send(request) {
+    const visitorId = request.to.visitorId;
+    if (typeof visitorId !== 'string' || !visitorId) {
+      throw new OmnithreadError('INVALID_INPUT', 'A web chat reply needs the visitorId of the message it answers', { field: 'to.visitorId' });
+    }
+    if (request.template) throw new OmnithreadError('INVALID_INPUT', 'Web chat has no message templates', { field: 'template' });
+    // Nothing to call: the reply is recorded on the timeline, where the widget fetches it (webchatReplies).
+    return { providerMessageId: `webchat:${randomUUID()}`, response: { queued: true, visitorId, siteId: request.to.siteId ?? null } };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The visitor's feed
+// ---------------------------------------------------------------------------------------------
+
+export interface WebchatFeedMessage {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  text: string;
+  at: string;
+  /** The widget's own id of an inbound message (to match the bubble it already shows). */
+  messageId?: string;
+  author?: { name?: string; type?: string };
+  attachments?: { url?: string; name?: string; caption?: string }[];
+}
+
+export interface WebchatFeed {
+  messages: WebchatFeedMessage[];
+  /** Pass as `after` on the next poll; null when nothing was seen yet. */
+  cursor: string | null;
+  /** True when more messages are waiting: poll again at once. */
+  more: boolean;
+}
+
+export const WebchatRepliesQuerySchema = z
+  .object({
+    siteId: z.string().trim().min(1).max(256).default('default'),
+    visitorId: idString('visitor id'),
+    after: z.string().max(200).nullish(),
+    limit: z.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+/** A reply being sent is shown once sent; one still pending after this long is given up on (a crashed flow). */
+const PENDING_WAIT_MS = 60_000;
+
+const encodeFeedCursor = (at: number, seq: number): string => `c1.${at.toString(36)}.${seq.toString(36)}`;
+function decodeFeedCursor(cursor: string): [number, number] {
+  const match = /^c1\.([0-9a-z]{1,12})\.([0-9a-z]{1,12})$/.exec(cursor);
+  const at = match ? parseInt(match[1], 36) : NaN;
+  const seq = match ? parseInt(match[2], 36) : NaN;
+  if (!Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) {
+    throw new OmnithreadError('INVALID_INPUT', 'Invalid web chat poll: after: is not a cursor returned by an earlier poll', { field: 'after' });
+  }
+  return [at, seq];
+}
+
+/**
+ * What the widget polls: the messages shown in the chat (web chat messages in and out on this site,
+ * including those of a human who took over), after the cursor of the previous poll. An unknown visitor
+ * gets an empty list. A reply still being sent holds the cursor back, so it is never skipped.
+ */
+export async function webchatReplies(
+  ot: Omnithread,
+  query: { siteId?: string; visitorId: string; after?: string | null; limit?: number },
+  options: { now?: () => number } = {},
+): Promise<WebchatFeed> {
+  const q = parseInput(WebchatRepliesQuerySchema, query, 'web chat poll');
+  const after = q.after ? decodeFeedCursor(q.after) : undefined;
+  const empty: WebchatFeed = { messages: [], cursor: q.after ?? null, more: false };
+  const contact = await ot.findContact({ kind: 'webchat_visitor', scope: q.siteId, value: q.visitorId });
+  if (!contact) return empty;
+  const now = (options.now ?? Date.now)();
+
+  const messages: WebchatFeedMessage[] = [];
+  let cursor = q.after ?? null;
+  let pageCursor: string | undefined;
+  for (;;) {
+    const page = await ot.timeline(contact.id, {
+      channels: ['webchat'],
+      kinds: ['message'],
+      ...(after ? { since: after[0] } : {}),
+      limit: 200,
+      ...(pageCursor ? { cursor: pageCursor } : {}),
+    });
+    for (const event of page.events) {
+      const at = Date.parse(event.occurredAt);
+      if (after && (at < after[0] || (at === after[0] && event.seq <= after[1]))) continue;
+      const state = event.data.sendState;
+      if (state === 'pending' && now - at < PENDING_WAIT_MS) return { messages, cursor, more: false };
+      cursor = encodeFeedCursor(at, event.seq);
+      if (!shownInChat(event, q.siteId) || state === 'pending' || state === 'failed') continue;
+      messages.push(feedMessage(event));
+      if (messages.length >= q.limit) return { messages, cursor, more: true };
+    }
+    if (!page.nextCursor) return { messages, cursor, more: false };
+    pageCursor = page.nextCursor;
+  }
+}
+
+function shownInChat(event: TimelineEvent, siteId: string): boolean {
+  if (event.channelAccount === siteId) return true;
+  // A human agent's answer recorded without the site (recordOutbound with channel 'webchat' only).
+  const author = event.data.author as { type?: string } | undefined;
+  return event.direction === 'outbound' && !event.channelAccount && author?.type === 'human';
+}
+
+function feedMessage(event: TimelineEvent): WebchatFeedMessage {
+  const author = event.data.author as { name?: string; type?: string } | undefined;
+  const meta = event.data.metadata as { webchat?: { messageId?: unknown } } | undefined;
+  const attachments = (Array.isArray(event.data.attachments) ? event.data.attachments : []) as { url?: string; name?: string; caption?: string }[];
+  return {
+    id: event.id,
+    direction: event.direction === 'outbound' ? 'outbound' : 'inbound',
+    text: event.text,
+    at: event.occurredAt,
+    ...(typeof meta?.webchat?.messageId === 'string' ? { messageId: meta.webchat.messageId } : {}),
+    ...(event.direction === 'outbound' && author ? { author: { ...(author.name ? { name: author.name } : {}), ...(author.type ? { type: author.type } : {}) } } : {}),
+    ...(attachments.length ? { attachments: attachments.map((a) => ({ url: a.url, name: a.name, caption: a.caption })) } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The widget and its demo page
+// ---------------------------------------------------------------------------------------------
+
+export interface WidgetOptions {
+  /** Where the widget POSTs messages (the trigger's POST webhook URL). */
+  endpoint: string;
+  /** Where it polls for replies (GET, with ?siteId=&visitorId=&after=); default: the endpoint. */
+  repliesUrl?: string;
+  siteId?: string;
+  title?: string;
+  greeting?: string;
+  pollSeconds?: number;
+  color?: string;
+}
+
+/** JSON that is also safe inside an HTML <script> element and a JS string (no </script>, no U+2028). */
+export function scriptSafeJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+const escapeHtml = (text: string): string =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function widgetConfig(options: WidgetOptions) {
+  if (typeof options.endpoint !== 'string' || !options.endpoint) throw new OmnithreadError('INVALID_INPUT', 'The widget needs the endpoint URL', { field: 'endpoint' });
+  const color = options.color && /^#[0-9a-fA-F]{3,8}$/.test(options.color) ? options.color : '#2b59c3';
+  return {
+    endpoint: options.endpoint,
+    repliesUrl: options.repliesUrl ?? options.endpoint,
+    siteId: options.siteId ?? 'default',
+    title: options.title ?? 'Chat with us',
+    greeting: options.greeting ?? 'Hi! How can we help?',
+    pollMs: Math.max(1, Math.min(60, options.pollSeconds ?? 3)) * 1000,
+    color,
+  };
+}
+
+const WIDGET_SOURCE = String.raw`(function () {
+  'use strict';
+  var C = __CONFIG__;
+  if (typeof window === 'undefined' || typeof document === 'undefined') return;
+  var flag = '__omnithreadChat_' + C.siteId;
+  if (window[flag]) return;
+  window[flag] = true;
+  var KEY = 'omnithread-chat:' + C.siteId;
+  function rid() {
+    var a = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(a);
+    var s = '';
+    for (var i = 0; i < a.length; i++) s += ('0' + a[i].toString(16)).slice(-2);
+    return s;
+  }
+  var visitorId = null;
+  try { visitorId = window.localStorage.getItem(KEY); } catch (e) {}
+  if (!visitorId || !/^[A-Za-z0-9._:-]{1,128}$/.test(visitorId)) {
+    visitorId = 'v-' + rid();
+    try { window.localStorage.setItem(KEY, visitorId); } catch (e) {}
+  }
+  var cursor = null, seen = {}, local = {}, polling = false;
+
+  function el(tag, css, text) {
+    var n = document.createElement(tag);
+    if (css) n.style.cssText = css;
+    if (text) n.textContent = text;
+    return n;
+  }
+  var root = el('div', 'position:fixed;right:20px;bottom:20px;z-index:2147483000;font:14px/1.4 system-ui,sans-serif');
+  root.setAttribute('data-omnithread-chat', C.siteId);
+  var button = el('button', 'background:' + C.color + ';color:#fff;border:0;border-radius:24px;padding:12px 18px;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.25)', C.title);
+  button.type = 'button';
+  button.setAttribute('aria-expanded', 'false');
+  var panel = el('div', 'display:none;flex-direction:column;width:320px;height:420px;background:#fff;border:1px solid #ccd;border-radius:10px;box-shadow:0 4px 16px rgba(0,0,0,.2);overflow:hidden;margin-bottom:10px');
+  panel.setAttribute('role', 'dialog');
+  panel.setAttribute('aria-label', C.title);
+  var head = el('div', 'background:' + C.color + ';color:#fff;padding:10px 12px;font-weight:600', C.title);
+  var status = el('div', 'font-size:12px;color:#667;padding:4px 12px;border-bottom:1px solid #eee', '');
+  status.setAttribute('data-omnithread-identity', '');
+  var list = el('div', 'flex:1;overflow-y:auto;padding:10px 12px');
+  list.setAttribute('aria-live', 'polite');
+  list.setAttribute('data-omnithread-messages', '');
+  var form = el('form', 'display:flex;border-top:1px solid #eee');
+  var input = el('input', 'flex:1;border:0;padding:12px;font:inherit;outline:none');
+  input.type = 'text';
+  input.placeholder = 'Write a message';
+  input.setAttribute('aria-label', 'Message');
+  input.maxLength = 10000;
+  var send = el('button', 'border:0;background:none;color:' + C.color + ';font-weight:600;padding:0 14px;cursor:pointer', 'Send');
+  send.type = 'submit';
+  form.appendChild(input);
+  form.appendChild(send);
+  panel.appendChild(head);
+  panel.appendChild(status);
+  panel.appendChild(list);
+  panel.appendChild(form);
+  root.appendChild(panel);
+  root.appendChild(button);
+  list.appendChild(el('div', 'color:#667;margin:4px 0 10px', C.greeting));
+
+  function bubble(direction, text, author) {
+    var out = direction === 'outbound';
+    var row = el('div', 'display:flex;margin:6px 0;justify-content:' + (out ? 'flex-start' : 'flex-end'));
+    var b = el('div', 'max-width:80%;padding:8px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word;' +
+      (out ? 'background:#f0f2f7;color:#111' : 'background:' + C.color + ';color:#fff'));
+    if (out && author && author.name) b.appendChild(el('div', 'font-size:11px;color:#667;margin-bottom:2px', author.name));
+    b.appendChild(el('span', '', text));
+    b.setAttribute('data-direction', direction);
+    row.appendChild(b);
+    list.appendChild(row);
+    list.scrollTop = list.scrollHeight;
+    return b;
+  }
+  function show(m) {
+    if (seen[m.id]) return;
+    seen[m.id] = true;
+    if (m.messageId && local[m.messageId]) { local[m.messageId].style.opacity = '1'; return; }
+    bubble(m.direction, m.text, m.author);
+  }
+  function identity(kind, reason) {
+    status.textContent = kind === 'verified' ? 'Signed in: verified' : kind === 'unverified' ? 'Identity not verified' + (reason ? ' (' + reason + ')' : '') : '';
+    status.setAttribute('data-omnithread-identity', kind || '');
+  }
+  function query() {
+    var sep = C.repliesUrl.indexOf('?') < 0 ? '?' : '&';
+    return C.repliesUrl + sep + 'siteId=' + encodeURIComponent(C.siteId) + '&visitorId=' + encodeURIComponent(visitorId) +
+      (cursor ? '&after=' + encodeURIComponent(cursor) : '');
+  }
+  function poll() {
+    if (polling) return;
+    polling = true;
+    fetch(query(), { headers: { accept: 'application/json' }, credentials: 'omit' })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        polling = false;
+        if (!data || !data.messages) return;
+        for (var i = 0; i < data.messages.length; i++) show(data.messages[i]);
+        if (data.cursor) cursor = data.cursor;
+        if (data.more) poll();
+      }, function () { polling = false; });
+  }
+  function user() {
+    var given = window.OmnithreadChat && window.OmnithreadChat.user, out = {}, keys = ['email', 'accountId', 'name', 'userHash'], any = false;
+    if (!given || typeof given !== 'object') return undefined;
+    for (var i = 0; i < keys.length; i++) {
+      var v = given[keys[i]];
+      if (typeof v === 'string' && v) { out[keys[i]] = v; any = true; }
+    }
+    return any ? out : undefined;
+  }
+  function post(body, b, attempt) {
+    fetch(C.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'omit' })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, status: r.status, body: j }; }); })
+      .then(function (res) {
+        if (res.ok) { b.style.opacity = '1'; identity(res.body.identity, res.body.identityReason); setTimeout(poll, 300); }
+        else if (res.status >= 500 && attempt < 4) setTimeout(function () { post(body, b, attempt + 1); }, 1000 * attempt);
+        else { b.style.opacity = '0.5'; b.title = (res.body && res.body.error) || 'Not sent'; }
+      }, function () {
+        if (attempt < 4) setTimeout(function () { post(body, b, attempt + 1); }, 1000 * attempt);
+        else { b.style.opacity = '0.5'; b.title = 'Not sent: network error'; }
+      });
+  }
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    var text = input.value;
+    if (!text.replace(/\s+/g, '')) return;
+    input.value = '';
+    var messageId = 'm-' + rid();
+    var b = bubble('inbound', text);
+    b.style.opacity = '0.6';
+    local[messageId] = b;
+    var body = { siteId: C.siteId, visitorId: visitorId, messageId: messageId, text: text,
+      page: { url: String(location.href).slice(0, 2000), title: String(document.title).slice(0, 500) } };
+    var u = user();
+    if (u) body.user = u;
+    post(body, b, 1);
+  });
+  button.addEventListener('click', function () {
+    var open = panel.style.display !== 'flex';
+    panel.style.display = open ? 'flex' : 'none';
+    button.setAttribute('aria-expanded', String(open));
+    if (open) { input.focus(); poll(); }
+  });
+  function start() { document.body.appendChild(root); poll(); setInterval(function () { if (!document.hidden) poll(); }, C.pollMs); }
+  if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
+})();
+`;
+
+/** The embeddable widget: one self-contained script, no build step, no external resources. */
+export function widgetScript(options: WidgetOptions): string {
+  return WIDGET_SOURCE.replace('__CONFIG__', () => scriptSafeJson(widgetConfig(options)));
+}
+
+/**
+ * A demo page that embeds the widget with one <script> tag: `src` when the widget is served at a URL
+ * (scriptUrl), else the script inline.
+ */
+export function demoPage(options: WidgetOptions & { scriptUrl?: string; pageTitle?: string }): string {
+  const title = escapeHtml(options.pageTitle ?? 'Omnithread web chat demo');
+  const tag = options.scriptUrl
+    ? `<script src="${escapeHtml(options.scriptUrl)}" defer></script>`
+    : `<script>\n${widgetScript(options)}</script>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+</head>
+<body style="font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#222">
+<h1>${title}</h1>
+<p>This page embeds the Omnithread web chat widget with one script tag. Open the chat at the bottom right and send a message.</p>
+${tag}
+</body>
+</html>
+`;
+}
