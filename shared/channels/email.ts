@@ -1,0 +1,678 @@
+/**
+ * Email: parsing (mailparser), threading (Message-ID / In-Reply-To / References), the inbound-webhook mode for
+ * providers that POST mail, and sending over SMTP (nodemailer). The IMAP poller is a separate step; it will call
+ * `parseEmail` on each fetched message.
+ *
+ * Parsing (`parseEmail`, RFC 5322 headers, RFC 2045-2047 bodies and encodings, all decoded by mailparser):
+ * - providerMessageId = Message-ID (RFC 5322 3.6.4). A mail without one gets `<sha256 of the raw bytes>@omnithread.invalid`
+ *   (stable across redeliveries of the same bytes) and metadata.syntheticMessageId = true.
+ * - threadKey = the thread's root: the first id of References, else the (first) In-Reply-To id, else the own
+ *   Message-ID. The core finds a thread by (channel, channelAccount, threadKey): a reply to another mailbox
+ *   does not join the thread on its key alone.
+ * - channelAccount = the mailbox that received it: `options.mailbox`, else Delivered-To, else the first To
+ *   address (lower case).
+ * - from = the From address as an `email` handle with trust `channel`, plus the display name.
+ * - text = the NEW part only: quoted history ("On ... wrote:" in en/de/fr/es/nl/sv, "-----Original Message-----"
+ *   and its translations, Outlook "From:/Sent:" header blocks, `>`-quoted lines; Gmail/Outlook/Apple/Thunderbird
+ *   quote markers in HTML-only mail) and signatures ("-- " delimiter, "Sent from my iPhone" lines) removed.
+ *   metadata.fullText holds the whole text body; HTML-only mail is converted to text.
+ * - attachments = metadata only (name, contentType, size), never the content.
+ * - replyTo = { to: Reply-To or From address, messageId, references (the mail's References, or its In-Reply-To),
+ *   subject }: what `send` needs to answer in the same thread.
+ *
+ * Inbound webhook (`emailChannel`): accepted bodies, decided in this order:
+ * 1. Raw MIME: Content-Type message/rfc822, or any non-JSON, non-form body (text/plain, application/octet-stream)
+ *    that parses as mail.
+ * 2. JSON `{ "raw": "<MIME>" }`, `{ "mime": "<MIME>" }` or `{ "body-mime": "<MIME>" }` (Mailgun's raw MIME form
+ *    posted as JSON or application/x-www-form-urlencoded).
+ * 3. Postmark inbound JSON (https://postmarkapp.com/developer/webhooks/inbound-webhook): `FromFull{Email,Name}`
+ *    (or `From`), `OriginalRecipient`/`ToFull`/`To`, `Subject`, `TextBody`, `HtmlBody`, `Date`, `MessageID`,
+ *    `Headers[{Name,Value}]` (Message-ID, In-Reply-To, References are read from these), `ReplyTo`,
+ *    `Attachments[{Name,ContentType,ContentLength}]`. Postmark's own `MessageID` is used only when the headers
+ *    carry no Message-ID (metadata.postmarkMessageId keeps it).
+ * 4. Mailgun routes forward() (https://documentation.mailgun.com/docs/mailgun/user-manual/receive-forward-store/receive-http),
+ *    as JSON or application/x-www-form-urlencoded: `sender`, `from`, `recipient`, `subject`, `body-plain`,
+ *    `body-html`, `stripped-text`, `Message-Id`, `In-Reply-To`, `References`, `Date`, `message-headers`.
+ * Not accepted: multipart/form-data bodies (SendGrid Inbound Parse, and Mailgun when the mail has attachments):
+ * they are refused with INVALID_INPUT. Point such providers at their raw-MIME option instead.
+ *
+ * Raw MIME needs the asynchronous mailparser, so `emailChannel.parse` (= `parseEmailDelivery`) returns a Promise,
+ * as the contract allows. `parseEmailJson` is the synchronous path for the parsed-JSON forms (3, 4) only.
+ *
+ * Verification: with `secret` set, a delivery must carry it in one of (compared in constant time):
+ * header `X-Omnithread-Secret: <secret>`, HTTP Basic auth whose password is the secret (Postmark and Mailgun
+ * support https://user:secret@host/... webhook URLs), or the query parameter `?token=<secret>`.
+ * Mailgun's own HMAC signature (timestamp/token/signature) is not checked (not built yet).
+ *
+ * Sending (`sendEmail`, `emailChannel.send`): SMTP via nodemailer. A reply carries In-Reply-To = the answered
+ * Message-ID and References = its references + that id (RFC 5322 3.6.4), subject "Re: <subject>" (never
+ * "Re: Re:"). The Message-ID is generated here (`<uuid@domain of from>`) so it is known before sending, and is
+ * the providerMessageId. SMTP failures: 535/534/530 or a refused login -> AUTH_FAILED; 421/450/451/452 and other
+ * 4xx (temporary, RFC 5321 4.2.1) -> RATE_LIMITED with retryAfterSeconds 60; connection refused, timeouts and
+ * 5xx -> PROVIDER_ERROR (details: code, responseCode, response; never the password).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { AxiosInstance } from 'axios';
+import { AddressObject, ParsedMail, simpleParser } from 'mailparser';
+import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
+import { z } from 'zod';
+import { OmnithreadError, invalidInput } from '../errors';
+import { Attachment, MessageInput, MessageInputSchema, parseInput } from '../model';
+import { ChannelModule, InboundItem, OutboundRequest, SendResult, WebhookRequest, header } from './channel';
+import { safeEqual } from './http';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------
+
+export const EmailChannelConfigSchema = z
+  .object({
+    /** Shared secret a delivery must carry (header, Basic auth password or ?token=); empty = no check. */
+    secret: z.string().default(''),
+    /** The mailbox recorded as channelAccount when the mail names none (no Delivered-To/To/recipient). */
+    mailbox: z.string().trim().max(256).default(''),
+  })
+  .strict();
+export type EmailChannelConfig = z.output<typeof EmailChannelConfigSchema>;
+
+export const EmailSendConfigSchema = z
+  .object({
+    host: z.string().trim().min(1, 'is required: the SMTP server host'),
+    port: z.coerce.number().int().min(1).max(65535).default(587),
+    /** true = TLS from the start (port 465); false = plain, upgraded with STARTTLS when offered. */
+    secure: z.boolean().default(false),
+    /** Never upgrade with STARTTLS (only for local test servers). */
+    ignoreTLS: z.boolean().default(false),
+    user: z.string().default(''),
+    /** Secret. */
+    password: z.string().default(''),
+    from: z.string().trim().email('must be the email address to send from'),
+    fromName: z.string().trim().max(256).default(''),
+    /** Milliseconds to wait for the connection, greeting and each answer. */
+    timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+  })
+  .strict();
+export type EmailSendConfig = z.output<typeof EmailSendConfigSchema>;
+export const EMAIL_SEND_SETTINGS = Object.keys(EmailSendConfigSchema.shape);
+export const EMAIL_SEND_SECRETS = ['password'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const MAX_RAW_BYTES = 30 * 1024 * 1024;
+const MAX_TEXT = 200_000;
+const cut = (value: string, max: number): string => (value.length > max ? value.slice(0, max) : value);
+
+/** The `<id@host>` tokens of a Message-ID, In-Reply-To or References value (RFC 5322 3.6.4). */
+export function messageIds(value: unknown): string[] {
+  const values = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
+  const out: string[] = [];
+  for (const v of values) {
+    if (typeof v !== 'string') continue;
+    const bracketed = v.match(/<[^<>\s]+>/g);
+    const ids = bracketed ?? v.split(/[\s,]+/).filter(Boolean).map((id) => `<${id.replace(/^<|>$/g, '')}>`);
+    for (const id of ids) if (id.length > 2 && id.length <= 512 && !out.includes(id)) out.push(id);
+  }
+  return out;
+}
+
+const EMAIL_RE = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+$/;
+const isAddress = (value: string | undefined): value is string => !!value && value.length <= 512 && EMAIL_RE.test(value);
+
+/** "Name <addr>" or "addr" (a display name with commas must be quoted, RFC 5322 3.4). */
+export function parseAddress(value: unknown): { address: string; name?: string } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const angle = value.match(/^\s*(?:"?([^"<]*?)"?\s*)?<([^<>]+)>\s*$/);
+  if (angle && isAddress(angle[2].trim())) return { address: angle[2].trim(), name: angle[1]?.trim() || undefined };
+  const bare = value.trim().split(/\s*,\s*/)[0];
+  return isAddress(bare) ? { address: bare } : undefined;
+}
+
+const REPLY_PREFIX = /^\s*(?:re|aw|sv|antw|ref|réf|rif|r)\s*(?:\[\d+\])?\s*:/i;
+/** "Re: <subject>", without stacking prefixes (Re:, AW:, SV:, Antw:, RE:...). */
+export function replySubject(subject: string | undefined): string {
+  const s = (subject ?? '').trim();
+  return REPLY_PREFIX.test(s) ? s : `Re: ${s}`.trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quote and signature stripping
+// ---------------------------------------------------------------------------------------------
+
+/** "On <date>, <name> wrote:" and its translations; may be wrapped over two lines. */
+const ATTRIBUTION = [
+  /^On\b[\s\S]{0,300}\bwrote:?\s*$/i, // en (Gmail, Apple Mail, Thunderbird)
+  /^Am\b[\s\S]{0,300}\bschrieb\b[\s\S]{0,200}:\s*$/i, // de
+  /^Le\b[\s\S]{0,300}\ba\s+écrit\s*:\s*$/i, // fr
+  /^El\b[\s\S]{0,300}\bescribió\s*:\s*$/i, // es
+  /^Op\b[\s\S]{0,300}\bschreef\b[\s\S]{0,200}:\s*$/i, // nl
+  /^(?:Den\b|\d{1,4}[-./ ])[\s\S]{0,300}\bskrev\b[\s\S]{0,200}:\s*$/i, // sv
+  /^[\s\S]{0,300}<[^<>\s]+@[^<>\s]+>\s*(?:wrote|schrieb|a écrit|escribió|schreef|skrev)\s*:\s*$/i, // any "<addr> wrote:"
+];
+const ORIGINAL_MESSAGE =
+  /^\s*-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original|Oorspronkelijk bericht|Ursprungligt meddelande|Originalmeddelande)\s*-{2,}\s*$/i;
+const HEADER_FROM = /^\s*\*?(?:From|Von|De|Van|Från)\s*:\*?\s+\S/i;
+const HEADER_NEXT = /^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Fecha|Verzonden|Skickat|To|An|À|Para|Aan|Till|Subject|Betreff|Objet|Asunto|Onderwerp|Ämne)\s*:/i;
+const SIGNATURE_DELIMITER = /^--\s?$/;
+const MOBILE_SIGNATURE =
+  /^\s*(?:Sent from my \S.*|Sent from (?:Mail|Outlook) for .*|Get Outlook for .*|Sent from Yahoo Mail.*|Gesendet von meinem \S.*|Von meinem \S.* gesendet\.?|Envoyé de mon \S.*|Enviado desde mi \S.*|Verzonden (?:vanaf|met) mijn \S.*|Skickat från min \S.*)$/i;
+
+/** The new part of a text body: quoted history and the signature removed. */
+export function stripQuotedText(text: string): string {
+  const lines = text.replace(/\r\n?/g, '\n').split('\n');
+  let end = lines.length;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const trimmed = line.trim();
+    if (SIGNATURE_DELIMITER.test(line) || MOBILE_SIGNATURE.test(trimmed) || ORIGINAL_MESSAGE.test(trimmed) || /^_{20,}\s*$/.test(trimmed)) {
+      end = i;
+      break;
+    }
+    if (trimmed && !trimmed.startsWith('>')) {
+      const two = i + 1 < lines.length ? `${trimmed} ${lines[i + 1].trim()}` : trimmed;
+      if (ATTRIBUTION.some((re) => re.test(trimmed) || (trimmed.length < 300 && re.test(two)))) {
+        end = i;
+        break;
+      }
+    }
+    if (HEADER_FROM.test(line) && lines.slice(i + 1, i + 4).some((l) => HEADER_NEXT.test(l))) {
+      end = i;
+      break;
+    }
+  }
+  return lines
+    .slice(0, end)
+    .filter((l) => !/^\s*>/.test(l))
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+/** Where quoted history starts in HTML mail (Gmail, Outlook web/desktop, Apple Mail, Thunderbird, Yahoo). */
+const HTML_QUOTE_MARKERS = [
+  /<div[^>]*class="?[^">]*gmail_quote/i,
+  /<blockquote[^>]*class="?[^">]*gmail_quote/i,
+  /<div[^>]*class="?[^">]*gmail_signature/i,
+  /<div[^>]*id="?divRplyFwdMsg/i,
+  /<div[^>]*id="?appendonsend/i,
+  /<hr[^>]*id="?stopSpelling/i,
+  /<div[^>]*style="[^"]*border-top:\s*solid\s+#(?:E1E1E1|B5C4DF)/i,
+  /<blockquote[^>]*type="?cite/i,
+  /<div[^>]*class="?[^">]*moz-cite-prefix/i,
+  /<div[^>]*class="?[^">]*yahoo_quoted/i,
+];
+
+export function cutHtmlQuote(html: string): string {
+  let at = html.length;
+  for (const marker of HTML_QUOTE_MARKERS) {
+    const m = marker.exec(html);
+    if (m && m.index < at) at = m.index;
+  }
+  return html.slice(0, at);
+}
+
+/** HTML to text with mailparser's own converter (html-to-text), by parsing a one-part mail. */
+async function htmlToText(html: string): Promise<string> {
+  const mail = await simpleParser(`Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from(html).toString('base64')}`, {
+    skipImageLinks: true,
+  });
+  return mail.text ?? '';
+}
+
+/** A crude synchronous HTML-to-text, for the JSON forms whose parse must stay synchronous. */
+export function htmlToTextSync(html: string): string {
+  return html
+    .replace(/<(script|style|head)[\s\S]*?<\/\1>/gi, '')
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/(p|div|li|tr|h\d|blockquote)>/gi, '\n')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------
+
+export interface ParseEmailOptions {
+  /** The mailbox that received the mail (the IMAP account, the webhook's mailbox): wins over the headers. */
+  mailbox?: string;
+  /** The mailbox recorded when the mail names none (no Delivered-To or To). */
+  defaultMailbox?: string;
+  /** Keep the raw MIME on the message (`raw`, erased with the contact). Default false. */
+  keepRaw?: boolean;
+}
+
+/** The fields every form (raw MIME, Postmark, Mailgun) is reduced to before building the MessageInput. */
+interface EmailParts {
+  messageId?: string;
+  inReplyTo: string[];
+  references: string[];
+  from?: { address: string; name?: string };
+  replyTo?: string;
+  mailbox?: string;
+  to: string[];
+  cc: string[];
+  subject?: string;
+  date?: Date;
+  text: string;
+  newText: string;
+  html?: boolean;
+  attachments: Attachment[];
+  syntheticFrom?: string;
+  metadata?: Record<string, unknown>;
+  raw?: unknown;
+}
+
+const addresses = (value: AddressObject | AddressObject[] | undefined): string[] =>
+  (Array.isArray(value) ? value : value ? [value] : []).flatMap((a) => a.value.flatMap(function flat(v): string[] {
+    return v.address ? [v.address] : (v.group ?? []).flatMap(flat);
+  }));
+
+function toMessage(parts: EmailParts, options: ParseEmailOptions): MessageInput {
+  if (!parts.from || !isAddress(parts.from.address)) {
+    throw new OmnithreadError('INVALID_INPUT', 'The mail has no usable From address', { field: 'from' });
+  }
+  let messageId = messageIds(parts.messageId)[0];
+  const synthetic = !messageId;
+  if (!messageId) messageId = `<${createHash('sha256').update(parts.syntheticFrom ?? '').digest('hex')}@omnithread.invalid>`;
+  const threadKey = parts.references[0] ?? parts.inReplyTo[0] ?? messageId;
+  const mailboxCandidate = [options.mailbox, parts.mailbox, ...parts.to, options.defaultMailbox].find((m) => typeof m === 'string' && m.trim());
+  const channelAccount = cut((mailboxCandidate ?? '').trim().toLowerCase(), 256);
+  const references = parts.references.length ? parts.references : parts.inReplyTo.slice(0, 1);
+  const date = parts.date && Number.isFinite(parts.date.getTime()) && parts.date.getTime() >= 0 ? parts.date.toISOString() : undefined;
+  const fullText = cut(parts.text, MAX_TEXT);
+  const text = cut(parts.newText || parts.text.trim(), MAX_TEXT);
+  const name = parts.from.name?.trim() ? cut(parts.from.name.trim(), 256) : undefined;
+  const message: MessageInput = {
+    channel: 'email',
+    channelAccount,
+    providerMessageId: messageId,
+    threadKey,
+    from: { handles: [{ kind: 'email', value: parts.from.address, trust: 'channel' }], ...(name ? { name } : {}) },
+    text,
+    attachments: parts.attachments.slice(0, 100),
+    ...(date ? { sentAt: date } : {}),
+    replyTo: {
+      to: isAddress(parts.replyTo) ? parts.replyTo : parts.from.address,
+      messageId,
+      references,
+      subject: parts.subject ?? '',
+    },
+    metadata: {
+      subject: parts.subject ?? '',
+      messageId,
+      ...(synthetic ? { syntheticMessageId: true } : {}),
+      inReplyTo: parts.inReplyTo,
+      references: parts.references,
+      to: parts.to,
+      cc: parts.cc,
+      ...(parts.html ? { htmlOnly: true } : {}),
+      fullText,
+      ...parts.metadata,
+    },
+    ...(parts.raw !== undefined ? { raw: parts.raw } : {}),
+  };
+  const checked = MessageInputSchema.safeParse(message);
+  if (!checked.success) throw invalidInput('email', checked.error);
+  return message;
+}
+
+const attachmentMeta = (name: unknown, contentType: unknown, size: unknown): Attachment => ({
+  ...(typeof name === 'string' && name ? { name: cut(name, 512) } : {}),
+  ...(typeof contentType === 'string' && contentType ? { contentType: cut(contentType, 256) } : {}),
+  ...(typeof size === 'number' && Number.isInteger(size) && size >= 0 ? { size } : {}),
+});
+
+/** Parses one raw mail (RFC 5322 / MIME) into a MessageInput; malformed mail throws INVALID_INPUT. */
+export async function parseEmail(raw: Buffer | string, options: ParseEmailOptions = {}): Promise<MessageInput> {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+  if (!Buffer.isBuffer(bytes) || !bytes.length) throw new OmnithreadError('INVALID_INPUT', 'The mail is empty', { field: '(body)' });
+  if (bytes.length > MAX_RAW_BYTES) throw new OmnithreadError('INVALID_INPUT', `The mail is larger than ${MAX_RAW_BYTES} bytes`, { field: '(body)' });
+  let mail: ParsedMail;
+  try {
+    mail = await simpleParser(bytes, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: 5_000_000 });
+  } catch (error) {
+    throw new OmnithreadError('INVALID_INPUT', `The mail could not be parsed: ${(error as Error).message}`, { field: '(body)' });
+  }
+  try {
+    const from = mail.from?.value.find((a) => isAddress(a.address));
+    // mailparser fills `text` from the HTML when there is no text part: a text/html root (or no text) is HTML-only.
+    const rootType = (mail.headers.get('content-type') as { value?: string } | undefined)?.value?.toLowerCase();
+    const htmlOnly = typeof mail.html === 'string' && !!mail.html && (rootType === 'text/html' || !mail.text?.trim());
+    let text = mail.text ?? '';
+    let newText: string;
+    if (htmlOnly) {
+      const html = mail.html as string;
+      text = text.trim() ? text : await htmlToText(html);
+      newText = stripQuotedText(await htmlToText(cutHtmlQuote(html)));
+    } else {
+      newText = stripQuotedText(text);
+    }
+    const deliveredTo = mail.headers.get('delivered-to');
+    const delivered = parseAddress(Array.isArray(deliveredTo) ? deliveredTo[0] : typeof deliveredTo === 'string' ? deliveredTo : undefined)?.address;
+    const replyTo = mail.replyTo?.value.find((a) => isAddress(a.address))?.address;
+    return toMessage(
+      {
+        messageId: mail.messageId,
+        inReplyTo: messageIds(mail.inReplyTo),
+        references: messageIds(mail.references),
+        from: from?.address ? { address: from.address, name: from.name } : undefined,
+        replyTo,
+        mailbox: delivered,
+        to: addresses(mail.to),
+        cc: addresses(mail.cc),
+        subject: mail.subject,
+        date: mail.date,
+        text,
+        newText,
+        html: htmlOnly,
+        attachments: mail.attachments.map((a) => attachmentMeta(a.filename, a.contentType, a.size)),
+        syntheticFrom: bytes.toString('latin1'),
+        raw: options.keepRaw ? bytes.toString('utf8') : undefined,
+      },
+      options,
+    );
+  } catch (error) {
+    if (error instanceof OmnithreadError) throw error;
+    throw new OmnithreadError('INVALID_INPUT', `The mail could not be read: ${(error as Error).message}`, { field: '(body)' });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The inbound webhook
+// ---------------------------------------------------------------------------------------------
+
+type Body = { kind: 'raw'; raw: Buffer } | { kind: 'postmark'; body: Record<string, unknown> } | { kind: 'mailgun'; body: Record<string, unknown> };
+
+function classify(request: WebhookRequest): Body {
+  const type = (header(request, 'content-type') ?? '').toLowerCase();
+  if (!request.rawBody.length) throw new OmnithreadError('INVALID_INPUT', 'The request body is empty: send a mail', { field: '(body)' });
+  if (type.startsWith('multipart/')) {
+    throw new OmnithreadError(
+      'INVALID_INPUT',
+      'multipart/form-data deliveries (SendGrid Inbound Parse, Mailgun with attachments) are not supported: configure the provider to post raw MIME or JSON',
+      { field: '(body)' },
+    );
+  }
+  if (type.startsWith('message/rfc822')) return { kind: 'raw', raw: request.rawBody };
+  let body: Record<string, unknown> | undefined;
+  const text = request.rawBody.toString('utf8');
+  if (type.includes('json') || /^\s*\{/.test(text)) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+    } catch (error) {
+      if (type.includes('json')) throw new OmnithreadError('INVALID_INPUT', `The request body is not valid JSON: ${(error as Error).message}`, { field: '(body)' });
+    }
+    if (!body && type.includes('json')) throw new OmnithreadError('INVALID_INPUT', 'The JSON body must be an object', { field: '(body)' });
+  } else if (type.startsWith('application/x-www-form-urlencoded')) {
+    body = Object.fromEntries(new URLSearchParams(text));
+  }
+  if (!body) return { kind: 'raw', raw: request.rawBody };
+  for (const key of ['raw', 'mime', 'body-mime']) {
+    const value = body[key];
+    if (typeof value === 'string' && value) return { kind: 'raw', raw: Buffer.from(value, 'utf8') };
+  }
+  if ('FromFull' in body || 'MessageID' in body || 'TextBody' in body || 'HtmlBody' in body) return { kind: 'postmark', body };
+  if ('body-plain' in body || 'stripped-text' in body || 'recipient' in body || 'sender' in body) return { kind: 'mailgun', body };
+  throw new OmnithreadError('INVALID_INPUT', 'The body is neither raw MIME, { "raw": ... }, a Postmark inbound nor a Mailgun forward payload', { field: '(body)' });
+}
+
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const date = (value: unknown): Date | undefined => {
+  const d = typeof value === 'string' ? new Date(value) : undefined;
+  return d && Number.isFinite(d.getTime()) ? d : undefined;
+};
+
+/** Postmark inbound JSON (https://postmarkapp.com/developer/webhooks/inbound-webhook). */
+function postmarkParts(body: Record<string, unknown>): EmailParts {
+  const headers = new Map<string, string>();
+  if (Array.isArray(body.Headers)) {
+    for (const h of body.Headers as unknown[]) {
+      const { Name, Value } = (h ?? {}) as { Name?: unknown; Value?: unknown };
+      if (typeof Name === 'string' && typeof Value === 'string' && !headers.has(Name.toLowerCase())) headers.set(Name.toLowerCase(), Value);
+    }
+  }
+  const fromFull = (body.FromFull ?? {}) as { Email?: unknown; Name?: unknown };
+  const from =
+    typeof fromFull.Email === 'string' && isAddress(fromFull.Email)
+      ? { address: fromFull.Email, name: str(fromFull.Name) }
+      : parseAddress(body.From) && { ...parseAddress(body.From)!, name: str(body.FromName) ?? parseAddress(body.From)!.name };
+  const toFull = Array.isArray(body.ToFull) ? (body.ToFull as { Email?: unknown }[]).map((t) => str(t?.Email)).filter(isAddress) : [];
+  const to = toFull.length ? toFull : (str(body.To) ?? '').split(',').map((a) => parseAddress(a)?.address).filter(isAddress);
+  const cc = Array.isArray(body.CcFull) ? (body.CcFull as { Email?: unknown }[]).map((t) => str(t?.Email)).filter(isAddress) : [];
+  const textBody = str(body.TextBody) ?? '';
+  const html = str(body.HtmlBody) ?? '';
+  const htmlOnly = !textBody.trim() && !!html;
+  const text = htmlOnly ? htmlToTextSync(html) : textBody;
+  const postmarkId = str(body.MessageID);
+  return {
+    messageId: headers.get('message-id') ?? (postmarkId ? `<${postmarkId}@postmark.invalid>` : undefined),
+    inReplyTo: messageIds(headers.get('in-reply-to')),
+    references: messageIds(headers.get('references')),
+    from,
+    replyTo: parseAddress(body.ReplyTo)?.address,
+    mailbox: str(body.OriginalRecipient) || undefined,
+    to,
+    cc,
+    subject: str(body.Subject),
+    date: date(body.Date),
+    text,
+    newText: stripQuotedText(htmlOnly ? htmlToTextSync(cutHtmlQuote(html)) : textBody),
+    html: htmlOnly,
+    attachments: Array.isArray(body.Attachments)
+      ? (body.Attachments as Record<string, unknown>[]).map((a) => attachmentMeta(a?.Name, a?.ContentType, a?.ContentLength))
+      : [],
+    syntheticFrom: JSON.stringify(body),
+    metadata: postmarkId ? { postmarkMessageId: postmarkId, provider: 'postmark' } : { provider: 'postmark' },
+  };
+}
+
+/** Mailgun routes forward() (https://documentation.mailgun.com/docs/mailgun/user-manual/receive-forward-store/receive-http). */
+function mailgunParts(body: Record<string, unknown>): EmailParts {
+  const headers = new Map<string, string>();
+  try {
+    const list: unknown = typeof body['message-headers'] === 'string' ? JSON.parse(body['message-headers']) : body['message-headers'];
+    if (Array.isArray(list)) {
+      for (const pair of list) {
+        if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string' && !headers.has(pair[0].toLowerCase())) headers.set(pair[0].toLowerCase(), pair[1]);
+      }
+    }
+  } catch {
+    // message-headers is optional; the top-level fields below are enough.
+  }
+  const field = (name: string): string | undefined => str(body[name]) ?? str(body[name.toLowerCase()]) ?? headers.get(name.toLowerCase());
+  const from = parseAddress(field('from') ?? field('From')) ?? parseAddress(field('sender'));
+  const plain = str(body['body-plain']) ?? '';
+  const html = str(body['body-html']) ?? '';
+  const htmlOnly = !plain.trim() && !!html;
+  const text = plain || (html ? htmlToTextSync(html) : str(body['stripped-text']) ?? '');
+  const recipient = parseAddress(field('recipient'))?.address;
+  const to = (field('To') ?? '').split(',').map((a) => parseAddress(a)?.address).filter(isAddress);
+  return {
+    messageId: field('Message-Id'),
+    inReplyTo: messageIds(field('In-Reply-To')),
+    references: messageIds(field('References')),
+    from,
+    replyTo: parseAddress(field('Reply-To'))?.address,
+    mailbox: recipient,
+    to,
+    cc: [],
+    subject: field('subject') ?? field('Subject'),
+    date: date(field('Date')),
+    text,
+    newText: stripQuotedText(htmlOnly ? htmlToTextSync(cutHtmlQuote(html)) : text),
+    html: htmlOnly,
+    attachments: [],
+    syntheticFrom: JSON.stringify(body),
+    metadata: { provider: 'mailgun' },
+  };
+}
+
+/** Synchronous: the parsed-JSON forms (Postmark, Mailgun) only; raw MIME is refused with INVALID_INPUT. */
+export function parseEmailJson(request: WebhookRequest, config: EmailChannelConfig): InboundItem[] {
+  return parseJsonForm(classify(request), config);
+}
+
+function parseJsonForm(parsed: Body, config: EmailChannelConfig): InboundItem[] {
+  const options: ParseEmailOptions = { defaultMailbox: config.mailbox || undefined };
+  if (parsed.kind === 'postmark') return [{ type: 'message', message: toMessage(postmarkParts(parsed.body), options) }];
+  if (parsed.kind === 'mailgun') return [{ type: 'message', message: toMessage(mailgunParts(parsed.body), options) }];
+  throw new OmnithreadError('INVALID_INPUT', 'Raw MIME deliveries need the asynchronous parser (parseEmailDelivery)', { field: '(body)' });
+}
+
+/** Every accepted form (raw MIME, {raw|mime|body-mime}, Postmark, Mailgun): what `parse` becomes once it may be async. */
+export async function parseEmailDelivery(request: WebhookRequest, config: EmailChannelConfig): Promise<InboundItem[]> {
+  const body = classify(request);
+  if (body.kind === 'raw') return [{ type: 'message', message: await parseEmail(body.raw, { defaultMailbox: config.mailbox || undefined }) }];
+  return parseJsonForm(body, config);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+// ---------------------------------------------------------------------------------------------
+
+const ReplyToSchema = z
+  .object({
+    to: z.string().trim().email('must be the email address to send to'),
+    messageId: z.string().max(512).optional(),
+    references: z.array(z.string().max(1024)).max(200).optional(),
+    subject: z.string().max(2000).optional(),
+  })
+  .passthrough();
+
+type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string };
+
+/** An SMTP failure as an OmnithreadError (see the module header for the mapping). */
+export function smtpError(error: unknown): OmnithreadError {
+  if (error instanceof OmnithreadError) return error;
+  const e = (error ?? {}) as SmtpError;
+  const details = { provider: 'smtp', code: e.code, responseCode: e.responseCode, response: e.response, command: e.command };
+  const said = e.response ?? e.message ?? String(error);
+  if (e.code === 'EAUTH' || e.responseCode === 535 || e.responseCode === 534 || e.responseCode === 530) {
+    return new OmnithreadError('AUTH_FAILED', `The SMTP server refused the login: ${said}`, { details });
+  }
+  if (typeof e.responseCode === 'number' && e.responseCode >= 400 && e.responseCode < 500) {
+    return new OmnithreadError('RATE_LIMITED', `The SMTP server refused the mail for now (${e.responseCode}): ${said}; retry later`, {
+      details: { ...details, retryAfterSeconds: 60 },
+    });
+  }
+  if (typeof e.responseCode === 'number') return new OmnithreadError('PROVIDER_ERROR', `The SMTP server refused the mail (${e.responseCode}): ${said}`, { details });
+  return new OmnithreadError('PROVIDER_ERROR', `The SMTP server could not be reached: ${e.message ?? String(error)}`, { details });
+}
+
+/** Sends a mail (a reply when `request.to.messageId` is set) and returns the Message-ID it carries. */
+export async function sendEmail(request: OutboundRequest, sendConfig: unknown, transport?: Transporter): Promise<SendResult> {
+  const config = parseInput(EmailSendConfigSchema, sendConfig, 'email send settings');
+  const to = parseInput(ReplyToSchema, request.to, 'email reply address');
+  if (request.template) throw new OmnithreadError('INVALID_INPUT', 'Email has no templates: send text', { field: 'template' });
+  const domain = config.from.split('@')[1];
+  const messageId = `<${randomUUID()}@${domain}>`;
+  const answered = messageIds(to.messageId)[0];
+  const references = answered ? [...messageIds(to.references ?? []).filter((r) => r !== answered), answered] : messageIds(to.references ?? []);
+  const subject = answered ? replySubject(to.subject) : (to.subject ?? '');
+  const own = !transport;
+  const mailer =
+    transport ??
+    nodemailer.createTransport({
+      host: config.host,
+      port: config.port,
+      secure: config.secure,
+      ignoreTLS: config.ignoreTLS,
+      auth: config.user ? { user: config.user, pass: config.password } : undefined,
+      connectionTimeout: config.timeoutMs,
+      greetingTimeout: config.timeoutMs,
+      socketTimeout: config.timeoutMs,
+    });
+  try {
+    const info = await mailer.sendMail({
+      from: config.fromName ? { name: config.fromName, address: config.from } : config.from,
+      to: to.to,
+      subject,
+      text: request.text,
+      messageId,
+      ...(answered ? { inReplyTo: answered } : {}),
+      ...(references.length ? { references } : {}),
+      ...(request.media ? { attachments: [{ path: request.media.url, ...(request.media.filename ? { filename: request.media.filename } : {}) }] } : {}),
+    });
+    return {
+      providerMessageId: messageId,
+      response: { messageId, accepted: info.accepted, rejected: info.rejected, response: info.response, subject, inReplyTo: answered ?? null, references },
+    };
+  } catch (error) {
+    throw smtpError(error);
+  } finally {
+    if (own) mailer.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The module
+// ---------------------------------------------------------------------------------------------
+
+export const emailChannel: ChannelModule<EmailChannelConfig> = {
+  id: 'email',
+  displayName: 'Email (inbound webhook)',
+  description: 'Mail posted by a provider (raw MIME, Postmark inbound, Mailgun forward); replies over SMTP',
+  configSchema: EmailChannelConfigSchema,
+  settings: Object.keys(EmailChannelConfigSchema.shape),
+  secrets: ['secret'],
+  settingFields: [
+    {
+      name: 'secret',
+      displayName: 'Secret',
+      description:
+        'Shared secret each delivery must carry: header X-Omnithread-Secret, the password of HTTP Basic auth (https://any:secret@host/... in the provider), or ?token=secret. Empty = no check.',
+      secret: true,
+    },
+    {
+      name: 'mailbox',
+      displayName: 'Mailbox',
+      description: 'The receiving address recorded when a mail names none (Delivered-To, To, recipient)',
+      placeholder: 'support@example.com',
+    },
+  ],
+  sendFields: [
+    { name: 'host', displayName: 'SMTP Host', description: 'The SMTP server', required: true, placeholder: 'smtp.example.com' },
+    { name: 'port', displayName: 'Port', description: '587 (STARTTLS) or 465 (TLS)', default: '587' },
+    { name: 'secure', displayName: 'TLS From the Start', description: 'On for port 465; off upgrades with STARTTLS', type: 'boolean', default: false },
+    { name: 'user', displayName: 'User', description: 'The SMTP login' },
+    { name: 'password', displayName: 'Password', description: 'The SMTP password or app password', secret: true },
+    { name: 'from', displayName: 'From Address', description: 'The address replies come from', required: true, placeholder: 'support@example.com' },
+    { name: 'fromName', displayName: 'From Name', description: 'The display name of the sender', placeholder: 'Acme Support' },
+  ],
+
+  verify(request, config) {
+    if (!config.secret) return { ok: true };
+    const given = header(request, 'x-omnithread-secret');
+    if (given !== undefined) return safeEqual(given, config.secret) ? { ok: true } : { ok: false, status: 401, reason: 'X-Omnithread-Secret does not match' };
+    const auth = header(request, 'authorization');
+    if (auth && /^basic\s+/i.test(auth)) {
+      const decoded = Buffer.from(auth.replace(/^basic\s+/i, ''), 'base64').toString('utf8');
+      const password = decoded.includes(':') ? decoded.slice(decoded.indexOf(':') + 1) : decoded;
+      return safeEqual(password, config.secret) ? { ok: true } : { ok: false, status: 401, reason: 'the Basic auth password does not match' };
+    }
+    const token = request.query.token;
+    if (typeof token === 'string') return safeEqual(token, config.secret) ? { ok: true } : { ok: false, status: 401, reason: 'the token does not match' };
+    return { ok: false, status: 401, reason: 'missing secret (X-Omnithread-Secret header, Basic auth or ?token=)' };
+  },
+
+  /** Every accepted form; asynchronous because raw MIME goes through mailparser. */
+  parse: parseEmailDelivery,
+
+  sendConfigSchema: EmailSendConfigSchema,
+  send(request: OutboundRequest, sendConfig: unknown, _http: AxiosInstance) {
+    return sendEmail(request, sendConfig);
+  },
+};
