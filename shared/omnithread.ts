@@ -411,6 +411,30 @@ export class Omnithread {
     });
   }
 
+  /**
+   * Durable cursors for pollers (an IMAP mailbox's UIDVALIDITY and last UID, say), kept in the store so a
+   * restart, or another worker on the same PostgreSQL store, continues where the last poll stopped.
+   * Values are JSON.
+   */
+  cursors(): { load<T>(key: string): Promise<T | undefined>; save<T>(key: string, value: T): Promise<void> } {
+    return {
+      load: async <T>(key: string) => {
+        const row = await this.driver.read((db) => db.get<{ value: string }>('SELECT value FROM cursors WHERE workspace = ? AND key = ?', [this.workspace, key]));
+        return row ? (JSON.parse(row.value) as T) : undefined;
+      },
+      save: async <T>(key: string, value: T) => {
+        const now = this.clock();
+        await this.driver.transaction((tx) =>
+          tx.run(
+            `INSERT INTO cursors (workspace, key, value, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (workspace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+            [this.workspace, key, JSON.stringify(value), now],
+          ),
+        );
+      },
+    };
+  }
+
   /** The person's newest inbound messages and calls across every channel, newest first. */
   async recentInbound(contactId: string, limit = 200): Promise<TimelineEvent[]> {
     return this.driver.read(async (db) => recentInbound(db, this.workspace, await this.rootOf(db, contactId), limit));

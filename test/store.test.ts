@@ -2,7 +2,7 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MIGRATIONS, OmnithreadError, openStore, StoreConfig } from '../shared';
+import { MIGRATIONS, OmnithreadError, createOmnithread, openStore, StoreConfig } from '../shared';
 import { createTestStoreConfig, STORE_KINDS } from './support/stores';
 
 describe.each(STORE_KINDS)('store [%s]', (kind) => {
@@ -29,6 +29,27 @@ describe.each(STORE_KINDS)('store [%s]', (kind) => {
       const applied = await store.driver.read((db) => db.all<{ version: number; name: string }>('SELECT version, name FROM omnithread_migrations ORDER BY version'));
       expect(applied.map((m) => Number(m.version))).toEqual(MIGRATIONS.map((m) => m.version));
       await store.close();
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe.each(STORE_KINDS)('poller cursors [%s]', (kind) => {
+  test('are saved, overwritten and read back per workspace, and survive reopening the store', async () => {
+    const { config, cleanup } = await createTestStoreConfig(kind);
+    try {
+      const store = await openStore(config);
+      const a = createOmnithread({ store, workspace: 'a' }).cursors();
+      const b = createOmnithread({ store, workspace: 'b' }).cursors();
+      expect(await a.load('imap:support@mail.example/INBOX')).toBeUndefined();
+      await a.save('imap:support@mail.example/INBOX', { uidValidity: 7, lastUid: 41 });
+      await a.save('imap:support@mail.example/INBOX', { uidValidity: 7, lastUid: 42 });
+      expect(await b.load('imap:support@mail.example/INBOX')).toBeUndefined();
+      await store.close();
+      const reopened = await openStore(config);
+      expect(await createOmnithread({ store: reopened, workspace: 'a' }).cursors().load('imap:support@mail.example/INBOX')).toEqual({ uidValidity: 7, lastUid: 42 });
+      await reopened.close();
     } finally {
       await cleanup();
     }

@@ -125,6 +125,19 @@ CREATE INDEX suggestions_b ON merge_suggestions (workspace, contact_b);
 CREATE INDEX events_provider ON events (workspace, channel, provider_message_id) WHERE provider_message_id IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'cursors of pollers (an IMAP mailbox: UIDVALIDITY and last UID), kept with the data they guard',
+    sql: `
+CREATE TABLE cursors (
+  workspace TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at {{int}} NOT NULL,
+  PRIMARY KEY (workspace, key)
+);
+`,
+  },
 ];
 
 const TOKENS: Record<SqlDriver['dialect'], Record<string, string>> = {
