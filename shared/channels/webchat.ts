@@ -386,7 +386,8 @@ const WIDGET_SOURCE = String.raw`(function () {
     if (text) n.textContent = text;
     return n;
   }
-  var root = el('div', 'position:fixed;right:20px;bottom:20px;z-index:2147483000;font:14px/1.4 system-ui,sans-serif');
+  // A column aligned to the right edge: the panel above, the launcher button below it, both on the right.
+  var root = el('div', 'position:fixed;right:20px;bottom:20px;z-index:2147483000;font:14px/1.4 system-ui,sans-serif;display:flex;flex-direction:column;align-items:flex-end');
   root.setAttribute('data-omnithread-chat', C.siteId);
   var button = el('button', 'background:' + C.color + ';color:#fff;border:0;border-radius:24px;padding:12px 18px;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.25)', C.title);
   button.type = 'button';
@@ -395,7 +396,7 @@ const WIDGET_SOURCE = String.raw`(function () {
   panel.setAttribute('role', 'dialog');
   panel.setAttribute('aria-label', C.title);
   var head = el('div', 'background:' + C.color + ';color:#fff;padding:10px 12px;font-weight:600', C.title);
-  var status = el('div', 'font-size:12px;color:#667;padding:4px 12px;border-bottom:1px solid #eee', '');
+  var status = el('div', 'display:none;font-size:12px;color:#667;padding:4px 12px;border-bottom:1px solid #eee', '');
   status.setAttribute('data-omnithread-identity', '');
   var list = el('div', 'flex:1;overflow-y:auto;padding:10px 12px');
   list.setAttribute('aria-live', 'polite');
@@ -439,6 +440,7 @@ const WIDGET_SOURCE = String.raw`(function () {
   }
   function identity(kind, reason) {
     status.textContent = kind === 'verified' ? 'Signed in: verified' : kind === 'unverified' ? 'Identity not verified' + (reason ? ' (' + reason + ')' : '') : '';
+    status.style.display = status.textContent ? 'block' : 'none'; // no empty line for anonymous visitors
     status.setAttribute('data-omnithread-identity', kind || '');
   }
   function query() {
