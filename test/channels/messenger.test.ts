@@ -14,8 +14,7 @@
  * - Error codes: https://developers.facebook.com/docs/messenger-platform/reference/send-api/error-codes
  */
 import { readFileSync } from 'node:fs';
-import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { ProviderAnswer, ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 import { join } from 'node:path';
 import axios from 'axios';
 import fc from 'fast-check';
@@ -463,35 +462,17 @@ describe('random payloads through the webhook handler [sqlite]', () => {
 // Sending through a local Graph API stand-in
 // ---------------------------------------------------------------------------------------------
 
-interface Seen {
-  method?: string;
-  url?: string;
-  headers: IncomingMessage['headers'];
-  body: unknown;
-}
-
 describe.each(channels)('%s send', (_id, channel) => {
-  let server: Server;
   let base: string;
-  const seen: Seen[] = [];
-  let answer: (seen: Seen) => { status: number; body: unknown; headers?: Record<string, string> } = () => ({ status: 200, body: { recipient_id: '7001', message_id: 'm_sent_1' } });
+  let seen: ProviderRequest[] = [];
+  let answer: (seen: ProviderRequest) => ProviderAnswer = () => ({ status: 200, body: { recipient_id: '7001', message_id: 'm_sent_1' } });
 
+  let provider: ProviderServer;
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const entry: Seen = { method: req.method, url: req.url, headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString() || 'null') };
-        seen.push(entry);
-        const reply = answer(entry);
-        res.writeHead(reply.status, { 'content-type': 'application/json', ...(reply.headers ?? {}) });
-        res.end(JSON.stringify(reply.body));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    provider = await startProvider((request) => answer(request));
+    ({ base, seen } = provider);
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => provider.close());
   beforeEach(() => {
     seen.length = 0;
     answer = () => ({ status: 200, body: { recipient_id: '7001', message_id: 'm_sent_1' } });

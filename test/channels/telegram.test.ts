@@ -15,8 +15,7 @@
  *   https://api.telegram.org/bot<token>/<method>, JSON {chat_id, text} / {chat_id, photo, caption}.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 import { join } from 'node:path';
 import axios from 'axios';
 import fc from 'fast-check';
@@ -400,36 +399,18 @@ describeStores('Telegram webhook', (ctx) => {
 // Sending, and the webhook registration helpers, against a local server
 // ---------------------------------------------------------------------------------------------
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: unknown;
-}
-
 describe('Telegram send and webhook helpers', () => {
-  let server: Server;
   let base: string;
-  const seen: Seen[] = [];
+  let seen: ProviderRequest[] = [];
   let answers: { status: number; body: unknown; headers?: Record<string, string> }[] = [];
   const http = axios.create();
 
+  let provider: ProviderServer;
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text ? JSON.parse(text) : undefined });
-        const answer = answers.shift() ?? { status: 500, body: { ok: false, error_code: 500, description: 'no answer queued' } };
-        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-        res.end(JSON.stringify(answer.body));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    provider = await startProvider(() => answers.shift() ?? { status: 500, body: { ok: false, error_code: 500, description: 'no answer queued' } });
+    ({ base, seen } = provider);
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => provider.close());
   beforeEach(() => {
     seen.length = 0;
     answers = [];

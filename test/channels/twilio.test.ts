@@ -18,8 +18,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { ProviderAnswer, ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 import { join } from 'node:path';
 import axios from 'axios';
 import fc from 'fast-check';
@@ -500,25 +499,17 @@ describeStores('Twilio webhooks', (ctx) => {
 });
 
 describe('sending an SMS', () => {
-  let server: Server;
   let base: string;
-  const seen: { method?: string; url?: string; headers: IncomingMessage['headers']; body: string }[] = [];
-  let answer: { status: number; body: unknown; headers?: Record<string, string> } = { status: 201, body: {} };
+  // Form bodies are not JSON: `body` is the raw text.
+  let seen: ProviderRequest[] = [];
+  let answer: ProviderAnswer = { status: 201, body: {} };
 
+  let provider: ProviderServer;
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
-        res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
-        res.end(JSON.stringify(answer.body));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    provider = await startProvider(() => answer);
+    ({ base, seen } = provider);
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => provider.close());
   beforeEach(() => (seen.length = 0));
 
   const sendConfig = () => ({ accountSid: ACCOUNT, authToken: 'secret-token', apiBaseUrl: base, statusCallback: SMS_URL });

@@ -16,8 +16,7 @@
  *   https://dev.to/wapgrowai_org/whatsapp-cloud-api-rate-limits-in-practice-throughput-pair-rate-messaging-limits-and-error-codes-1i7k
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, IncomingHttpHeaders, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { ProviderAnswer, ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import axios from 'axios';
@@ -513,44 +512,23 @@ describe('WhatsApp channel: robustness', () => {
 // Sending
 // ---------------------------------------------------------------------------------------------
 
-interface Seen {
-  method?: string;
-  url?: string;
-  headers: IncomingHttpHeaders;
-  body: unknown;
-}
-interface Answer {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
 
 describe('WhatsApp channel: sending', () => {
-  let server: Server;
   let base: string;
-  let seen: Seen[] = [];
-  let answer: Answer = { status: 200, body: {} };
+  let seen: ProviderRequest[] = [];
+  let answer: ProviderAnswer = { status: 200, body: {} };
   const http = axios.create();
   const sendConfig = () => ({ accessToken: 'EAAG-test-token', apiBaseUrl: base });
   const ok = (id: string, input = MAYA_WA) => ({ status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input, wa_id: input }], messages: [{ id }] } });
 
+  let provider: ProviderServer;
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        seen.push({ method: req.method, url: req.url, headers: req.headers, body: raw ? JSON.parse(raw) : undefined });
-        res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
-        res.end(JSON.stringify(answer.body));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    provider = await startProvider(() => answer);
+    ({ base, seen } = provider);
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => provider.close());
   beforeEach(() => {
-    seen = [];
+    seen.length = 0;
   });
 
   const send = (request: Parameters<NonNullable<typeof whatsappChannel.send>>[0], config: unknown = sendConfig()) => whatsappChannel.send!(request, config, http);
@@ -596,7 +574,7 @@ describe('WhatsApp channel: sending', () => {
     expect(seen[4].url).toBe('/v22.0/555000111/messages');
   });
 
-  test.each<[string, string, Answer, Json]>([
+  test.each<[string, string, ProviderAnswer, Json]>([
     ['429 with Retry-After', 'RATE_LIMITED', { status: 429, headers: { 'retry-after': '7' }, body: { error: { message: '(#130429) Rate limit hit', type: 'OAuthException', code: 130429, fbtrace_id: 'A1' } } }, { retryAfterSeconds: 7, code: 130429 }],
     ['400 pair rate limit 131056', 'RATE_LIMITED', { status: 400, body: { error: { message: '(#131056) pair rate limit hit', type: 'OAuthException', code: 131056, fbtrace_id: 'A2' } } }, { code: 131056 }],
     ['401 expired token 190', 'AUTH_FAILED', { status: 401, body: { error: { message: 'Error validating access token: Session has expired', type: 'OAuthException', code: 190, error_subcode: 463, fbtrace_id: 'A3' } } }, { code: 190, subcode: 463 }],

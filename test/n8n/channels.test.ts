@@ -6,12 +6,11 @@
  */
 import { TYPES, buildWorkflow, callHookMethod, callWebhook, cleanupAfterAll, node } from '../support/n8n-harness';
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHANNELS, acquireStore, metaSignature, resolveSettings } from '../../shared';
 import { countRows } from '../support/stores';
+import { ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 
 cleanupAfterAll();
 
@@ -148,36 +147,26 @@ describe('Telegram', () => {
   });
 
   describe('activation registers the webhook with the Bot API (a local server)', () => {
-    let server: Server;
+    let provider: ProviderServer;
     let baseUrl: string;
-    const calls: { method: string; path: string; body: any }[] = [];
+    let calls: ProviderRequest[] = [];
     let webhookUrl = '';
     let failWith: { status: number; body: unknown } | undefined;
 
+    /** A Bot API stand-in that remembers the registered webhook URL. */
     beforeAll(async () => {
-      server = createServer((req: IncomingMessage, res) => {
-        let data = '';
-        req.on('data', (chunk) => (data += chunk));
-        req.on('end', () => {
-          const path = req.url ?? '';
-          const body = data ? JSON.parse(data) : undefined;
-          calls.push({ method: req.method ?? '', path, body });
-          const send = (status: number, answer: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-          if (failWith) return send(failWith.status, failWith.body);
-          if (!path.startsWith(`/bot${BOT_TOKEN}/`)) return send(404, { ok: false, error_code: 404, description: 'Not Found' });
-          const method = path.slice(`/bot${BOT_TOKEN}/`.length);
-          if (method === 'setWebhook') webhookUrl = body.url;
-          if (method === 'deleteWebhook') webhookUrl = '';
-          if (method === 'getWebhookInfo') return send(200, { ok: true, result: { url: webhookUrl, has_custom_certificate: false, pending_update_count: 0 } });
-          return send(200, { ok: true, result: true, description: 'Webhook was set' });
-        });
+      provider = await startProvider(({ url, body }) => {
+        if (failWith) return failWith;
+        if (!url.startsWith(`/bot${BOT_TOKEN}/`)) return { status: 404, body: { ok: false, error_code: 404, description: 'Not Found' } };
+        const method = url.slice(`/bot${BOT_TOKEN}/`.length);
+        if (method === 'setWebhook') webhookUrl = body.url;
+        if (method === 'deleteWebhook') webhookUrl = '';
+        if (method === 'getWebhookInfo') return { status: 200, body: { ok: true, result: { url: webhookUrl, has_custom_certificate: false, pending_update_count: 0 } } };
+        return { status: 200, body: { ok: true, result: true, description: 'Webhook was set' } };
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      ({ base: baseUrl, seen: calls } = provider);
     });
-    afterAll(async () => {
-      await new Promise((resolve) => server.close(resolve));
-    });
+    afterAll(() => provider.close());
     beforeEach(() => {
       calls.length = 0;
       failWith = undefined;
@@ -191,18 +180,18 @@ describe('Telegram', () => {
       const workflow = telegramWorkflow();
       expect(await callHookMethod(workflow, 'Trigger', 'checkExists')).toBe(false);
       expect(await callHookMethod(workflow, 'Trigger', 'create')).toBe(true);
-      const set = calls.find((c) => c.path.endsWith('/setWebhook'));
-      expect(set).toMatchObject({ method: 'POST', path: `/bot${BOT_TOKEN}/setWebhook`, body: { url: PRODUCTION_URL, secret_token: SECRET } });
+      const set = calls.find((c) => c.url.endsWith('/setWebhook'));
+      expect(set).toMatchObject({ method: 'POST', url: `/bot${BOT_TOKEN}/setWebhook`, body: { url: PRODUCTION_URL, secret_token: SECRET } });
       expect(await callHookMethod(workflow, 'Trigger', 'checkExists')).toBe(true);
 
       expect(await callHookMethod(workflow, 'Trigger', 'delete')).toBe(true);
-      expect(calls.filter((c) => c.path.endsWith('/deleteWebhook'))).toEqual([expect.objectContaining({ method: 'POST', path: `/bot${BOT_TOKEN}/deleteWebhook` })]);
+      expect(calls.filter((c) => c.url.endsWith('/deleteWebhook'))).toEqual([expect.objectContaining({ method: 'POST', url: `/bot${BOT_TOKEN}/deleteWebhook` })]);
       expect(webhookUrl).toBe('');
     });
 
     test('a test run ("Listen for test event") registers the /webhook-test/ URL', async () => {
       await callHookMethod(telegramWorkflow(), 'Trigger', 'create', { isTest: true });
-      expect(calls.find((c) => c.path.endsWith('/setWebhook'))?.body.url).toBe(`http://localhost:5678/webhook-test/${WEBHOOK_ID}/webhook`);
+      expect(calls.find((c) => c.url.endsWith('/setWebhook'))?.body.url).toBe(`http://localhost:5678/webhook-test/${WEBHOOK_ID}/webhook`);
     });
 
     test("Telegram's refusal surfaces as a clear node error on activation", async () => {

@@ -5,12 +5,11 @@
  * reaches a local server standing in for the WhatsApp Cloud API (checked as Meta documents the call).
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { IWorkflowBase } from 'n8n-workflow';
 import { metaSignature } from '../../shared';
 import { OmnithreadReply } from '../../nodes/n8n/OmnithreadReply/OmnithreadReply.node';
+import { ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 import { PACKAGE, buildWorkflow, callWebhook, cleanupAfterAll, registerNodeType, runWorkflow } from '../support/n8n-harness';
 
 registerNodeType(`${PACKAGE}.omnithreadReply`, new OmnithreadReply());
@@ -21,23 +20,17 @@ const shipped = JSON.parse(readFileSync(join(__dirname, '..', '..', 'workflows',
 const fixture = JSON.parse(readFileSync(join(__dirname, '..', 'channels', 'fixtures', 'whatsapp', 'text.json'), 'utf8'));
 const APP_SECRET = 'template-app-secret';
 
-let server: Server;
+let provider: ProviderServer;
 let base = '';
-const received: { path: string; authorization?: string; body: Record<string, any> }[] = [];
+let received: ProviderRequest[] = [];
 beforeAll(async () => {
-  server = createServer((req: IncomingMessage, res) => {
-    let raw = '';
-    req.on('data', (chunk) => (raw += chunk));
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', authorization: req.headers.authorization, body: JSON.parse(raw || '{}') });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ messaging_product: 'whatsapp', contacts: [{ input: '447911123456', wa_id: '447911123456' }], messages: [{ id: 'wamid.template-reply' }] }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  provider = await startProvider(() => ({
+    status: 200,
+    body: { messaging_product: 'whatsapp', contacts: [{ input: '447911123456', wa_id: '447911123456' }], messages: [{ id: 'wamid.template-reply' }] },
+  }));
+  ({ base, seen: received } = provider);
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => provider.close());
 
 /** The template as an admin leaves it after import: trigger secrets set, a WhatsApp credential on Reply. */
 function configured(): IWorkflowBase {
@@ -80,8 +73,8 @@ describe('workflows/n8n/messaging-continuity.json', () => {
     expect(reply).toMatchObject({ duplicate: false, channel: 'whatsapp', via: 'message', providerMessageId: 'wamid.template-reply' });
     expect(received).toHaveLength(1);
     expect(received[0]).toMatchObject({
-      path: '/v21.0/106540352242922/messages',
-      authorization: 'Bearer wa-system-user-token',
+      url: '/v21.0/106540352242922/messages',
+      headers: { authorization: 'Bearer wa-system-user-token' },
       body: { messaging_product: 'whatsapp', to: '447911123456', type: 'text', text: { body: expect.stringContaining('We have your whole history') } },
     });
 

@@ -5,8 +5,6 @@
  */
 import { buildWorkflow, chain, cleanupAfterAll, node, registerNodeType, runWorkflow } from '../support/n8n-harness';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ICredentialDataDecryptedObject, ICredentialType, INode, INodeParameters } from 'n8n-workflow';
@@ -18,6 +16,7 @@ import { OmnithreadTelegramApi } from '../../credentials/OmnithreadTelegramApi.c
 import { OmnithreadTwilioApi } from '../../credentials/OmnithreadTwilioApi.credentials';
 import { OmnithreadXApi } from '../../credentials/OmnithreadXApi.credentials';
 import { message, phone, scoped } from '../support/messages';
+import { ProviderAnswer, ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 
 const REPLY = '@omnithread/n8n-nodes-omnithread.omnithreadReply';
 registerNodeType(REPLY, new OmnithreadReply());
@@ -31,43 +30,16 @@ const storeData = { storeType: 'sqlite', sqlitePath: join(dir, 'reply.db'), work
 // ------------------------------------------------------------------------------------------------
 // A local provider: records every request, answers with what the test sets per path.
 // ------------------------------------------------------------------------------------------------
-interface Seen {
-  method: string;
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: any;
-}
-type Answer = { status: number; body: unknown; headers?: Record<string, string> };
-let server: Server;
+let provider: ProviderServer;
 let base = '';
-const seen: Seen[] = [];
-const answers = new Map<string, () => Answer>();
+let seen: ProviderRequest[] = [];
+const answers = new Map<string, () => ProviderAnswer>();
 
 beforeAll(async () => {
-  server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = raw;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      const path = req.url ?? '';
-      seen.push({ method: req.method ?? '', path, headers: req.headers, body });
-      const answer = answers.get(path)?.() ?? { status: 404, body: { error: { message: `no route ${path}` } } };
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
-      res.end(JSON.stringify(answer.body));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  provider = await startProvider(({ url }) => answers.get(url)?.() ?? { status: 404, body: { error: { message: `no route ${url}` } } });
+  ({ base, seen } = provider);
 });
-afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => provider.close());
 beforeEach(() => {
   seen.length = 0;
   answers.clear();
@@ -132,7 +104,7 @@ async function whatsappPerson(hoursAgo = 0.1, withTelegram = false) {
   return { digits, chatId: 9000 + people, contactId: wa.contact.id, input: { contactId: wa.contact.id, event: { id: wa.event!.id } } };
 }
 
-const waSent = (id: string): Answer => ({ status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: 'x', wa_id: 'x' }], messages: [{ id }] } });
+const waSent = (id: string): ProviderAnswer => ({ status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: 'x', wa_id: 'x' }], messages: [{ id }] } });
 
 describe('Reply node', () => {
   test('answers a WhatsApp message through the Cloud API, and a re-run of the workflow sends nothing', async () => {
@@ -143,7 +115,7 @@ describe('Reply node', () => {
     expect(item.json).toMatchObject({ duplicate: false, channel: 'whatsapp', via: 'message', providerMessageId: 'wamid.reply-1', explanation: 'Sent on whatsapp' });
     expect(item.pairedItem).toEqual({ item: 0 });
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ method: 'POST', path: '/v21.0/pn1/messages' });
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/v21.0/pn1/messages' });
     expect(seen[0].headers.authorization).toBe('Bearer wa-token');
     expect(seen[0].body).toEqual({
       messaging_product: 'whatsapp',
@@ -189,7 +161,7 @@ describe('Reply node', () => {
     expect(item.json).toMatchObject({ channel: 'telegram', via: 'fallback', providerMessageId: `${person.chatId}:77` });
     expect(item.json.explanation).toMatch(/^Sent on telegram instead of whatsapp \(whatsapp: its 24-hour window closed/);
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ method: 'POST', path: `/bot${TG_TOKEN}/sendMessage`, body: { chat_id: person.chatId, text: 'Answer without a template' } });
+    expect(seen[0]).toMatchObject({ method: 'POST', url: `/bot${TG_TOKEN}/sendMessage`, body: { chat_id: person.chatId, text: 'Answer without a template' } });
 
     // Without fallback: a node error that says what to do.
     const closed = await runReply({ text: 'No fallback', fallback: false, replyKey: 'second' }, person.input);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { FlowNode, collect, helper, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
+import { startProvider } from '../support/provider-server';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const demo = require('../../scripts/demo.js') as { demoFlow(): FlowNode[]; storyCurls(base: string, path: string): string[] };
@@ -126,19 +127,8 @@ describe('workflows/node-red/messaging-continuity.json', () => {
   });
 
   test('a signed WhatsApp message is recognised and answered on WhatsApp once, through the Cloud API', async () => {
-    const { createServer } = await import('node:http');
-    const received: { path?: string; authorization?: string; body: Record<string, any> }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const server = createServer((req, res) => {
-      let raw = '';
-      req.on('data', (c) => (raw += c));
-      req.on('end', () => {
-        received.push({ path: req.url, authorization: req.headers.authorization, body: JSON.parse(raw || '{}') });
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: 'wamid.node-red-reply' }] }));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const provider = await startProvider(() => ({ status: 200, body: { messaging_product: 'whatsapp', messages: [{ id: 'wamid.node-red-reply' }] } }));
+    const { base, seen: received } = provider;
     try {
       // What the admin fills in after import: the WhatsApp account's API address (a local stand-in here).
       const configured = flow.map((n) => {
@@ -163,13 +153,17 @@ describe('workflows/node-red/messaging-continuity.json', () => {
       const [out] = await results.next(1);
       expect(out.payload).toMatchObject({ duplicate: false, channel: 'whatsapp', providerMessageId: 'wamid.node-red-reply' });
       expect(received).toEqual([
-        expect.objectContaining({ path: '/v21.0/106540352242922/messages', authorization: 'Bearer wa-token', body: expect.objectContaining({ to: '447911123456', type: 'text' }) }),
+        expect.objectContaining({
+          url: '/v21.0/106540352242922/messages',
+          headers: expect.objectContaining({ authorization: 'Bearer wa-token' }),
+          body: expect.objectContaining({ to: '447911123456', type: 'text' }),
+        }),
       ]);
       // A redelivery is recognised by omnithread in: the flow does not run and nothing is sent twice.
       expect((await post()).body).toMatchObject({ recorded: 0, duplicates: 1 });
       expect(received).toHaveLength(1);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await provider.close();
     }
   });
 });

@@ -5,14 +5,13 @@
  * registerType, credentials in both places, a row and help for every send setting).
  */
 import { readFileSync } from 'node:fs';
-import { createServer, IncomingHttpHeaders, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { CHANNELS } from '../../shared';
 import type { Omnithread } from '../../shared';
 import { message, phone, scoped } from '../support/messages';
 import { FlowNode, collect, helper, loadFlow, tempDir, unloadFlow, waitForStatus } from '../support/node-red-helper';
+import { ProviderAnswer, ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 import channelModule = require('../../nodes/node-red/omnithread-channel');
 
 const { SENDING_CHANNELS, sendConfigOf } = channelModule;
@@ -26,15 +25,10 @@ const TG_TOKEN = '7000000001:AAtesttoken';
 // A local provider server: records every request; answers as the test says.
 // ---------------------------------------------------------------------------------------------
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-type Answer = { status: number; headers?: Record<string, string>; body: unknown };
+type Seen = ProviderRequest;
+type Answer = ProviderAnswer;
 
-let server: Server;
+let provider: ProviderServer;
 let baseUrl: string;
 let seen: Seen[] = [];
 let answer: (request: Seen) => Answer;
@@ -52,28 +46,10 @@ const defaultAnswer = (request: Seen): Answer => {
 };
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = raw;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        /* not JSON: kept as text */
-      }
-      const request: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
-      seen.push(request);
-      const { status, headers, body: out } = answer(request);
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(out));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  provider = await startProvider((request) => answer(request));
+  ({ base: baseUrl, seen } = provider);
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => provider.close());
 
 // ---------------------------------------------------------------------------------------------
 // Flows
@@ -83,7 +59,7 @@ let dir: string;
 let cleanup: () => void;
 beforeEach(() => {
   ({ dir, cleanup } = tempDir());
-  seen = [];
+  seen.length = 0;
   answer = defaultAnswer;
 });
 afterEach(async () => {
