@@ -55,3 +55,9 @@ export {
 export type { IdentityOperation, TimelineOperation } from './operations';
 export { sendReply, ReplyRequestSchema, REPLY_WINDOWS_MS } from './reply';
 export type { ReplyRequest, ReplyResult, ReplyOptions } from './reply';
+export { emailChannel, parseEmail, sendEmail, EmailSendConfigSchema, webchatChannel, webchatUserHash, webchatReplies, widgetScript, demoPage } from './channels';
+export type { EmailSendConfig, WebchatFeed, WebchatFeedMessage, WidgetOptions, ServeContext } from './channels';
+export { endpointOf } from './webhook';
+export { pollEmailIntoTimeline, ImapSettingsSchema, IMAP_SETTING_FIELDS, MAILBOX_SETTING_FIELDS, emailCursorKey } from './email/poll';
+export type { ImapSettings, EmailPollResult, EmailPollFailure } from './email/poll';
+export { pollMailbox, cursorKey, MemoryCursorStore } from './email/imap';

@@ -50,12 +50,23 @@ export function triggerOutput(result: IngestResult): TriggerOutput {
   };
 }
 
-const CONTENT_TYPES = { json: 'application/json; charset=utf-8', text: 'text/plain; charset=utf-8', xml: 'text/xml; charset=utf-8' } as const;
+const CONTENT_TYPES = {
+  json: 'application/json; charset=utf-8',
+  text: 'text/plain; charset=utf-8',
+  xml: 'text/xml; charset=utf-8',
+  html: 'text/html; charset=utf-8',
+  javascript: 'text/javascript; charset=utf-8',
+} as const;
 
 /** A reply as it goes on the wire, the same in both engines. */
-export function renderReply(reply: WebhookReply): { status: number; contentType: string; body: string } {
+export function renderReply(reply: WebhookReply): { status: number; contentType: string; body: string; headers: Record<string, string> } {
   const type = reply.type ?? 'json';
-  return { status: reply.status, contentType: CONTENT_TYPES[type], body: type === 'json' ? JSON.stringify(reply.body) : String(reply.body) };
+  return {
+    status: reply.status,
+    contentType: CONTENT_TYPES[type],
+    body: reply.body === undefined ? '' : type === 'json' ? JSON.stringify(reply.body) : String(reply.body),
+    headers: reply.headers ?? {},
+  };
 }
 
 /** True when the provider expects a particular answer (a handshake echo, TwiML) rather than our JSON. */
@@ -65,14 +76,40 @@ export function channelConfig<C>(channel: ChannelModule<C>, settings: unknown): 
   return parseInput(channel.configSchema, settings ?? {}, `${channel.displayName} channel settings`);
 }
 
+/** A channel's GET content; a request it refuses (a bad feed query) is a 400 naming the field. */
+async function serve<C>(ot: Omnithread, channel: ChannelModule<C>, config: C, request: WebhookRequest): Promise<WebhookReply | undefined> {
+  if (!channel.serve) return undefined;
+  try {
+    return await channel.serve(request, config, { ot, endpoint: endpointOf(request) });
+  } catch (error) {
+    if (!isOmnithreadError(error, 'INVALID_INPUT')) throw error;
+    return { status: 400, body: { error: error.message, field: error.field } };
+  }
+}
+
 type Item = { type: 'message'; message: Message } | { type: 'status'; status: StatusUpdateInput };
 
+/** The public URL of the webhook without its query (what served pages call back). */
+export function endpointOf(request: WebhookRequest): string {
+  const url = request.url ?? '';
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
+
 export async function handleWebhook<C>(ot: Omnithread, channel: ChannelModule<C>, config: C, request: WebhookRequest): Promise<WebhookOutcome> {
+  const outcome = await handleDelivery(ot, channel, config, request);
+  const headers = channel.responseHeaders?.(request, config);
+  return headers ? { ...outcome, reply: { ...outcome.reply, headers: { ...headers, ...outcome.reply.headers } } } : outcome;
+}
+
+async function handleDelivery<C>(ot: Omnithread, channel: ChannelModule<C>, config: C, request: WebhookRequest): Promise<WebhookOutcome> {
   const outcome: WebhookOutcome = { reply: { status: 200, body: {} }, recorded: [], duplicates: [], statuses: { recorded: 0, duplicates: 0, unknown: 0 } };
   const challenge = channel.challenge?.(request, config);
   if (challenge) return { ...outcome, reply: challenge };
 
   if (request.method.toUpperCase() !== 'POST') {
+    const served = await serve(ot, channel, config, request);
+    if (served) return { ...outcome, reply: served };
     return { ...outcome, reply: { status: 405, body: { error: `${channel.displayName} deliveries are POST requests; ${request.method} is only for a provider's verification handshake` } } };
   }
 

@@ -97,8 +97,8 @@ describe('generic JSON channel', () => {
 });
 
 test('replies go on the wire as JSON, text (handshake echoes) or XML (TwiML)', () => {
-  expect(renderReply({ status: 400, body: { error: 'x' } })).toEqual({ status: 400, contentType: 'application/json; charset=utf-8', body: '{"error":"x"}' });
-  expect(renderReply({ status: 200, body: 'challenge-123', type: 'text' })).toEqual({ status: 200, contentType: 'text/plain; charset=utf-8', body: 'challenge-123' });
+  expect(renderReply({ status: 400, body: { error: 'x' } })).toEqual({ status: 400, contentType: 'application/json; charset=utf-8', body: '{"error":"x"}', headers: {} });
+  expect(renderReply({ status: 200, body: 'challenge-123', type: 'text' })).toEqual({ status: 200, contentType: 'text/plain; charset=utf-8', body: 'challenge-123', headers: {} });
   expect(renderReply({ status: 200, body: '<Response/>', type: 'xml' })).toMatchObject({ contentType: 'text/xml; charset=utf-8', body: '<Response/>' });
   expect([isProviderReply({ status: 200, body: {} }), isProviderReply({ status: 200, body: '', type: 'xml' })]).toEqual([false, true]);
 });

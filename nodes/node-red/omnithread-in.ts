@@ -39,7 +39,7 @@ function settingsFor(def: InDef, credentials: Record<string, string | undefined>
 function reply(res: Response, answer: WebhookReply): void {
   if (res.headersSent) return;
   const wire = renderReply(answer);
-  res.status(wire.status).type(wire.contentType).send(wire.body);
+  res.status(wire.status).set(wire.headers).type(wire.contentType).send(wire.body);
 }
 
 function messageOf(RED: RedApi, result: IngestResult): NodeMessage {
@@ -153,13 +153,17 @@ export = function register(RED: RedApi): void {
       });
     };
     RED.httpNode.post(path, ...httpNodeMiddleware(RED), route);
-    // Providers that verify a webhook with a GET handshake (Meta's hub.challenge) get it on the same path.
-    const handshake = Boolean(channel?.challenge);
-    if (handshake) RED.httpNode.get(path, ...httpNodeMiddleware(RED), route);
+    // Providers that verify a webhook with a GET handshake (Meta's hub.challenge) get it on the same path,
+    // and so do channels that serve content there (the web chat widget, its feed and CORS preflights).
+    const gets = Boolean(channel?.challenge || channel?.serve);
+    const preflights = Boolean(channel?.serve);
+    if (gets) RED.httpNode.get(path, ...httpNodeMiddleware(RED), route);
+    if (preflights) RED.httpNode.options(path, route);
 
     node.on('close', (_removed, done) => {
       removeRoute(RED.httpNode, path, 'post');
-      if (handshake) removeRoute(RED.httpNode, path, 'get');
+      if (gets) removeRoute(RED.httpNode, path, 'get');
+      if (preflights) removeRoute(RED.httpNode, path, 'options');
       stopCapture();
       if (inUse.get(path) === node.id) inUse.delete(path);
       done();

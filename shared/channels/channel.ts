@@ -6,6 +6,7 @@
 import type { AxiosInstance } from 'axios';
 import type { z } from 'zod';
 import type { MessageInput, StatusUpdateInput } from '../model';
+import type { Omnithread } from '../omnithread';
 import type { WebhookOutcome } from '../webhook';
 
 /** An HTTP request as both engines can give it to us: the raw body bytes are what signatures cover. */
@@ -22,8 +23,20 @@ export interface WebhookRequest {
 export interface WebhookReply {
   status: number;
   body: unknown;
-  /** Defaults to JSON; 'text' sends the body as text/plain (a verification challenge), 'xml' as text/xml (TwiML). */
-  type?: 'json' | 'text' | 'xml';
+  /**
+   * Defaults to JSON; 'text' sends the body as text/plain (a verification challenge), 'xml' as text/xml
+   * (TwiML), 'html' and 'javascript' are pages and scripts a channel serves (the web chat widget).
+   */
+  type?: 'json' | 'text' | 'xml' | 'html' | 'javascript';
+  /** Extra response headers (CORS for the web chat widget, caching). */
+  headers?: Record<string, string>;
+}
+
+/** What a channel serving content on its webhook URL (GET) gets besides the request. */
+export interface ServeContext {
+  ot: Omnithread;
+  /** This webhook's public URL without the query: what a served page or script calls back. */
+  endpoint: string;
 }
 
 export type Verification = { ok: true } | { ok: false; status: 401 | 403; reason: string };
@@ -86,6 +99,13 @@ export interface ChannelModule<Config = unknown> {
    * is malformed. May be async (e.g. parsing MIME mail).
    */
   parse(request: WebhookRequest, config: Config): InboundItem[] | Promise<InboundItem[]>;
+  /**
+   * Content served on the webhook URL for requests that are not deliveries (GET, OPTIONS): the web chat
+   * widget script, its demo page, the visitor's reply feed, CORS preflights. Undefined = not served here.
+   */
+  serve?(request: WebhookRequest, config: Config, context: ServeContext): Promise<WebhookReply | undefined>;
+  /** Headers added to every answer of this channel's webhook (CORS for a browser caller). */
+  responseHeaders?(request: WebhookRequest, config: Config): Record<string, string> | undefined;
   /** The answer to an accepted delivery, when the provider expects something else than JSON (TwiML). */
   respond?(outcome: WebhookOutcome, config: Config): WebhookReply | undefined;
   /**

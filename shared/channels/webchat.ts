@@ -36,7 +36,7 @@ import type { HandleInput, MessageInput, TimelineEvent, Trust } from '../model';
 import { parseInput } from '../model';
 import type { Omnithread } from '../omnithread';
 import type { WebhookOutcome } from '../webhook';
-import { SyncChannelModule, header } from './channel';
+import { SyncChannelModule, WebhookReply, WebhookRequest, header } from './channel';
 import { parseJsonBody } from './generic';
 import { safeEqual } from './http';
 
@@ -48,6 +48,9 @@ export const WebchatConfigSchema = z
     identitySecret: z.string().default(''),
     /** Comma-separated origins allowed to post (https://shop.example); empty = any. */
     allowedOrigins: z.string().default(''),
+    /** The widget's title and first line, as the trigger serves it. */
+    widgetTitle: z.string().trim().max(100).default('Chat with us'),
+    widgetGreeting: z.string().trim().max(500).default('Hi! How can we help?'),
   })
   .strict();
 export type WebchatConfig = z.output<typeof WebchatConfigSchema>;
@@ -110,6 +113,60 @@ export function checkUserHash(
 
 const normaliseOrigin = (origin: string): string => origin.trim().replace(/\/+$/, '').toLowerCase();
 
+function originAllowed(origin: string, config: WebchatConfig): boolean {
+  const allowed = config.allowedOrigins.split(',').map(normaliseOrigin).filter(Boolean);
+  return !allowed.length || allowed.includes('*') || allowed.includes(normaliseOrigin(origin));
+}
+
+/**
+ * CORS for the widget on the customer's own site: the calling origin may read our answers when it is
+ * allowed. The widget sends no cookies (credentials: 'omit'), so no Allow-Credentials.
+ */
+function corsHeaders(request: WebhookRequest, config: WebchatConfig): Record<string, string> | undefined {
+  const origin = header(request, 'origin');
+  if (origin === undefined || !originAllowed(origin, config)) return undefined;
+  return {
+    'Access-Control-Allow-Origin': origin,
+    'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+    'Access-Control-Allow-Headers': 'content-type',
+    'Access-Control-Max-Age': '600',
+    Vary: 'Origin',
+  };
+}
+
+const firstQueryValue = (value: unknown): string | undefined => {
+  const v = Array.isArray(value) ? value[0] : value;
+  return typeof v === 'string' ? v : undefined;
+};
+
+/**
+ * What the web chat webhook serves besides visitor messages, on the same URL (so it works through one n8n
+ * webhook): OPTIONS = a CORS preflight; GET ?visitorId= = the visitor's reply feed; GET ?asset=widget.js =
+ * the widget script, calling back this URL; GET with no query = a demo page embedding that script.
+ */
+async function serveWebchat(ot: Omnithread, request: WebhookRequest, config: WebchatConfig, endpoint: string): Promise<WebhookReply | undefined> {
+  const method = request.method.toUpperCase();
+  if (method === 'OPTIONS') return { status: 204, body: undefined, type: 'text' };
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  const noStore = { 'Cache-Control': 'no-store' };
+  const visitorId = firstQueryValue(request.query.visitorId);
+  if (visitorId !== undefined) {
+    const siteId = firstQueryValue(request.query.siteId);
+    if (siteId !== undefined && siteId !== config.siteId) {
+      throw new OmnithreadError('INVALID_INPUT', `Invalid web chat poll: siteId: is "${siteId.slice(0, 100)}", but this endpoint serves site "${config.siteId}"`, { field: 'siteId' });
+    }
+    const after = firstQueryValue(request.query.after);
+    const feed = await webchatReplies(ot, { siteId: config.siteId, visitorId, ...(after ? { after } : {}) });
+    return { status: 200, body: feed, headers: noStore };
+  }
+  if (!endpoint) return undefined;
+  const widget: WidgetOptions = { endpoint, siteId: config.siteId, title: config.widgetTitle, greeting: config.widgetGreeting };
+  const asset = firstQueryValue(request.query.asset);
+  if (asset === 'widget.js') return { status: 200, body: widgetScript(widget), type: 'javascript', headers: { 'Cache-Control': 'public, max-age=300' } };
+  if (asset !== undefined) throw new OmnithreadError('INVALID_INPUT', `Unknown asset "${asset.slice(0, 100)}": this webhook serves ?asset=widget.js`, { field: 'asset' });
+  return { status: 200, body: demoPage({ ...widget, scriptUrl: `${endpoint}?asset=widget.js` }), type: 'html', headers: noStore };
+}
+
 export const webchatChannel: SyncChannelModule<WebchatConfig> = {
   id: 'webchat',
   displayName: 'Web Chat',
@@ -132,16 +189,24 @@ export const webchatChannel: SyncChannelModule<WebchatConfig> = {
       description: 'Comma-separated origins allowed to post messages (e.g. https://shop.example). Empty = any.',
       placeholder: 'https://shop.example',
     },
+    { name: 'widgetTitle', displayName: 'Widget Title', description: 'The title of the chat widget the webhook serves', default: 'Chat with us' },
+    { name: 'widgetGreeting', displayName: 'Widget Greeting', description: 'The first line the visitor reads in the widget', default: 'Hi! How can we help?' },
   ],
   sendFields: [],
 
+  serve(request, config, { ot, endpoint }) {
+    return serveWebchat(ot, request, config, endpoint);
+  },
+
+  responseHeaders(request, config) {
+    return corsHeaders(request, config);
+  },
+
   verify(request, config) {
-    const allowed = config.allowedOrigins.split(',').map(normaliseOrigin).filter(Boolean);
-    if (!allowed.length || allowed.includes('*')) return { ok: true };
     const origin = header(request, 'origin');
     // Browsers always send Origin on a cross-origin POST; a request without one is not from a page elsewhere.
-    if (origin === undefined) return { ok: true };
-    return allowed.includes(normaliseOrigin(origin)) ? { ok: true } : { ok: false, status: 403, reason: `origin ${origin.slice(0, 200)} is not allowed` };
+    if (origin === undefined || originAllowed(origin, config)) return { ok: true };
+    return { ok: false, status: 403, reason: `origin ${origin.slice(0, 200)} is not allowed` };
   },
 
   parse(request, config) {

@@ -91,7 +91,7 @@ describe.each(channels)('%s channel: handshake, signature, refusals', (id, chann
   test('GET handshake: the challenge echoed as text/plain with 200; a wrong token gets 403', () => {
     const ok = channel.challenge?.(handshake({ 'hub.mode': 'subscribe', 'hub.verify_token': VERIFY_TOKEN, 'hub.challenge': '1158201444' }), config);
     expect(ok).toEqual({ status: 200, body: '1158201444', type: 'text' });
-    expect(renderReply(ok!)).toEqual({ status: 200, contentType: 'text/plain; charset=utf-8', body: '1158201444' });
+    expect(renderReply(ok!)).toEqual({ status: 200, contentType: 'text/plain; charset=utf-8', body: '1158201444', headers: {} });
     expect(channel.challenge?.(handshake({ 'hub.mode': 'subscribe', 'hub.verify_token': 'nope', 'hub.challenge': '1' }), config)?.status).toBe(403);
     expect(channel.challenge?.(handshake({ 'hub.mode': 'subscribe', 'hub.challenge': '1' }), config)?.status).toBe(403);
     // Deliveries are POSTs: not a handshake.

@@ -254,7 +254,7 @@ export interface Delivery {
 export interface WebhookCall {
   result: IWebhookResponseData;
   /** What the node wrote itself with the response object (refusals). */
-  sent: { status?: number; body?: unknown; contentType?: string };
+  sent: { status?: number; body?: unknown; contentType?: string; headers?: Record<string, string> };
   /** The workflow's trigger items, when it starts the workflow. */
   items: INodeExecutionData[];
 }
@@ -284,6 +284,10 @@ export async function callWebhook(workflow: Workflow, nodeName: string, delivery
     },
     type(contentType: string) {
       sent.contentType = contentType;
+      return response;
+    },
+    set(fields: Record<string, string>) {
+      if (Object.keys(fields).length) sent.headers = { ...sent.headers, ...fields };
       return response;
     },
     json(body: unknown) {

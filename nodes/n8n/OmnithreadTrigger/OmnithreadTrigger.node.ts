@@ -296,7 +296,7 @@ export class OmnithreadTrigger implements INodeType {
 		const response = this.getResponseObject();
 		const answer = (reply: WebhookReply): IWebhookResponseData => {
 			const wire = renderReply(reply);
-			response.status(wire.status).type(wire.contentType).send(wire.body);
+			response.status(wire.status).set(wire.headers).type(wire.contentType).send(wire.body);
 			return { noWebhookResponse: true };
 		};
 
