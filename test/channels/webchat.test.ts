@@ -308,3 +308,69 @@ describe('widget script and demo page', () => {
     expect(bySrc.match(/<script/g)).toHaveLength(1);
   });
 });
+
+describeStores('what the web chat webhook serves on its own URL (GET, OPTIONS)', (ctx) => {
+  const ENDPOINT = 'https://hooks.example/webhook/abc/webhook';
+  const get = (query: Record<string, string> = {}, headers: Record<string, string> = {}, method = 'GET'): WebhookRequest => {
+    const search = new URLSearchParams(query).toString();
+    return { method, headers, query, rawBody: Buffer.alloc(0), url: `${ENDPOINT}${search ? `?${search}` : ''}` };
+  };
+
+  test('no query: a demo page embedding the widget served at this URL; ?asset=widget.js: the script calling back this URL', async () => {
+    const ot = ctx().omnithread();
+    const page = await handleWebhook(ot, webchatChannel, config, get());
+    expect(page.reply).toMatchObject({ status: 200, type: 'html' });
+    expect(String(page.reply.body)).toContain(`<script src="${ENDPOINT}?asset=widget.js" defer></script>`);
+    const script = await handleWebhook(ot, webchatChannel, config, get({ asset: 'widget.js' }));
+    expect(script.reply).toMatchObject({ status: 200, type: 'javascript' });
+    const widget = JSON.parse(/var C = (\{.*?\});/.exec(String(script.reply.body))![1]);
+    expect(widget).toMatchObject({ endpoint: ENDPOINT, repliesUrl: ENDPOINT, siteId: 'shop', title: 'Chat with us' });
+    const unknown = await handleWebhook(ot, webchatChannel, config, get({ asset: 'styles.css' }));
+    expect(unknown.reply).toMatchObject({ status: 400, body: { field: 'asset' } });
+  });
+
+  test('?visitorId=: the visitor feed with the reply; another site or a bad cursor is a 400 naming the field', async () => {
+    const ot = ctx().omnithread();
+    const chat = await handleWebhook(ot, webchatChannel, config, post(msg({ text: 'Is anyone there?' })));
+    await sendReply(ot, { contactId: chat.recorded[0].contact.id, text: 'Yes, Sam here.', author: { name: 'Sam', type: 'human' } }, { channels: { webchat: {} } });
+    const feed = await handleWebhook(ot, webchatChannel, config, get({ visitorId: 'v-1', siteId: 'shop' }));
+    expect(feed.reply.status).toBe(200);
+    expect(feed.reply.headers).toMatchObject({ 'Cache-Control': 'no-store' });
+    const body = feed.reply.body as { messages: { direction: string; text: string }[]; cursor: string };
+    expect(body.messages.map((m) => [m.direction, m.text])).toEqual([
+      ['inbound', 'Is anyone there?'],
+      ['outbound', 'Yes, Sam here.'],
+    ]);
+    const next = await handleWebhook(ot, webchatChannel, config, get({ visitorId: 'v-1', after: body.cursor }));
+    expect((next.reply.body as { messages: unknown[] }).messages).toEqual([]);
+    expect((await handleWebhook(ot, webchatChannel, config, get({ visitorId: 'v-1', siteId: 'other' }))).reply).toMatchObject({ status: 400, body: { field: 'siteId' } });
+    expect((await handleWebhook(ot, webchatChannel, config, get({ visitorId: 'v-1', after: 'nonsense' }))).reply).toMatchObject({ status: 400, body: { field: 'after' } });
+    expect((await handleWebhook(ot, webchatChannel, config, get({ visitorId: 'bad id!' }))).reply).toMatchObject({ status: 400, body: { field: 'visitorId' } });
+  });
+
+  test('CORS: an allowed origin may read every answer (preflight 204, POST, feed); another origin gets no CORS and a 403 on POST, storing nothing', async () => {
+    const ot = ctx().omnithread();
+    const origin = { origin: 'https://www.shop.example' };
+    const preflight = await handleWebhook(ot, webchatChannel, config, get({}, { ...origin, 'access-control-request-method': 'POST' }, 'OPTIONS'));
+    expect(preflight.reply).toMatchObject({ status: 204, headers: { 'Access-Control-Allow-Origin': 'https://www.shop.example', 'Access-Control-Allow-Methods': 'GET, POST, OPTIONS' } });
+    const sent = await handleWebhook(ot, webchatChannel, config, post(msg(), origin));
+    expect(sent.reply).toMatchObject({ status: 200, headers: { 'Access-Control-Allow-Origin': 'https://www.shop.example', Vary: 'Origin' } });
+    const feed = await handleWebhook(ot, webchatChannel, config, get({ visitorId: 'v-1' }, origin));
+    expect(feed.reply.headers).toMatchObject({ 'Access-Control-Allow-Origin': 'https://www.shop.example', 'Cache-Control': 'no-store' });
+
+    const before = await countRows(ctx().store);
+    const stranger = { origin: 'https://evil.example' };
+    const refused = await handleWebhook(ot, webchatChannel, config, post(msg({ messageId: 'm-2' }), stranger));
+    expect(refused.reply.status).toBe(403);
+    expect(refused.reply.headers?.['Access-Control-Allow-Origin']).toBeUndefined();
+    expect((await handleWebhook(ot, webchatChannel, config, get({}, stranger, 'OPTIONS'))).reply.headers?.['Access-Control-Allow-Origin']).toBeUndefined();
+    expect(await countRows(ctx().store)).toEqual(before);
+  });
+
+  test('channels without content keep answering GET with 405 (or their handshake)', async () => {
+    const ot = ctx().omnithread();
+    const { genericChannel } = await import('../../shared');
+    const reply = await handleWebhook(ot, genericChannel, channelConfig(genericChannel, {}), get());
+    expect(reply.reply.status).toBe(405);
+  });
+});
