@@ -2,7 +2,9 @@
 // `npm start`: Node-RED 5 embedded in one process, with this package's nodes (loaded from dist/) and the
 // continuity example deployed on an embedded SQLite store under .data/. It prints the editor URL and
 // curl commands that play the story: one customer on web chat, then email, then the phone line, and
-// every reply shows the one timeline Omnithread keeps for them.
+// every reply shows the one timeline Omnithread keeps for them. A second tab serves the web chat widget:
+// its demo page (anonymous visitor) and a pretend shop page where Maya is signed in (verified by user
+// hash), so a chat there joins the timeline the curls built.
 //
 //   npm start                 start (first start deploys the demo flow)
 //   npm start -- --reset      deploy the demo flow again and start with an empty demo store
@@ -17,6 +19,9 @@ const flowFile = path.join(userDir, 'flows.json');
 const storeDir = path.join(userDir, 'omnithread'); // where the flow's store (empty SQLite path) keeps its file
 const EXAMPLE = path.join(root, 'workflows', 'node-red', 'continuity-basics.json');
 const HOST = '127.0.0.1';
+/** The web chat tab: its path, site and the identity secret the pretend shop signs Maya's email with. */
+const WEBCHAT = { path: '/omnithread/webchat', siteId: 'example-store', identitySecret: 'demo-identity-secret-change-me' };
+const MAYA = { email: 'maya.lindqvist@fastmail.fm', name: 'Maya Lindqvist' };
 
 /**
  * The demo flow: the continuity example as shipped, on a tab of its own, plus two core change nodes so a
@@ -76,7 +81,124 @@ function demoFlow() {
   };
   webhook.wires = [[remember.id]];
   timeline.wires = [[summary.id]];
-  return [{ id: tab, type: 'tab', label: 'Omnithread continuity', info: 'Deployed by `npm start`: the continuity example plus a summary for curl.' }, ...example, remember, summary];
+  return [
+    { id: tab, type: 'tab', label: 'Omnithread continuity', info: 'Deployed by `npm start`: the continuity example plus a summary for curl.' },
+    ...example,
+    remember,
+    summary,
+    ...webchatFlow(example.find((n) => n.type === 'omnithread-store').id),
+  ];
+}
+
+/**
+ * The web chat tab: the widget's messages are answered at once by a reply that says which other channels
+ * the person's history holds (so a signed-in Maya sees her email and phone messages are known).
+ */
+function webchatFlow(storeId) {
+  const z = 'omnithread-demo-webchat-tab';
+  const id = (name) => `omnithread-demo-webchat-${name}`;
+  return [
+    { id: z, type: 'tab', label: 'Omnithread web chat', info: `Deployed by \`npm start\`: the web chat widget at ${WEBCHAT.path}, answered with what the timeline knows.` },
+    {
+      id: id('note'),
+      type: 'comment',
+      z,
+      name: 'Web chat: open the URL of "web chat" in a browser; /shop is a page where Maya is signed in (verified)',
+      info: [
+        `The **web chat** node serves the widget on its own path (${WEBCHAT.path}): the demo page there, the script at ?asset=widget.js,`,
+        'the reply feed the widget polls, and the POST the widget sends messages to.',
+        '',
+        `/shop is a pretend shop page whose server signs the user in the widget: userHash = HMAC-SHA256("${WEBCHAT.identitySecret}", email).`,
+        'A verified email joins the contact the curl story built, so the answer lists the other channels.',
+      ].join('\n'),
+      x: 330,
+      y: 40,
+      wires: [],
+    },
+    {
+      id: id('in'),
+      type: 'omnithread-in',
+      z,
+      name: 'web chat',
+      store: storeId,
+      path: WEBCHAT.path,
+      channel: 'webchat',
+      respond: 'ack',
+      siteId: WEBCHAT.siteId,
+      allowedOrigins: '',
+      widgetTitle: 'Chat with Example Store',
+      widgetGreeting: 'Hi! Ask us anything about your order.',
+      x: 130,
+      y: 100,
+      wires: [[id('keep')]],
+    },
+    {
+      id: id('keep'),
+      type: 'change',
+      z,
+      name: 'remember the message',
+      rules: [{ t: 'set', p: 'inReplyTo', pt: 'msg', to: 'payload.event.id', tot: 'msg' }],
+      x: 330,
+      y: 100,
+      wires: [[id('history')]],
+    },
+    { id: id('history'), type: 'omnithread-timeline', z, name: 'their history', store: storeId, operation: 'transcript', maxTokens: 1500, x: 520, y: 100, wires: [[id('text')]] },
+    {
+      id: id('text'),
+      type: 'change',
+      z,
+      name: 'answer from the history',
+      rules: [
+        {
+          t: 'set',
+          p: 'reply',
+          pt: 'msg',
+          tot: 'jsonata',
+          to: [
+            '(',
+            '  $others := $distinct(payload.conversations.channels)[$ != "webchat"];',
+            '  $count($others) > 0',
+            '    ? "Thanks! I can see your earlier messages on " & $join($others, ", ") & ", so there is no need to repeat yourself. An agent will follow up right here."',
+            '    : "Thanks for your message! An agent will answer right here."',
+            ')',
+          ].join('\n'),
+        },
+      ],
+      x: 720,
+      y: 100,
+      wires: [[id('reply')]],
+    },
+    {
+      id: id('reply'),
+      type: 'omnithread-reply',
+      z,
+      name: 'answer in the chat',
+      store: storeId,
+      channel: 'same',
+      replyKey: 'demo-answer',
+      fallback: false,
+      authorName: 'Omnithread demo',
+      authorType: 'ai',
+      x: 920,
+      y: 100,
+      wires: [[]],
+    },
+  ];
+}
+
+/** A pretend shop page: its server knows Maya and signs her email for the widget (the userHash). */
+function shopPage(userHash) {
+  const user = JSON.stringify({ ...MAYA, userHash }).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Example Store: my orders</title></head>
+<body style="font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#222">
+<h1>Example Store</h1>
+<p>Signed in as <b>${MAYA.name}</b> (${MAYA.email}). Order 5521: <i>delivered</i>.</p>
+<p>This page's server signs Maya's email for the chat widget, so Omnithread treats it as verified and the chat joins her timeline.</p>
+<script>window.OmnithreadChat = { user: ${user} };</script>
+<script src="${WEBCHAT.path}?asset=widget.js" defer></script>
+</body></html>
+`;
 }
 
 /** The story, as curl commands: deterministic message ids, so running one again is a redelivery. */
@@ -141,7 +263,8 @@ async function main() {
   if (reset) fs.rmSync(storeDir, { recursive: true, force: true });
   if (reset || firstStart) {
     fs.writeFileSync(flowFile, JSON.stringify(demoFlow(), null, 2));
-    fs.rmSync(path.join(userDir, 'flows_cred.json'), { force: true });
+    // The web chat's identity secret is a credential (flows_cred.json, plain because credentialSecret is off).
+    fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ 'omnithread-demo-webchat-in': { identitySecret: WEBCHAT.identitySecret } }, null, 2));
   }
   const flow = JSON.parse(fs.readFileSync(flowFile, 'utf8'));
   const webhookPath = flow.find((n) => n.type === 'omnithread-in')?.path ?? '/omnithread/continuity';
@@ -163,6 +286,8 @@ async function main() {
   const app = express();
   const server = http.createServer(app);
   RED.init(server, settings);
+  const { webchatUserHash } = require(path.join(root, 'dist', 'shared'));
+  app.get('/shop', (_req, res) => res.type('html').send(shopPage(webchatUserHash(WEBCHAT.identitySecret, MAYA.email))));
   app.use(settings.httpAdminRoot, RED.httpAdmin);
   app.use(settings.httpNodeRoot, RED.httpNode);
 
@@ -203,6 +328,8 @@ async function main() {
       'Omnithread on Node-RED 5 is running.',
       `  Editor:   ${base}/   (${state})`,
       `  Webhook:  POST ${base}${webhookPath}`,
+      `  Web chat: ${base}${WEBCHAT.path}  (the widget's demo page, an anonymous visitor)`,
+      `            ${base}/shop  (a shop page where Maya is signed in: her chat joins the timeline below)`,
       `  Data:     ${path.relative(process.cwd(), userDir) || userDir} (flows, and the embedded SQLite store in omnithread/)`,
       '',
       'Play the story: the same person writes on three channels. Paste these one by one; each reply is the',
@@ -212,6 +339,8 @@ async function main() {
       '',
       'Sending a curl again is a redelivery (same messageId): the reply is {"received":1,"recorded":0,"duplicates":1}',
       'and nothing is recorded twice. To play the story from scratch: npm start -- --reset',
+      `Then open ${base}/shop and chat as Maya: the answer lists the channels of her history (email, voice),`,
+      'and the next curl shows the chat in the same timeline.',
       'The flow is also under Import > Examples > @omnithread/n8n-nodes-omnithread in the editor.',
       '',
       'Ctrl+C stops.',
@@ -224,4 +353,4 @@ if (require.main === module) {
   main().catch((error) => fail(`The demo could not start: ${error.stack || error.message}`));
 }
 
-module.exports = { demoFlow, storyCurls };
+module.exports = { demoFlow, storyCurls, shopPage, WEBCHAT, MAYA };
