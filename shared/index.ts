@@ -61,3 +61,5 @@ export { endpointOf } from './webhook';
 export { pollEmailIntoTimeline, ImapSettingsSchema, IMAP_SETTING_FIELDS, MAILBOX_SETTING_FIELDS, emailCursorKey } from './email/poll';
 export type { ImapSettings, EmailPollResult, EmailPollFailure } from './email/poll';
 export { pollMailbox, cursorKey, MemoryCursorStore } from './email/imap';
+export { checkImapLogin, checkSmtpLogin, ImapLoginSchema } from './email/check';
+export type { ImapLogin } from './email/check';

@@ -1,18 +1,22 @@
 /**
  * omnithread-channel (config node): one provider account that Omnithread can answer through (a WhatsApp
- * business number, a Facebook page, an Instagram account, a Telegram bot, a Twilio account, an X account)
- * and its send settings. Reply nodes pick one per channel; the settings are validated by the channel's
+ * business number, a Facebook page, an Instagram account, a Telegram bot, a Twilio account, an X account,
+ * an SMTP mailbox) and its send settings. Reply nodes pick one per channel; the settings are validated by the channel's
  * sendConfigSchema when a reply is sent (shared/reply.ts), so the error names the field.
  */
 import { CHANNELS } from '../../shared';
 import type { NodeDef, RedApi, RedNode } from './common';
 
 /** The send settings that are secrets, over every channel: kept as credentials, never exported. */
-const CHANNEL_SECRETS = ['accessToken', 'pageAccessToken', 'botToken', 'authToken', 'userAccessToken'] as const;
+const CHANNEL_SECRETS = ['accessToken', 'pageAccessToken', 'botToken', 'authToken', 'userAccessToken', 'password'] as const;
 
-/** The channels Omnithread can send on (the choices of the Channel setting). */
+/**
+ * The channels that need an account to send on (the choices of the Channel setting). Web chat sends with
+ * no settings at all (the answer is recorded and the widget polls it), so it needs no account: the reply
+ * node always offers it, and a config node without a single field would only be clutter.
+ */
 const SENDING_CHANNELS = Object.values(CHANNELS)
-  .filter((c) => c.send && c.sendConfigSchema)
+  .filter((c) => c.send && c.sendConfigSchema && (c.sendFields ?? []).length > 0)
   .map((c) => c.id);
 
 /** What a reply node reads from a channel config. */
@@ -56,6 +60,7 @@ function register(RED: RedApi): void {
       botToken: { type: 'password' },
       authToken: { type: 'password' },
       userAccessToken: { type: 'password' },
+      password: { type: 'password' },
     },
   });
 }

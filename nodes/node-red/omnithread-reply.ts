@@ -10,7 +10,13 @@ import { compact, contactIdOf, fromMsg, fromNode, onOperation, useStore } from '
 import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
 
 /** The channels a reply node has an account selector for: properties `<channel>Account` (`x` alone would be the node's position). */
-const REPLY_CHANNELS = ['whatsapp', 'messenger', 'instagram', 'telegram', 'sms', 'x'] as const;
+const REPLY_CHANNELS = ['whatsapp', 'messenger', 'instagram', 'telegram', 'sms', 'x', 'email'] as const;
+
+/**
+ * Channels that send with no settings, so every reply node can use them without an account: web chat (the
+ * answer is recorded on the timeline and the visitor's widget polls it).
+ */
+const ACCOUNTLESS_CHANNELS: Record<string, Record<string, never>> = { webchat: {} };
 
 /** What a reply node reads from an omnithread-channel config node. */
 interface ChannelConfigNode extends RedNode {
@@ -53,7 +59,7 @@ function parametersOf(value: unknown): unknown {
 
 /** The send settings of the accounts chosen in the node, by channel. */
 function channelsOf(RED: RedApi, def: ReplyDef): Record<string, unknown> {
-  const channels: Record<string, unknown> = {};
+  const channels: Record<string, unknown> = { ...ACCOUNTLESS_CHANNELS };
   for (const channel of REPLY_CHANNELS) {
     const field = `${channel}Account`;
     const id = def[field];
@@ -116,4 +122,4 @@ function register(RED: RedApi): void {
   RED.nodes.registerType('omnithread-reply', OmnithreadReply);
 }
 
-export = Object.assign(register, { REPLY_CHANNELS, replyRequestOf, replyStatus });
+export = Object.assign(register, { REPLY_CHANNELS, ACCOUNTLESS_CHANNELS, replyRequestOf, replyStatus });

@@ -99,7 +99,8 @@ export class MemoryCursorStore implements CursorStore {
   }
 }
 
-function connectionError(error: unknown, options: ImapPollOptions): OmnithreadError {
+/** A connection or login failure as an OmnithreadError: AUTH_FAILED or PROVIDER_ERROR (never the password). */
+export function connectionError(error: unknown, options: Pick<ImapPollOptions, 'host' | 'port' | 'secure' | 'user'>): OmnithreadError {
   if (isOmnithreadError(error)) return error;
   const e = (error ?? {}) as { authenticationFailed?: boolean; code?: string; message?: string; response?: string; serverResponseCode?: string; responseText?: string };
   const where = `${options.host}:${options.port ?? ((options.secure ?? true) ? 993 : 143)}`;

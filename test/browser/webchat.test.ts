@@ -1,28 +1,42 @@
 /**
- * The web chat widget in a real browser: Debian's headless Chromium driven by playwright-core, against
- * a tiny node:http server made of shared/ code only (test/support/webchat-server.ts), as the engine
- * adapters serve it. A visitor sends a message, an agent answers with sendReply, the answer shows in the
- * widget by polling, the history comes back after a reload (the visitor id kept in localStorage), and a
- * signed-in visitor (window.OmnithreadChat.user with a user hash) is verified.
+ * The web chat widget in a real browser, through an engine's real routes: Debian's headless Chromium
+ * driven by playwright-core, against the `npm start` demo flow running in Node-RED 5 (its web chat
+ * `omnithread-in` serves the demo page, the widget script, the reply feed and the POST endpoint on
+ * RED.httpNode; the flow answers through `omnithread-reply`), plus the demo's pretend shop page with a
+ * signed-in customer. (n8n's real webhook routes are driven by the same widget in `npm run test:e2e`.)
+ *
+ * - An anonymous visitor chats, the flow answers in the widget, a human agent takes over (an outbound
+ *   message recorded by the Reply core) and shows too; a reload brings the history back, once.
+ * - Maya, after the printed curl story (email, phone), chats on /shop signed in with a user hash: verified,
+ *   one contact, and the answer names the channels her history already holds.
  *
  * Skipped when /usr/bin/chromium is missing, except under CI (process.env.CI), where it fails.
  * No browser is ever downloaded: playwright-core launches the system Chromium.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import express from 'express';
+import request from 'supertest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Omnithread, Store, channelConfig, createOmnithread, openStore, sendReply } from '../../shared';
-import { webchatChannel, webchatUserHash } from '../../shared/channels/webchat';
-import { createTestStoreConfig, uniqueWorkspace } from '../support/stores';
-import { WebchatServer, startWebchatServer } from '../support/webchat-server';
+import { acquireStore, createOmnithread, sendReply, webchatUserHash } from '../../shared';
+import { FlowNode, helper, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const demo = require('../../scripts/demo.js') as {
+  demoFlow(): FlowNode[];
+  storyCurls(base: string, path: string): string[];
+  shopPage(userHash: string): string;
+  WEBCHAT: { path: string; siteId: string; identitySecret: string };
+  MAYA: { email: string; name: string };
+};
 
 const CHROMIUM = '/usr/bin/chromium';
-const SECRET = 'browser-test-identity-secret';
-const SITE = 'shop';
 const available = existsSync(CHROMIUM);
 
 /** Reads until the value is the expected one (jest has no expect.poll), then asserts it. */
-async function eventually<T>(read: () => T | Promise<T>, expected: T, timeoutMs = 5000): Promise<void> {
+async function eventually<T>(read: () => T | Promise<T>, expected: T, timeoutMs = 8000): Promise<void> {
   const end = Date.now() + timeoutMs;
   let value = await read();
   while (!Object.is(value, expected) && Date.now() < end) {
@@ -44,49 +58,59 @@ if (!available && !process.env.CI) {
   console.warn(`web chat browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
 }
 
-suite(`web chat widget in a real browser${available ? '' : ` (skipped: ${CHROMIUM} is missing)`}`, () => {
-  let store: Store;
-  let ot: Omnithread;
-  let server: WebchatServer;
+suite(`web chat widget in a real browser, served by the npm start demo in Node-RED${available ? '' : ` (skipped: ${CHROMIUM} is missing)`}`, () => {
   let browser: Browser;
-  let cleanupStore: (() => Promise<void>) | undefined;
+  let server: http.Server;
+  let base: string;
+  let app: express.Express;
+  let dir: string;
+  let cleanup: () => void;
 
   beforeAll(async () => {
-    const created = await createTestStoreConfig('sqlite');
-    cleanupStore = created.cleanup;
-    store = await openStore(created.config);
-    ot = createOmnithread({ workspace: uniqueWorkspace(), store });
-    server = await startWebchatServer(ot, channelConfig(webchatChannel, { siteId: SITE, identitySecret: SECRET }), { title: 'Chat with Shop' });
+    ({ dir, cleanup } = tempDir());
+    helper.settings({ userDir: dir });
+    // What `npm start` deploys: the demo flow, with the web chat's identity secret as its credential.
+    const httpNode = await loadFlow(demo.demoFlow(), { 'omnithread-demo-webchat-in': { identitySecret: demo.WEBCHAT.identitySecret } });
+    app = express();
+    app.get('/shop', (_req, res) => {
+      res.type('html').send(demo.shopPage(webchatUserHash(demo.WEBCHAT.identitySecret, demo.MAYA.email)));
+    });
+    app.use('/', httpNode);
+    server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const { chromium } = await import('playwright-core');
-    // playwright-core gives every launch a fresh profile (--user-data-dir) in a temp folder of its own, and
-    // deletes it on close; it refuses a --user-data-dir argument on launch().
+    // playwright-core gives every launch a fresh profile in a temp folder of its own, deleted on close.
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
       timeout: 30_000,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
   }, 60_000);
 
   afterAll(async () => {
+    for (const release of releases) await release();
     await browser?.close();
-    await server?.close();
-    await store?.close();
-    await cleanupStore?.();
+    await new Promise((resolve) => server?.close(resolve));
+    server?.closeAllConnections?.();
+    await unloadFlow();
+    helper.settings({});
+    cleanup?.();
   });
 
+  /** The store the demo flow writes to (its SQLite file in the user dir): the same connection in-process. */
+  const demoStore = async () => {
+    const { store, release } = await acquireStore({ type: 'sqlite', path: join(dir, 'omnithread', 'omnithread.db') });
+    releases.push(release);
+    return createOmnithread({ store });
+  };
+  const releases: (() => Promise<void>)[] = [];
+
   const messages = (page: Page) => page.locator('[data-omnithread-messages] [data-direction]');
-  async function openChat(page: Page) {
-    await page.goto(server.url + '/');
+  const bubbles = (page: Page) => messages(page).evaluateAll((ns) => ns.map((n) => [n.getAttribute('data-direction'), n.querySelector('span')!.textContent]));
+  async function openChat(page: Page, url: string) {
+    await page.goto(url);
     const button = page.locator('[data-omnithread-chat] > button');
     await button.waitFor({ state: 'visible' });
     await button.click();
@@ -98,91 +122,80 @@ suite(`web chat widget in a real browser${available ? '' : ` (skipped: ${CHROMIU
     await input.press('Enter');
   }
   async function visitorId(page: Page): Promise<string> {
-    const id = await page.evaluate((key) => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem(key), `omnithread-chat:${SITE}`);
+    const id = await page.evaluate((key) => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem(key), `omnithread-chat:${demo.WEBCHAT.siteId}`);
     expect(id).toMatch(/^v-[0-9a-f]{32}$/);
     return id!;
   }
 
-  test('a visitor chats, an agent answers, the answer shows, and the history survives a reload', async () => {
+  test('an anonymous visitor chats on the page the node serves, the flow answers, a human takes over, and a reload keeps the history once', async () => {
     const context: BrowserContext = await browser.newContext({ viewport: { width: 900, height: 640 } });
     try {
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await openChat(page);
+      await openChat(page, `${base}${demo.WEBCHAT.path}`);
+      expect(await page.locator('[data-omnithread-chat] > button').textContent()).toBe('Chat with Example Store');
       await type(page, 'Where is my parcel?');
 
-      // The server recorded it, on the contact found by the visitor handle.
-      await eventually(() => server.posts.length, 1);
-      expect(server.posts[0]).toMatchObject({ status: 200, body: { received: 1, recorded: 1, identity: 'anonymous' } });
+      // The flow's answer arrives through the widget's poll of the node's feed.
+      await page.locator('[data-direction="outbound"]', { hasText: 'An agent will answer right here.' }).waitFor({ timeout: 10_000 });
       const vid = await visitorId(page);
-      const contact = await ot.findContact({ kind: 'webchat_visitor', scope: SITE, value: vid });
+      const ot = await demoStore();
+      const contact = await ot.findContact({ kind: 'webchat_visitor', scope: demo.WEBCHAT.siteId, value: vid });
       expect(contact).toBeDefined();
-      const timeline = await ot.timeline(contact!.id, { channels: ['webchat'] });
-      expect(timeline.events.map((e) => [e.direction, e.text])).toEqual([['inbound', 'Where is my parcel?']]);
-      // The bubble is confirmed (full opacity) once the server answered 200.
-      await eventually(() => messages(page).first().evaluate((n) => (n as unknown as { style: { opacity: string } }).style.opacity), '1');
 
-      // An agent answers through the Reply core; the widget's poll shows it.
-      const reply = await sendReply(
-        ot,
-        { contactId: contact!.id, channel: 'webchat', text: 'It ships today, Maya!', author: { name: 'Sam from Shop', type: 'human' } },
-        { channels: { webchat: {} }, modules: { webchat: webchatChannel } },
-      );
-      expect(reply).toMatchObject({ duplicate: false, channel: 'webchat', via: 'message' });
-      await page.locator('[data-direction="outbound"]', { hasText: 'It ships today, Maya!' }).waitFor({ timeout: 5000 });
-      expect(await messages(page).evaluateAll((ns) => ns.map((n) => [n.getAttribute('data-direction'), n.textContent]))).toEqual([
+      // A human agent takes over; the visitor sees the conversation continue.
+      const human = await sendReply(ot, { contactId: contact!.id, channel: 'webchat', text: 'Sam here: it ships today!', author: { name: 'Sam', type: 'human' }, replyKey: 'sam' }, { channels: { webchat: {} } });
+      expect(human).toMatchObject({ duplicate: false, channel: 'webchat', via: 'message' });
+      await page.locator('[data-direction="outbound"]', { hasText: 'Sam here: it ships today!' }).waitFor({ timeout: 10_000 });
+      const expected = [
         ['inbound', 'Where is my parcel?'],
-        ['outbound', 'Sam from ShopIt ships today, Maya!'],
-      ]);
+        ['outbound', 'Thanks for your message! An agent will answer right here.'],
+        ['outbound', 'Sam here: it ships today!'],
+      ];
+      expect(await bubbles(page)).toEqual(expected);
 
       // Reload: same visitor id from localStorage, the whole history shown again, once.
       await page.reload();
       await page.locator('[data-omnithread-chat] > button').click();
-      await page.locator('[data-direction="outbound"]', { hasText: 'It ships today, Maya!' }).waitFor({ timeout: 5000 });
+      await page.locator('[data-direction="outbound"]', { hasText: 'Sam here' }).waitFor({ timeout: 10_000 });
       expect(await visitorId(page)).toBe(vid);
-      expect(await messages(page).evaluateAll((ns) => ns.map((n) => [n.getAttribute('data-direction'), n.querySelector('span')!.textContent]))).toEqual([
-        ['inbound', 'Where is my parcel?'],
-        ['outbound', 'It ships today, Maya!'],
-      ]);
-      // Several polls later still nothing doubled.
-      await page.waitForTimeout(1200);
-      expect(await messages(page).count()).toBe(2);
-
-      mkdirSync('test-output', { recursive: true });
-      await page.screenshot({ path: join('test-output', 'webchat.png') });
+      await page.waitForTimeout(1200); // several polls later, still nothing doubled
+      expect(await bubbles(page)).toEqual(expected);
       expect(errors).toEqual([]);
     } finally {
       await context.close();
     }
-  }, 30_000);
+  }, 60_000);
 
-  test('a signed-in visitor (window.OmnithreadChat.user with a user hash) is verified', async () => {
-    const context = await browser.newContext();
+  test("after the printed curl story, Maya chats on the shop page signed in: verified, one contact, and the answer names her other channels", async () => {
+    for (const curl of demo.storyCurls(base, '/omnithread/continuity')) {
+      const body = JSON.parse(/-d '(.*)'$/s.exec(curl)![1]);
+      const res = await request(app).post('/omnithread/continuity').set('content-type', 'application/json').send(body);
+      expect(res.status).toBe(200);
+    }
+    const context = await browser.newContext({ viewport: { width: 900, height: 640 } });
     try {
-      const email = 'maya@fastmail.fm';
-      await context.addInitScript(
-        ([e, h]) => {
-          (globalThis as unknown as { OmnithreadChat: unknown }).OmnithreadChat = { user: { email: e, name: 'Maya', userHash: h } };
-        },
-        [email, webchatUserHash(SECRET, email)] as const,
-      );
       const page = await context.newPage();
-      await openChat(page);
-      const before = server.posts.length;
-      await type(page, 'Hi, I am signed in');
-      await eventually(() => server.posts.length, before + 1);
-      expect(server.posts[before]).toMatchObject({ status: 200, body: { recorded: 1, identity: 'verified' } });
+      await openChat(page, `${base}/shop`);
+      await type(page, 'Hi, any news about order 5521?');
       await eventually(() => page.locator('[data-omnithread-identity]').getAttribute('data-omnithread-identity'), 'verified');
-      expect(await page.locator('[data-omnithread-identity]').textContent()).toBe('Signed in: verified');
+      const answer = page.locator('[data-direction="outbound"]').first();
+      await answer.waitFor({ timeout: 10_000 });
+      expect(await answer.locator('span').textContent()).toMatch(/^Thanks! I can see your earlier messages on (email, voice|voice, email)/);
 
-      const vid = await visitorId(page);
-      const byVisitor = await ot.findContact({ kind: 'webchat_visitor', scope: SITE, value: vid });
-      const byEmail = await ot.findContact({ kind: 'email', value: email });
-      expect(byEmail?.id).toBe(byVisitor?.id);
-      expect(byEmail!.identities).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'email', value: email, trust: 'verified' })]));
+      const ot = await demoStore();
+      const byVisitor = await ot.findContact({ kind: 'webchat_visitor', scope: demo.WEBCHAT.siteId, value: await visitorId(page) });
+      const byEmail = await ot.findContact({ kind: 'email', value: demo.MAYA.email });
+      expect(byVisitor?.id).toBe(byEmail?.id);
+      expect(byEmail!.identities).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'email', value: demo.MAYA.email, trust: 'verified' })]));
+      const timeline = await ot.timeline(byEmail!.id, { kinds: ['message'] });
+      expect(timeline.events.filter((e) => e.direction === 'inbound').map((e) => e.channel)).toEqual(['webchat', 'email', 'voice', 'webchat']);
+
+      mkdirSync('test-output', { recursive: true });
+      await page.screenshot({ path: join('test-output', 'webchat.png') });
     } finally {
       await context.close();
     }
-  }, 30_000);
+  }, 60_000);
 });

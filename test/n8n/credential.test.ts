@@ -111,7 +111,9 @@ describe('Omnithread Store credential', () => {
 
   describe('credential test (testedBy: omnithreadStoreApiTest on every node)', () => {
     test.each(Object.entries(nodeTypeInstances))('%s node declares it and implements it', (_name, nodeType) => {
-      expect(nodeType.description.credentials).toEqual([{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' }]);
+      // The store credential first; the Email Trigger also needs its IMAP credential (tested in email-trigger.test.ts).
+      expect(nodeType.description.credentials?.[0]).toEqual({ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' });
+      expect(nodeType.description.credentials?.slice(1).map((c) => c.name)).toEqual(_name === 'emailTrigger' ? ['omnithreadImapApi'] : []);
       expect(typeof nodeType.methods?.credentialTest?.omnithreadStoreApiTest).toBe('function');
     });
 

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { PackageDirectoryLoader } from 'n8n-core';
 import type { INodeProperties, INodePropertyCollection, INodePropertyOptions } from 'n8n-workflow';
 import { OmnithreadStoreApi } from '../../credentials/OmnithreadStoreApi.credentials';
+import { OmnithreadImapApi } from '../../credentials/OmnithreadImapApi.credentials';
+import { OmnithreadSmtpApi } from '../../credentials/OmnithreadSmtpApi.credentials';
+import { OmnithreadReply } from '../../nodes/n8n/OmnithreadReply/OmnithreadReply.node';
 
 cleanupAfterAll();
 
@@ -23,17 +26,21 @@ describe('the package as n8n loads it (after npm run build)', () => {
     const loader = new PackageDirectoryLoader(root);
     await loader.loadAll();
     expect(loader.packageName).toBe(PACKAGE);
-    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadEmailTrigger', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
     expect(Object.keys(loader.known.credentials).sort()).toEqual([
+      'omnithreadImapApi',
       'omnithreadMetaPageApi',
+      'omnithreadSmtpApi',
       'omnithreadStoreApi',
       'omnithreadTelegramApi',
       'omnithreadTwilioApi',
       'omnithreadWhatsAppApi',
       'omnithreadXApi',
     ]);
-    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadEmailTrigger', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
     expect(loader.known.credentials.omnithreadWhatsAppApi.supportedNodes).toEqual(['omnithreadReply']);
+    expect(loader.known.credentials.omnithreadSmtpApi.supportedNodes).toEqual(['omnithreadReply']);
+    expect(loader.known.credentials.omnithreadImapApi.supportedNodes).toEqual(['omnithreadEmailTrigger']);
     for (const description of loader.types.nodes) {
       expect(description.iconUrl).toEqual({
         light: `icons/${PACKAGE}/dist/nodes/n8n/${description.name[0].toUpperCase()}${description.name.slice(1)}/omnithread.svg`,
@@ -60,7 +67,11 @@ function allProperties(properties: Array<INodeProperties | INodePropertyCollecti
 }
 
 describe('node descriptions', () => {
-  const subjects = [...Object.values(nodeTypeInstances).map((t) => [t.description.displayName, t.description.properties] as const), ['Omnithread Store API', new OmnithreadStoreApi().properties] as const];
+  const subjects = [...Object.values(nodeTypeInstances).map((t) => [t.description.displayName, t.description.properties] as const), ['Omnithread Store API', new OmnithreadStoreApi().properties] as const,
+    ['Omnithread IMAP API', new OmnithreadImapApi().properties] as const,
+    ['Omnithread SMTP API', new OmnithreadSmtpApi().properties] as const,
+    ['Reply', new OmnithreadReply().description.properties] as const,
+  ];
 
   test.each(subjects)('%s: every parameter has a description; options are sorted and described', (_name, properties) => {
     for (const property of allProperties([...properties])) {

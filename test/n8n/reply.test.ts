@@ -213,9 +213,10 @@ describe('Reply node', () => {
       ['omnithreadTelegramApi', false],
       ['omnithreadTwilioApi', false],
       ['omnithreadXApi', false],
+      ['omnithreadSmtpApi', false],
     ]);
     const channel = description.properties.find((p) => p.name === 'channel')!;
-    expect(channel.options!.map((o) => (o as { value: string }).value).sort()).toEqual(['bestOpen', 'instagram', 'messenger', 'same', 'sms', 'telegram', 'whatsapp', 'x']);
+    expect(channel.options!.map((o) => (o as { value: string }).value).sort()).toEqual(['bestOpen', 'email', 'instagram', 'messenger', 'same', 'sms', 'telegram', 'webchat', 'whatsapp', 'x']);
     const defaults = Object.fromEntries(description.properties.map((p) => [p.name, p.default]));
     expect(defaults).toMatchObject({ contactId: '={{ $json.contactId ?? $json.contact?.id }}', inReplyTo: '={{ $json.event?.id }}', channel: 'same', fallback: true, replyKey: 'reply' });
   });

@@ -264,7 +264,7 @@ describe('omnithread-channel', () => {
     expect(sendConfigOf('whatsapp', { apiBaseUrl: 'https://graph.facebook.com', phoneNumberId: ' 123 ', apiVersion: '' }, { accessToken: 'x' })).toEqual({ accessToken: 'x', phoneNumberId: '123', apiBaseUrl: 'https://graph.facebook.com' });
     for (const channel of SENDING_CHANNELS) {
       const parsed = CHANNELS[channel].sendConfigSchema!.safeParse(sendConfigOf(channel, {}, {}));
-      expect({ channel, ok: parsed.success }).toEqual({ channel, ok: false }); // the secret is required
+      expect({ channel, ok: parsed.success }).toEqual({ channel, ok: false }); // the secret (email: the host and from address) is required
     }
   });
 });
@@ -331,13 +331,17 @@ test('omnithread-channel offers every channel that can send, and a row per send 
   const { def, template, help, html } = editorOf('omnithread-channel');
   const options = [...template.matchAll(/<option value="([^"]+)"/g)].map((m) => m[1]);
   expect(options).toEqual(SENDING_CHANNELS);
-  expect(SENDING_CHANNELS).toEqual(['whatsapp', 'messenger', 'instagram', 'telegram', 'sms', 'x']);
+  expect(SENDING_CHANNELS).toEqual(['whatsapp', 'messenger', 'instagram', 'telegram', 'sms', 'x', 'email']);
+  // Web chat sends without settings: no account config for it, and reply nodes always offer it.
+  expect(CHANNELS.webchat.sendFields).toEqual([]);
   expect(def.defaults.channel.value).toBe('whatsapp');
   for (const id of SENDING_CHANNELS) {
     for (const field of CHANNELS[id].sendFields ?? []) {
       const row = new RegExp(`<div class="form-row omnithread-channel-send-row" data-channels="([^"]*)">\\s*<label for="node-config-input-${field.name}">(?:<i [^>]*></i>)?\\s*([^<]*)</label>\\s*<input ([^>]*)>`).exec(template);
       const kind = /type="([a-z]+)"/.exec(row?.[3] ?? '')?.[1];
-      expect({ id, field: field.name, row: row?.[1].split(/\s+/).includes(id), label: row?.[2].trim(), kind }).toEqual({ id, field: field.name, row: true, label: field.displayName, kind: field.secret ? 'password' : 'text' });
+      // A field two channels share (From Number / From Address) is one input whose label follows the channel.
+      const label = new RegExp(`data-label-${id}="([^"]*)"`).exec(row?.[3] ?? '')?.[1] ?? row?.[2].trim();
+      expect({ id, field: field.name, row: row?.[1].split(/\s+/).includes(id), label, kind }).toEqual({ id, field: field.name, row: true, label: field.displayName, kind: field.secret ? 'password' : field.type === 'boolean' ? 'checkbox' : 'text' });
       if (field.secret) expect(def.credentials?.[field.name]).toEqual({ type: 'password' });
       else if (field.name === 'apiBaseUrl') expect(html).toContain(`${id}: '${field.default}'`); // follows the channel in the editor
       else expect({ field: field.name, value: def.defaults[field.name]?.value }).toEqual({ field: field.name, value: field.default ?? '' });

@@ -145,7 +145,7 @@ export async function startDovecot(): Promise<DovecotServer> {
       if (!exited) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+        await Promise.race([done, new Promise((r) => setTimeout(r, 5000).unref())]);
         if (!exited) child.kill('SIGKILL');
       }
       rmSync(base, { recursive: true, force: true });

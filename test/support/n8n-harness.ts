@@ -7,7 +7,7 @@ import { n8nUserFolder } from './n8n-env'; // first: sets up the environment n8n
 import { rmSync } from 'node:fs';
 import type { Request, Response } from 'express';
 import { mock } from 'jest-mock-extended';
-import { ExecutionLifecycleHooks, HookContext, WebhookContext, WorkflowExecute } from 'n8n-core';
+import { ExecutionLifecycleHooks, HookContext, PollContext, WebhookContext, WorkflowExecute } from 'n8n-core';
 import { ICredentialsHelper, NodeHelpers, Workflow, createRunExecutionData } from 'n8n-workflow';
 import type {
   ICredentialDataDecryptedObject,
@@ -36,6 +36,8 @@ import { OmnithreadStoreApi } from '../../credentials/OmnithreadStoreApi.credent
 import { OmnithreadIdentityResolve } from '../../nodes/n8n/OmnithreadIdentityResolve/OmnithreadIdentityResolve.node';
 import { OmnithreadTimelineLookup } from '../../nodes/n8n/OmnithreadTimelineLookup/OmnithreadTimelineLookup.node';
 import { OmnithreadTrigger } from '../../nodes/n8n/OmnithreadTrigger/OmnithreadTrigger.node';
+import { OmnithreadEmailTrigger } from '../../nodes/n8n/OmnithreadEmailTrigger/OmnithreadEmailTrigger.node';
+import { OmnithreadReply } from '../../nodes/n8n/OmnithreadReply/OmnithreadReply.node';
 import { closeAllStores } from '../../shared';
 
 export { n8nUserFolder };
@@ -45,6 +47,8 @@ export const TYPES = {
   trigger: `${PACKAGE}.omnithreadTrigger`,
   identity: `${PACKAGE}.omnithreadIdentityResolve`,
   timeline: `${PACKAGE}.omnithreadTimelineLookup`,
+  emailTrigger: `${PACKAGE}.omnithreadEmailTrigger`,
+  reply: `${PACKAGE}.omnithreadReply`,
   input: 'test.input',
 } as const;
 export const CREDENTIAL = 'omnithreadStoreApi';
@@ -90,6 +94,7 @@ export const nodeTypeInstances = {
   trigger: new OmnithreadTrigger(),
   identity: new OmnithreadIdentityResolve(),
   timeline: new OmnithreadTimelineLookup(),
+  emailTrigger: new OmnithreadEmailTrigger(),
 };
 
 /** Node types a test file adds (nodes not yet in nodeTypeInstances), by full type name. */
@@ -106,6 +111,8 @@ export class TestNodeTypes implements INodeTypes {
     [TYPES.trigger]: nodeTypeInstances.trigger,
     [TYPES.identity]: nodeTypeInstances.identity,
     [TYPES.timeline]: nodeTypeInstances.timeline,
+    [TYPES.emailTrigger]: nodeTypeInstances.emailTrigger,
+    [TYPES.reply]: extraNodeTypes[TYPES.reply] ?? new OmnithreadReply(),
     [TYPES.input]: new TestInput(),
     'n8n-nodes-base.stickyNote': new StickyNote(),
   };
@@ -366,6 +373,42 @@ export async function callHookMethod(
   return await fn.call(context);
 }
 
+export interface PollCall {
+  /** What poll() returned: the items of one run, or null when there was nothing new. */
+  items: INodeExecutionData[] | null;
+  /** What the node logged with this.logger.warn during the poll. */
+  warnings: string[];
+}
+
+/**
+ * Calls a polling trigger's real poll() in n8n-core's PollContext, as n8n's poll executor does on each
+ * tick of an active workflow ('trigger'/'activate'), or on "Fetch Test Event" ('manual'/'manual').
+ */
+export async function callPoll(workflow: Workflow, nodeName: string, options: HarnessOptions & { mode?: 'trigger' | 'manual' } = {}): Promise<PollCall> {
+  const node = workflow.getNode(nodeName) as INode;
+  const nodeType = workflow.nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
+  if (!nodeType.poll) throw new Error(`${node.type} is not a polling trigger`);
+  const mode = options.mode ?? 'trigger';
+  const context = new PollContext(workflow, node, additionalDataFor(undefined, options), mode, mode === 'manual' ? 'manual' : 'activate');
+  const warnings: string[] = [];
+  const spy = jest.spyOn(context.logger, 'warn').mockImplementation((message: string) => void warnings.push(message));
+  try {
+    const result = await nodeType.poll.call(context);
+    return { items: result === null ? null : (result[0] ?? []), warnings };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** Runs the credential test a node declares for `credentialType` (testedBy), as n8n's credentials tester does. */
+export async function testNodeCredential(nodeType: INodeType, credentialType: string, data: ICredentialDataDecryptedObject): Promise<INodeCredentialTestResult> {
+  const method = nodeType.description.credentials?.find((c) => c.name === credentialType)?.testedBy;
+  if (typeof method !== 'string') throw new Error(`${nodeType.description.name} does not test ${credentialType}`);
+  const test = nodeType.methods?.credentialTest?.[method];
+  if (!test) throw new Error(`${nodeType.description.name} has no credentialTest.${method}`);
+  return test.call(mock<ICredentialTestFunctions>(), { id: 'test', name: credentialType, type: credentialType, data });
+}
+
 /** Runs a node type's credential test method, as n8n's credentials tester does. */
 export async function testCredential(data: ICredentialDataDecryptedObject, nodeType: INodeType = nodeTypeInstances.identity): Promise<INodeCredentialTestResult> {
   const description = nodeType.description.credentials?.find((c) => c.name === CREDENTIAL);
@@ -398,3 +441,6 @@ export function cleanupAfterAll(): void {
     rmSync(n8nUserFolder, { recursive: true, force: true });
   });
 }
+
+export { startSmtpCapture } from './smtp-capture';
+export type { SmtpCapture } from './smtp-capture';

@@ -11,6 +11,7 @@ import type { Express } from 'express';
 import { closeAllStores } from '../../shared';
 import storeNode = require('../../nodes/node-red/omnithread-store');
 import inNode = require('../../nodes/node-red/omnithread-in');
+import emailInNode = require('../../nodes/node-red/omnithread-email-in');
 import identityNode = require('../../nodes/node-red/omnithread-identity');
 import timelineNode = require('../../nodes/node-red/omnithread-timeline');
 import channelNode = require('../../nodes/node-red/omnithread-channel');
@@ -49,7 +50,7 @@ interface NodeRedTestHelper {
 }
 
 /** Every node type a test may need: ours, and the core nodes our flows use (http response, change, comment). */
-export const NODES: InitFn[] = [storeNode, inNode, identityNode, timelineNode, channelNode, replyNode, httpIn, change, comment];
+export const NODES: InitFn[] = [storeNode, inNode, emailInNode, identityNode, timelineNode, channelNode, replyNode, httpIn, change, comment];
 
 let httpNode: Express | undefined;
 let mountBehindParser = false;

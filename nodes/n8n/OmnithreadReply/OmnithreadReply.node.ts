@@ -8,8 +8,11 @@
  * axios-shaped). n8n's proxy settings (HTTP_PROXY / N8N_*_PROXY) are therefore not applied to the sends.
  */
 import type {
+	ICredentialsDecrypted,
+	ICredentialTestFunctions,
 	IDataObject,
 	IExecuteFunctions,
+	INodeCredentialTestResult,
 	INode,
 	INodeExecutionData,
 	INodeType,
@@ -17,7 +20,7 @@ import type {
 	JsonObject,
 } from 'n8n-workflow';
 import { NodeApiError, NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { CHANNELS, isOmnithreadError, sendReply, type Omnithread, type ReplyRequest } from '../../../shared';
+import { CHANNELS, checkSmtpLogin, isOmnithreadError, sendReply, type Omnithread, type ReplyRequest } from '../../../shared';
 import { errorItem, omnithreadForNode, omnithreadStoreApiTest, optionalText, toNodeError, type FieldLabels } from '../common';
 
 /** Which credential holds the send settings of which channel. */
@@ -28,13 +31,22 @@ export const SEND_CREDENTIALS: Record<string, string> = {
 	telegram: 'omnithreadTelegramApi',
 	sms: 'omnithreadTwilioApi',
 	x: 'omnithreadXApi',
+	email: 'omnithreadSmtpApi',
 };
 
+/**
+ * Channels that need no credential: a web chat answer is only recorded on the timeline, where the
+ * visitor's widget fetches it from the trigger's feed, so the Reply node can always answer there.
+ */
+const CREDENTIAL_FREE_CHANNELS = ['webchat'];
+
 const CHANNEL_NAMES: Record<string, string> = {
+	email: 'Email (SMTP)',
 	instagram: 'Instagram',
 	messenger: 'Messenger',
 	sms: 'SMS (Twilio)',
 	telegram: 'Telegram',
+	webchat: 'Web Chat',
 	whatsapp: 'WhatsApp',
 	x: 'X',
 };
@@ -59,7 +71,7 @@ function lines(value: unknown): string[] {
 /** The send settings of every channel whose credential is set on the node. */
 async function sendSettings(context: IExecuteFunctions, itemIndex: number): Promise<Record<string, unknown>> {
 	const set = context.getNode().credentials ?? {};
-	const channels: Record<string, unknown> = {};
+	const channels: Record<string, unknown> = Object.fromEntries(CREDENTIAL_FREE_CHANNELS.map((channel) => [channel, {}]));
 	const read: Record<string, IDataObject> = {};
 	for (const [channel, credential] of Object.entries(SEND_CREDENTIALS)) {
 		// Optional credentials: n8n refuses getCredentials() for one that is not set.
@@ -72,6 +84,26 @@ async function sendSettings(context: IExecuteFunctions, itemIndex: number): Prom
 		);
 	}
 	return channels;
+}
+
+/**
+ * Credential test (`testedBy` on the SMTP credential): SMTP is not HTTP, so instead of n8n's request
+ * test the node connects and logs in for real (nodemailer's verify), sending nothing.
+ */
+export async function omnithreadSmtpApiTest(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
+	const data = credential.data ?? {};
+	// Only the channel's send fields; an emptied optional field (e.g. Port) takes the channel's default.
+	const fields = (CHANNELS.email?.sendFields ?? []).map((f) => f.name);
+	const settings = Object.fromEntries(fields.filter((name) => data[name] !== undefined && data[name] !== '').map((name) => [name, data[name]]));
+	try {
+		return { status: 'OK', message: await checkSmtpLogin(settings) };
+	} catch (error) {
+		const code = isOmnithreadError(error) ? `${error.code}: ` : '';
+		return { status: 'Error', message: `${code}${error instanceof Error ? error.message : String(error)}` };
+	}
 }
 
 function replyRequest(context: IExecuteFunctions, itemIndex: number): ReplyRequest {
@@ -171,7 +203,7 @@ export class OmnithreadReply implements INodeType {
 		version: 1,
 		subtitle: '={{$parameter["channel"]}}',
 		description:
-			"Answers a customer on the channel they wrote on, a chosen one, or the best one still open (WhatsApp, Messenger, Instagram, Telegram, SMS, X): respects 24-hour windows, sends a WhatsApp template or falls back to another channel, and never sends the same answer twice",
+			"Answers a customer on the channel they wrote on, a chosen one, or the best one still open (WhatsApp, Messenger, Instagram, Telegram, SMS, X, email, web chat): respects 24-hour windows, sends a WhatsApp template or falls back to another channel, and never sends the same answer twice",
 		defaults: { name: 'Reply' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -183,10 +215,12 @@ export class OmnithreadReply implements INodeType {
 			{ name: 'omnithreadTelegramApi', required: false },
 			{ name: 'omnithreadTwilioApi', required: false },
 			{ name: 'omnithreadXApi', required: false },
+			{ name: 'omnithreadSmtpApi', required: false, testedBy: 'omnithreadSmtpApiTest' },
 		],
 		properties: [
 			{
-				displayName: 'Set the credential of every channel the node may answer on (Messenger and Instagram share the Meta page credential). Channels without one are skipped.',
+				displayName:
+					'Set the credential of every channel the node may answer on (Messenger and Instagram share the Meta page credential; email needs the SMTP credential). Web chat needs none: the answer is recorded and the visitor\'s widget fetches it. Channels without a credential are skipped.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
@@ -213,7 +247,7 @@ export class OmnithreadReply implements INodeType {
 				type: 'options',
 				options: [
 					{ name: 'Best Open Channel', value: 'bestOpen', description: "The person's most recent channel that can be used now" },
-					...Object.keys(SEND_CREDENTIALS)
+					...[...Object.keys(SEND_CREDENTIALS), ...CREDENTIAL_FREE_CHANNELS]
 						.filter((id) => CHANNELS[id]?.send)
 						.map((id) => ({ name: CHANNEL_NAMES[id] ?? id, value: id, description: `Answer on ${CHANNEL_NAMES[id] ?? id}` })),
 					{ name: 'Same as the Message', value: 'same', description: 'The channel of the message being answered' },
@@ -316,7 +350,7 @@ export class OmnithreadReply implements INodeType {
 		],
 	};
 
-	methods = { credentialTest: { omnithreadStoreApiTest } };
+	methods = { credentialTest: { omnithreadStoreApiTest, omnithreadSmtpApiTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const items = this.getInputData();

@@ -325,6 +325,9 @@ export class OmnithreadTrigger implements INodeType {
 			answer(reply);
 			return recorded.length ? { workflowData, noWebhookResponse: true } : { noWebhookResponse: true };
 		}
+		// Headers the channel wants on its answer (CORS for the web chat widget): n8n answers webhookResponse
+		// on this same response object, so they stay.
+		if (reply.headers && Object.keys(reply.headers).length) response.set(reply.headers);
 		// Only redeliveries: the workflow already ran for these messages.
 		if (recorded.length === 0) return { webhookResponse: reply.body };
 		if (this.getNodeParameter('responseMode', 'onReceived') === 'onReceived') {
