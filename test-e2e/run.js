@@ -6,15 +6,20 @@
 //    story to the production webhook and check the unified timeline it answers with.
 // 3. Node-RED 5 (this project's devDependency, started with its own red.js): install the packed package
 //    into a fresh user dir, deploy the shipped example flow, post the story, check the answer.
+// 4. In both: the email and web chat template with a real Dovecot, a real SMTP server and Debian's Chromium
+//    on the widget the trigger serves (test-e2e/email-webchat.js).
 // Prints one line per check and `e2e: N passed, N failed`; exits non-zero on any failure.
 const fs = require('node:fs');
 const path = require('node:path');
 const { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir, fakeWhatsApp, whatsappDelivery, until } = require('./lib');
+const { startMailServers, emailWebchatStory } = require('./email-webchat');
 
 const N8N_VERSION = '2.40.7';
 const cacheRoot = process.env.OMNITHREAD_E2E_CACHE || path.join(require('node:os').homedir(), '.cache', 'omnithread-e2e');
 const results = [];
 const APP_SECRET = 'e2e-whatsapp-app-secret';
+const IDENTITY_SECRET = 'e2e-webchat-identity-secret';
+const SUPPORT = 'support@example-store.io';
 
 function record(name, problems) {
   results.push({ name, ok: problems.length === 0, problems });
@@ -59,14 +64,31 @@ async function n8nE2e(tgz, logDir) {
     if (n.name === 'Reply') n.credentials = { omnithreadWhatsAppApi: { id: 'e2eWhatsAppCred1', name: 'E2E WhatsApp' } };
   }
   const whatsappTrigger = messaging.nodes.find((n) => n.name === 'WhatsApp');
+  // The email and web chat template as an admin leaves it: the identity secret on Web Chat, an IMAP
+  // credential on Email (a real Dovecot here) and an SMTP credential on Reply (a real SMTP server).
+  const emailWebchat = JSON.parse(fs.readFileSync(path.join(root, 'workflows', 'n8n', 'email-webchat-continuity.json'), 'utf8'));
+  for (const n of emailWebchat.nodes) {
+    if (n.name === 'Web Chat') n.parameters = { ...n.parameters, identitySecret: IDENTITY_SECRET };
+    if (n.name === 'Email') n.credentials = { omnithreadImapApi: { id: 'e2eImapCred00001', name: 'E2E IMAP' } };
+    if (n.name === 'Reply') n.credentials = { omnithreadSmtpApi: { id: 'e2eSmtpCred00001', name: 'E2E SMTP' } };
+  }
+  const webchatTrigger = emailWebchat.nodes.find((n) => n.name === 'Web Chat');
   const workflowFile = path.join(userFolder, 'workflow.json');
-  fs.writeFileSync(workflowFile, JSON.stringify([template, messaging]));
+  fs.writeFileSync(workflowFile, JSON.stringify([template, messaging, emailWebchat]));
   const fake = await fakeWhatsApp();
+  const mail = await startMailServers();
   const credentialsFile = path.join(userFolder, 'credentials.json');
   fs.writeFileSync(
     credentialsFile,
     JSON.stringify([
       { id: 'e2eWhatsAppCred1', name: 'E2E WhatsApp', type: 'omnithreadWhatsAppApi', data: { accessToken: 'e2e-wa-token', phoneNumberId: '', apiVersion: 'v21.0', apiBaseUrl: fake.base } },
+      {
+        id: 'e2eImapCred00001',
+        name: 'E2E IMAP',
+        type: 'omnithreadImapApi',
+        data: { host: mail.dovecot.host, port: String(mail.dovecot.port), secure: false, user: mail.dovecot.user, password: mail.dovecot.password, allowUnauthorizedCerts: false },
+      },
+      { id: 'e2eSmtpCred00001', name: 'E2E SMTP', type: 'omnithreadSmtpApi', data: { host: mail.smtp.host, port: String(mail.smtp.port), secure: false, from: SUPPORT, fromName: 'Example Store' } },
     ]),
   );
 
@@ -96,6 +118,7 @@ async function n8nE2e(tgz, logDir) {
   run(node, [bin, 'import:workflow', `--input=${workflowFile}`], { env, cwd: userFolder });
   run(node, [bin, 'publish:workflow', `--id=${template.id}`], { env, cwd: userFolder });
   run(node, [bin, 'publish:workflow', `--id=${messaging.id}`], { env, cwd: userFolder });
+  run(node, [bin, 'publish:workflow', `--id=${emailWebchat.id}`], { env, cwd: userFolder });
 
   const n8n = start(node, [bin, 'start'], { env, cwd: userFolder, logDir, name: 'n8n' });
   try {
@@ -104,9 +127,13 @@ async function n8nE2e(tgz, logDir) {
     log(`n8n is up; posting the story to ${url}`);
     await storyChecks('n8n', url, n8n);
     await messagingCheck('n8n', `http://127.0.0.1:${port}/webhook/${whatsappTrigger.webhookId}/webhook`, fake, n8n);
+    // n8n polls at most once a minute: the email's answer can take that long.
+    const pageUrl = `http://127.0.0.1:${port}/webhook/${webchatTrigger.webhookId}/webhook`;
+    await emailWebchatStory({ engine: 'n8n', record, mail, pageUrl, identitySecret: IDENTITY_SECRET, child: n8n, emailWaitMs: 150_000 });
   } finally {
     await stop(n8n);
     await fake.close();
+    await mail.close();
   }
 }
 
@@ -126,10 +153,24 @@ async function nodeRedE2e(tgz, logDir) {
   const whatsappAccount = messaging.find((n) => n.type === 'omnithread-channel' && n.channel === 'whatsapp');
   whatsappAccount.apiBaseUrl = fake.base;
   for (const n of messaging) if (n.type === 'omnithread-in' && n.channel === 'telegram') n.botId = '123456789';
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([...flow, ...messaging]));
+  // The email and web chat example, as an admin leaves it: the mailbox (a real Dovecot), polled every 2
+  // seconds, and the SMTP account (a real SMTP server); the secrets in the credentials file.
+  const mail = await startMailServers();
+  const emailWebchat = JSON.parse(fs.readFileSync(shipped.replace('continuity-basics.json', 'email-webchat-continuity.json'), 'utf8'));
+  const webchatIn = emailWebchat.find((n) => n.type === 'omnithread-in' && n.channel === 'webchat');
+  const emailIn = emailWebchat.find((n) => n.type === 'omnithread-email-in');
+  Object.assign(emailIn, { host: mail.dovecot.host, port: String(mail.dovecot.port), secure: false, user: mail.dovecot.user, address: SUPPORT, interval: '2' });
+  const smtpAccount = emailWebchat.find((n) => n.type === 'omnithread-channel' && n.channel === 'email');
+  Object.assign(smtpAccount, { host: mail.smtp.host, port: String(mail.smtp.port), secure: false, user: '', from: SUPPORT });
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([...flow, ...messaging, ...emailWebchat]));
   fs.writeFileSync(
     path.join(userDir, 'flows_cred.json'),
-    JSON.stringify({ [whatsappIn.id]: { appSecret: APP_SECRET, verifyToken: 'e2e-verify' }, [whatsappAccount.id]: { accessToken: 'e2e-wa-token' } }),
+    JSON.stringify({
+      [whatsappIn.id]: { appSecret: APP_SECRET, verifyToken: 'e2e-verify' },
+      [whatsappAccount.id]: { accessToken: 'e2e-wa-token' },
+      [webchatIn.id]: { identitySecret: IDENTITY_SECRET },
+      [emailIn.id]: { password: mail.dovecot.password },
+    }),
   );
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
@@ -152,9 +193,12 @@ async function nodeRedE2e(tgz, logDir) {
     log(`Node-RED is up; posting the story to ${url}`);
     await storyChecks('node-red', url, red);
     await messagingCheck('node-red', `http://127.0.0.1:${port}/${String(whatsappIn.path).replace(/^\/+/, '')}`, fake, red);
+    const pageUrl = `http://127.0.0.1:${port}/${String(webchatIn.path).replace(/^\/+/, '')}`;
+    await emailWebchatStory({ engine: 'node-red', record, mail, pageUrl, identitySecret: IDENTITY_SECRET, child: red, emailWaitMs: 30_000 });
   } finally {
     await stop(red);
     await fake.close();
+    await mail.close();
   }
 }
 

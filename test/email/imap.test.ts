@@ -12,24 +12,11 @@ import { join } from 'node:path';
 import { Omnithread, OmnithreadError, Store, createOmnithread, openStore } from '../../shared';
 import { parseEmail } from '../../shared/channels/email';
 import { Cursor, CursorStore, ImapPollOptions, MemoryCursorStore, cursorKey, pollMailbox } from '../../shared/email/imap';
-import { DovecotServer, dovecotUnavailable, startDovecot } from '../support/dovecot-server';
+import { DovecotServer, describeWithDovecot, startDovecot, testMail } from '../support/dovecot-server';
 
-const unavailable = dovecotUnavailable();
-const suite = unavailable && !process.env.CI ? describe.skip : describe;
-if (unavailable && !process.env.CI) console.warn(`Skipping the IMAP poller tests: ${unavailable}`);
+const suite = describeWithDovecot('the IMAP poller tests');
 
-const mail = (id: string, opts: { from?: string | null; subject?: string; inReplyTo?: string; body?: string } = {}): string =>
-  [
-    ...(opts.from === null ? [] : [`From: Maya Lind <${opts.from ?? 'maya@fastmail.fm'}>`]),
-    'To: support@shop.io',
-    `Subject: ${opts.subject ?? 'Order 1234'}`,
-    `Message-ID: ${id}`,
-    ...(opts.inReplyTo ? [`In-Reply-To: ${opts.inReplyTo}`, `References: ${opts.inReplyTo}`] : []),
-    'Date: Mon, 2 Jun 2025 10:00:00 +0000',
-    '',
-    opts.body ?? `Hello, this is ${id}`,
-    '',
-  ].join('\r\n');
+const mail = testMail;
 
 suite('IMAP poller against Dovecot', () => {
   let server: DovecotServer;
@@ -69,17 +56,7 @@ suite('IMAP poller against Dovecot', () => {
     return { results, onMessage };
   }
 
-  async function flags(mailbox: string): Promise<Map<number, Set<string>>> {
-    const c = await server.client();
-    const out = new Map<number, Set<string>>();
-    try {
-      const box = await c.mailboxOpen(mailbox);
-      if (box.exists) for await (const m of c.fetch('1:*', { uid: true, flags: true })) out.set(m.uid, m.flags ?? new Set());
-    } finally {
-      await c.logout();
-    }
-    return out;
-  }
+  const flags = (mailbox: string) => server.flags(mailbox);
 
   test('processes each mail once, threads the reply, marks \\Seen; a second poll processes nothing', async () => {
     const { options, ot, mailbox } = await setup([mail('<a1@fastmail.fm>'), mail('<b1@other.io>', { from: 'jon@other.io', subject: 'Hi' }), mail('<a2@fastmail.fm>', { inReplyTo: '<a1@fastmail.fm>', subject: 'Re: Order 1234' })]);

@@ -5,26 +5,12 @@
  * Without /usr/sbin/dovecot the suite is skipped with that reason, except in CI (process.env.CI), where it fails.
  */
 import { createOmnithread, isOmnithreadError, pollEmailIntoTimeline } from '../../shared';
-import { DovecotServer, dovecotUnavailable, startDovecot } from '../support/dovecot-server';
+import { DovecotServer, describeWithDovecot, startDovecot, testMail } from '../support/dovecot-server';
 import { describeStores, uniqueWorkspace } from '../support/stores';
 
-const unavailable = dovecotUnavailable();
-const suite = unavailable && !process.env.CI ? describe.skip : describe;
-if (unavailable && !process.env.CI) console.warn(`Skipping the email poll tests: ${unavailable}`);
+const suite = describeWithDovecot('the email poll tests');
 
-const mail = (id: string, opts: { from?: string | null; subject?: string; body?: string; inReplyTo?: string } = {}): string =>
-  [
-    ...(opts.from === null ? [] : [`From: Maya Lind <${opts.from ?? 'maya@fastmail.fm'}>`]),
-    'To: support@shop.io',
-    `Subject: ${opts.subject ?? 'Order 1234'}`,
-    `Message-ID: ${id}`,
-    ...(opts.inReplyTo ? [`In-Reply-To: ${opts.inReplyTo}`, `References: ${opts.inReplyTo}`] : []),
-    'Date: Mon, 2 Jun 2025 10:00:00 +0000',
-    'Content-Type: text/plain; charset=utf-8',
-    '',
-    opts.body ?? `Hello, this is ${id}`,
-    '',
-  ].join('\r\n');
+const mail = testMail;
 
 suite('one poll of a mailbox into the timeline', () => {
   let server: DovecotServer;

@@ -13,7 +13,7 @@ import { simpleParser } from 'mailparser';
 import type { ICredentialDataDecryptedObject, INode, INodeParameters } from 'n8n-workflow';
 import { closeAllStores, createOmnithread, openStore } from '../../shared';
 import { OmnithreadReply } from '../../nodes/n8n/OmnithreadReply/OmnithreadReply.node';
-import { DovecotServer, dovecotUnavailable, startDovecot } from '../support/dovecot-server';
+import { DovecotServer, describeWithDovecot, startDovecot, testMail } from '../support/dovecot-server';
 import {
   SmtpCapture,
   TYPES,
@@ -30,22 +30,9 @@ import {
 
 cleanupAfterAll();
 
-const unavailable = dovecotUnavailable();
-const suite = unavailable && !process.env.CI ? describe.skip : describe;
-if (unavailable && !process.env.CI) console.warn(`Skipping the Email Trigger tests: ${unavailable}`);
+const suite = describeWithDovecot('the Email Trigger tests');
 
-const mail = (id: string, opts: { from?: string | null; subject?: string; body?: string; inReplyTo?: string } = {}): string =>
-  [
-    ...(opts.from === null ? [] : [`From: Maya Lind <${opts.from ?? 'maya@fastmail.fm'}>`]),
-    'To: support@shop.io',
-    `Subject: ${opts.subject ?? 'Order 1234'}`,
-    `Message-ID: ${id}`,
-    ...(opts.inReplyTo ? [`In-Reply-To: ${opts.inReplyTo}`, `References: ${opts.inReplyTo}`] : []),
-    `Date: ${new Date().toUTCString()}`,
-    '',
-    opts.body ?? `Hello, this is ${id}`,
-    '',
-  ].join('\r\n');
+const mail = testMail;
 
 suite('Omnithread Email Trigger against Dovecot', () => {
   let server: DovecotServer;

@@ -12,26 +12,13 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { IMAP_SETTING_FIELDS, MAILBOX_SETTING_FIELDS } from '../../shared';
 import type { Omnithread } from '../../shared';
-import { DovecotServer, dovecotUnavailable, startDovecot } from '../support/dovecot-server';
+import { DovecotServer, describeWithDovecot, startDovecot, testMail } from '../support/dovecot-server';
 import { FlowNode, collect, helper, loadFlow, tempDir, unloadFlow, waitForStatus } from '../support/node-red-helper';
 import { SmtpCapture, startSmtpCapture } from '../support/smtp-capture';
 
-const unavailable = dovecotUnavailable();
-const suite = unavailable && !process.env.CI ? describe.skip : describe;
-if (unavailable && !process.env.CI) console.warn(`Skipping the omnithread-email-in tests: ${unavailable}`);
+const suite = describeWithDovecot('the omnithread-email-in tests');
 
-const mail = (id: string, opts: { from?: string | null; subject?: string; inReplyTo?: string; body?: string } = {}): string =>
-  [
-    ...(opts.from === null ? [] : [`From: Maya Lind <${opts.from ?? 'maya@fastmail.fm'}>`]),
-    'To: support@shop.io',
-    `Subject: ${opts.subject ?? 'Order 1234'}`,
-    `Message-ID: ${id}`,
-    ...(opts.inReplyTo ? [`In-Reply-To: ${opts.inReplyTo}`, `References: ${opts.inReplyTo}`] : []),
-    'Date: Mon, 2 Jun 2025 10:00:00 +0000',
-    '',
-    opts.body ?? `Hello, this is ${id}`,
-    '',
-  ].join('\r\n');
+const mail = testMail;
 
 const TAB = { id: 'f1', type: 'tab' };
 const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
@@ -93,17 +80,7 @@ suite('omnithread-email-in against Dovecot', () => {
   const load = (extra: Record<string, unknown> = {}, password = server.password, more: FlowNode[] = []) =>
     loadFlow([TAB, storeConfig(), emailIn(extra), { id: 'out', z: 'f1', type: 'helper' }, ...catcher, ...more], { ei: { password } });
 
-  async function flags(box: string): Promise<Map<number, Set<string>>> {
-    const c = await server.client();
-    const out = new Map<number, Set<string>>();
-    try {
-      const opened = await c.mailboxOpen(box);
-      if (opened.exists) for await (const m of c.fetch('1:*', { uid: true, flags: true })) out.set(m.uid, m.flags ?? new Set());
-    } finally {
-      await c.logout();
-    }
-    return out;
-  }
+  const flags = (mailbox: string) => server.flags(mailbox);
 
   test('two mails become two msgs shaped like omnithread-in\'s; a redeploy on the same store sends nothing again; an input msg checks now', async () => {
     await server.append(mail('<first@fastmail.fm>', { body: 'My parcel never arrived.' }), mailbox);
