@@ -9,12 +9,13 @@
 //   npm start                 start (first start deploys the demo flow)
 //   npm start -- --reset      deploy the demo flow again and start with an empty demo store
 //   PORT=1881 npm start       another port
+//   OMNITHREAD_DEMO_DIR=/tmp/x npm start   keep the demo's flows and store elsewhere (default ./.data/node-red)
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const userDir = path.join(root, '.data', 'node-red');
+const userDir = process.env.OMNITHREAD_DEMO_DIR ? path.resolve(process.env.OMNITHREAD_DEMO_DIR) : path.join(root, '.data', 'node-red');
 const flowFile = path.join(userDir, 'flows.json');
 const storeDir = path.join(userDir, 'omnithread'); // where the flow's store (empty SQLite path) keeps its file
 const EXAMPLE = path.join(root, 'workflows', 'node-red', 'continuity-basics.json');
