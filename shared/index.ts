@@ -63,3 +63,22 @@ export type { ImapSettings, EmailPollResult, EmailPollFailure } from './email/po
 export { pollMailbox, cursorKey, MemoryCursorStore } from './email/imap';
 export { checkImapLogin, checkSmtpLogin, ImapLoginSchema } from './email/check';
 export type { ImapLogin } from './email/check';
+export {
+  AgentInputSchema,
+  AgentFilterSchema,
+  AgentKindSchema,
+  AgentStatusSchema,
+  AgentIdSchema,
+  RosterImportSchema,
+  AGENT_KINDS,
+  AGENT_STATUSES,
+  DEFAULT_CHANNEL_COSTS,
+  DEFAULT_CAPACITY,
+  DEFAULT_SKILL_LEVEL,
+  channelCost,
+  loadOf,
+  languageMatches,
+  agentMatches,
+} from './routing/roster';
+export type { Agent, AgentInput, AgentFilter, AgentKind, AgentStatus, AgentLoad, Load } from './routing/roster';
+export type { OmnithreadRoster, AssignedConversation } from './omnithread';

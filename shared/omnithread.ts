@@ -74,6 +74,24 @@ import {
   touchConversation,
 } from './timeline/events';
 import { Transcript, TranscriptOptions, buildTranscript } from './timeline/transcript';
+import {
+  Agent,
+  AgentFilter,
+  AgentFilterSchema,
+  AgentInput,
+  AgentLoad,
+  AgentStatus,
+  AgentStatusSchema,
+  AgentIdSchema,
+  agentLoads,
+  getAgent,
+  listAgents,
+  parseAgent,
+  parseRosterImport,
+  removeAgent,
+  setAgentStatus,
+  upsertAgent,
+} from './routing/roster';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -159,6 +177,25 @@ function foldIdentities(rows: readonly HandleRow[]): Identity[] {
   }
   return [...byKey.values()].map(identityFromRow);
 }
+
+/** The agent roster of a workspace (see roster()). */
+export interface OmnithreadRoster {
+  /** Adds an agent or replaces every field of an existing one (created time kept). */
+  upsert(input: AgentInput): Promise<Agent>;
+  get(agentId: string): Promise<Agent | undefined>;
+  list(filter?: AgentFilter): Promise<Agent[]>;
+  /** NOT_FOUND for an unknown agent. */
+  setStatus(agentId: string, status: AgentStatus): Promise<Agent>;
+  /** False when there was no such agent. */
+  remove(agentId: string): Promise<boolean>;
+  /** An array of agents or `{ agents: [...] }`: all validated first, then all upserted in one transaction. */
+  import(input: unknown): Promise<Agent[]>;
+  /** Current load per agent from its open assigned conversations (all agents, or those named). */
+  loads(agentIds?: readonly string[]): Promise<AgentLoad[]>;
+}
+
+/** A conversation with who it is assigned to. */
+export type AssignedConversation = Conversation & { assignedAgentId: string | null; assignedAt: string | null };
 
 const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
 
@@ -433,6 +470,87 @@ export class Omnithread {
         );
       },
     };
+  }
+
+  /**
+   * The agent roster: humans and AI agents with skills, languages, channels and capacity. Each write is
+   * one transaction; an import is validated whole and written whole, or not at all.
+   */
+  roster(): OmnithreadRoster {
+    const agentId = (id: string) => parseInput(AgentIdSchema, id, 'agent id');
+    return {
+      upsert: async (input) => {
+        const agent = parseAgent(input);
+        const now = this.clock();
+        return this.driver.transaction(async (tx) => {
+          await this.lockFor(tx, 'shared', [`agent:${agent.id}`]);
+          return upsertAgent(tx, this.workspace, agent, now);
+        });
+      },
+      get: async (id) => this.driver.read((db) => getAgent(db, this.workspace, agentId(id))),
+      list: async (filter = {}) => {
+        const parsed = parseInput(AgentFilterSchema, filter, 'agent filter');
+        return this.driver.read((db) => listAgents(db, this.workspace, parsed));
+      },
+      setStatus: async (id, status) => {
+        const parsedId = agentId(id);
+        const parsedStatus = parseInput(AgentStatusSchema, status, 'agent status');
+        const now = this.clock();
+        return this.driver.transaction(async (tx) => {
+          await this.lockFor(tx, 'shared', [`agent:${parsedId}`]);
+          return setAgentStatus(tx, this.workspace, parsedId, parsedStatus, now);
+        });
+      },
+      remove: async (id) => {
+        const parsedId = agentId(id);
+        return this.driver.transaction(async (tx) => {
+          await this.lockFor(tx, 'shared', [`agent:${parsedId}`]);
+          return removeAgent(tx, this.workspace, parsedId);
+        });
+      },
+      import: async (input) => {
+        const agents = parseRosterImport(input);
+        const now = this.clock();
+        return this.driver.transaction(async (tx) => {
+          await this.lockFor(tx, 'shared', agents.map((a) => `agent:${a.id}`));
+          const out: Agent[] = [];
+          for (const agent of agents) out.push(await upsertAgent(tx, this.workspace, agent, now));
+          return out;
+        });
+      },
+      loads: async (agentIds) => {
+        const ids = agentIds === undefined ? undefined : agentIds.map(agentId);
+        return this.driver.read((db) => agentLoads(db, this.workspace, ids));
+      },
+    };
+  }
+
+  /**
+   * Assigns a conversation to an agent of the roster (or unassigns it with null). It then counts toward
+   * the agent's load while it is open. NOT_FOUND for an unknown conversation or agent; CONFLICT when
+   * assigning a conversation that is no longer open. Capacity and status are the router's business.
+   */
+  async assignConversation(conversationId: string, agentIdInput: string | null): Promise<AssignedConversation> {
+    const agentId = agentIdInput === null ? null : parseInput(AgentIdSchema, agentIdInput, 'agent id');
+    const now = this.clock();
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared', agentId ? [`agent:${agentId}`] : []);
+      const row = await getConversationRow(tx, this.workspace, conversationId);
+      if (!row) throw notFound('Conversation', conversationId);
+      if (agentId !== null) {
+        if (!(await getAgent(tx, this.workspace, agentId))) throw notFound('Agent', agentId);
+        if (row.status !== 'open') throw new OmnithreadError('CONFLICT', `Conversation ${conversationId} is ${row.status}; only an open conversation can be assigned`);
+      }
+      await tx.run('UPDATE conversations SET assigned_agent_id = ?, assigned_at = ? WHERE workspace = ? AND id = ?', [
+        agentId,
+        agentId === null ? null : now,
+        this.workspace,
+        conversationId,
+      ]);
+      const updated = (await getConversationRow(tx, this.workspace, conversationId))!;
+      const assignedAt = updated.assigned_at === null || updated.assigned_at === undefined ? null : new Date(Number(updated.assigned_at)).toISOString();
+      return { ...conversationFromRow(this.workspace, updated), assignedAgentId: (updated.assigned_agent_id as string | null) ?? null, assignedAt };
+    });
   }
 
   /** The person's newest inbound messages and calls across every channel, newest first. */

@@ -138,6 +138,32 @@ CREATE TABLE cursors (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'agent roster (humans and AI agents) and conversation assignment',
+    sql: `
+CREATE TABLE agents (
+  workspace TEXT NOT NULL,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  skills TEXT NOT NULL DEFAULT '{}',
+  languages TEXT NOT NULL DEFAULT '[]',
+  channels TEXT NOT NULL DEFAULT '[]',
+  capacity {{int}} NOT NULL,
+  channel_costs TEXT NOT NULL DEFAULT '{}',
+  attributes TEXT NOT NULL DEFAULT '{}',
+  ai_confidence_threshold TEXT,
+  created_at {{int}} NOT NULL,
+  updated_at {{int}} NOT NULL,
+  PRIMARY KEY (workspace, id)
+);
+ALTER TABLE conversations ADD COLUMN assigned_agent_id TEXT;
+ALTER TABLE conversations ADD COLUMN assigned_at {{int}};
+CREATE INDEX conversations_assigned ON conversations (workspace, assigned_agent_id, status);
+`,
+  },
 ];
 
 const TOKENS: Record<SqlDriver['dialect'], Record<string, string>> = {
