@@ -82,3 +82,7 @@ export {
 } from './routing/roster';
 export type { Agent, AgentInput, AgentFilter, AgentKind, AgentStatus, AgentLoad, Load } from './routing/roster';
 export type { OmnithreadRoster, AssignedConversation } from './omnithread';
+export * from './routing/types';
+export * from './routing/classify';
+export * from './routing/route';
+export * from './routing/handoff';

@@ -52,7 +52,7 @@ import { normalizeHandles } from './identity/normalize';
 import { Resolution, resolveIdentity } from './identity/resolve';
 import { IdentityRules, IdentityRulesInput, compileRules } from './identity/rules';
 import { Store } from './store';
-import { SqlExecutor, SqlTransaction, inList } from './store/driver';
+import { FAMILY_IDS, SqlExecutor, SqlTransaction, inList } from './store/driver';
 import {
   ConversationRow,
   TimelineFilter,
@@ -62,6 +62,7 @@ import {
   completeOutboundEvent,
   conversationFromRow,
   eventByProviderId,
+  eventFromRow,
   recentInbound,
   createConversation,
   familyConversations,
@@ -83,7 +84,9 @@ import {
   AgentStatus,
   AgentStatusSchema,
   AgentIdSchema,
+  Load,
   agentLoads,
+  loadOf,
   getAgent,
   listAgents,
   parseAgent,
@@ -197,6 +200,44 @@ export interface OmnithreadRoster {
 /** A conversation with who it is assigned to. */
 export type AssignedConversation = Conversation & { assignedAgentId: string | null; assignedAt: string | null };
 
+/** What a route decision reads about a person before it decides (see routingContext()). */
+export interface RoutingContext {
+  contact: ContactView;
+  /** Every conversation of the person with its assignment, latest activity first. */
+  conversations: AssignedConversation[];
+  /** Messages and calls (both directions) since `since`, chronological. */
+  messages: TimelineEvent[];
+}
+
+/** The roster as a route decision sees it inside its transaction (see routeConversation()). */
+export interface RoutingState {
+  agents: Agent[];
+  /** Per agent id: its load from the open conversations assigned to it, NOT counting the one being routed. */
+  loads: Map<string, Load>;
+  /** The conversation being routed, as it is now (null when the person has no open conversation). */
+  conversation: AssignedConversation | null;
+}
+
+/** What a route decision commits: an assignment (or none) and the event that records why. */
+export interface RouteCommit<T> {
+  agentId: string | null;
+  event: { kind: string; text: string; channel?: string | null; data: Record<string, unknown> };
+  result: T;
+}
+
+export interface RouteCommitResult<T> {
+  /** True when this idempotency key was routed before: nothing was written, `result` is null. */
+  duplicate: boolean;
+  result: T | null;
+  event: TimelineEvent;
+  conversation: AssignedConversation | null;
+}
+
+const assignedFromRow = (workspace: string, row: ConversationRow): AssignedConversation => {
+  const at = row.assigned_at === null || row.assigned_at === undefined ? null : new Date(Number(row.assigned_at)).toISOString();
+  return { ...conversationFromRow(workspace, row), assignedAgentId: (row.assigned_agent_id as string | null) ?? null, assignedAt: at };
+};
+
 const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
 
 export class Omnithread {
@@ -220,6 +261,11 @@ export class Omnithread {
 
   private get driver() {
     return this.store.driver;
+  }
+
+  /** The facade's clock (epoch ms): what it stamps writes with; routing decides on it too. */
+  now(): number {
+    return this.clock();
   }
 
   /**
@@ -534,7 +580,8 @@ export class Omnithread {
     const agentId = agentIdInput === null ? null : parseInput(AgentIdSchema, agentIdInput, 'agent id');
     const now = this.clock();
     return this.driver.transaction(async (tx) => {
-      await this.lockFor(tx, 'shared', agentId ? [`agent:${agentId}`] : []);
+      // The routing lock too: a manual assignment and a route decision never both see the same free capacity.
+      await this.lockFor(tx, 'shared', agentId ? ['routing', `agent:${agentId}`] : []);
       const row = await getConversationRow(tx, this.workspace, conversationId);
       if (!row) throw notFound('Conversation', conversationId);
       if (agentId !== null) {
@@ -550,6 +597,127 @@ export class Omnithread {
       const updated = (await getConversationRow(tx, this.workspace, conversationId))!;
       const assignedAt = updated.assigned_at === null || updated.assigned_at === undefined ? null : new Date(Number(updated.assigned_at)).toISOString();
       return { ...conversationFromRow(this.workspace, updated), assignedAgentId: (updated.assigned_agent_id as string | null) ?? null, assignedAt };
+    });
+  }
+
+  /**
+   * What routing reads about a person, on one snapshot: the contact (with attributes), every conversation
+   * with its assignment, and the messages and calls since `since` (epoch ms), oldest first.
+   */
+  async routingContext(contactId: string, options: { since?: number; limit?: number } = {}): Promise<RoutingContext> {
+    const since = options.since ?? 0;
+    const limit = Math.min(Math.max(1, options.limit ?? 5000), 20_000);
+    return this.driver.read(async (db) => {
+      const rootId = await this.rootOf(db, contactId);
+      const contact = await this.contactView(db, rootId);
+      const rows = await db.all<ConversationRow>(
+        `SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) ORDER BY last_activity_at DESC, id DESC`,
+        [this.workspace, this.workspace, rootId],
+      );
+      const events = await db.all<Parameters<typeof eventFromRow>[1]>(
+        `SELECT * FROM (SELECT * FROM events WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND kind IN ('message', 'call') AND occurred_at >= ?
+           ORDER BY occurred_at DESC, seq DESC LIMIT ?) recent ORDER BY occurred_at, seq`,
+        [this.workspace, this.workspace, rootId, since, limit],
+      );
+      return {
+        contact,
+        conversations: rows.map((row) => assignedFromRow(this.workspace, row)),
+        messages: events.map((row) => eventFromRow(this.workspace, row)),
+      };
+    });
+  }
+
+  /**
+   * Routes a person's conversation atomically. In one transaction, under the workspace's routing lock
+   * (a PostgreSQL advisory lock; SQLite's write transactions are serial anyway), it reads the roster and
+   * every agent's load fresh, lets `decide` choose, assigns the conversation to the chosen agent only
+   * if that agent is still available with room for the channel, and records the decision event. Two
+   * decisions at once, in one process or several, therefore never both fill the same last slot.
+   * With an idempotency key, a second call returns the first decision's event and writes nothing.
+   */
+  async routeConversation<T>(input: {
+    contactId: string;
+    conversationId?: string | null;
+    channel: string;
+    idempotencyKey?: string;
+    decide: (state: RoutingState) => RouteCommit<T>;
+  }): Promise<RouteCommitResult<T>> {
+    const now = this.clock();
+    const dedupeKey = input.idempotencyKey ? digest('route', input.idempotencyKey) : undefined;
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared', ['routing', ...(dedupeKey ? [`delivery:${dedupeKey}`] : [])]);
+      if (dedupeKey) {
+        const seen = await this.delivery(tx, dedupeKey);
+        if (seen) {
+          const event = seen.event_id ? await getEvent(tx, this.workspace, seen.event_id) : undefined;
+          if (!event) throw new OmnithreadError('CONFLICT', 'This was routed before and its contact has since been erased; it is not routed again');
+          const row = event.conversationId ? await getConversationRow(tx, this.workspace, event.conversationId) : undefined;
+          return { duplicate: true, result: null, event, conversation: row ? assignedFromRow(this.workspace, row) : null };
+        }
+      }
+      const rootId = await lockRoot(tx, this.workspace, input.contactId);
+      const row = input.conversationId ? await this.conversationOf(tx, rootId, input.conversationId) : await openConversation(tx, this.workspace, rootId);
+      const conversation = row ? assignedFromRow(this.workspace, row) : null;
+      const agents = await listAgents(tx, this.workspace);
+      const open = await tx.all<{ id: string; assigned_agent_id: string; last_channel: string | null }>(
+        `SELECT id, assigned_agent_id, last_channel FROM conversations WHERE workspace = ? AND status = 'open' AND assigned_agent_id IS NOT NULL`,
+        [this.workspace],
+      );
+      const byAgent = new Map<string, { channel: string | null }[]>();
+      for (const o of open) {
+        if (conversation && o.id === conversation.id) continue;
+        const list = byAgent.get(o.assigned_agent_id) ?? [];
+        list.push({ channel: o.last_channel });
+        byAgent.set(o.assigned_agent_id, list);
+      }
+      const loads = new Map(agents.map((a) => [a.id, loadOf(a, byAgent.get(a.id) ?? [])] as const));
+      const commit = input.decide({ agents, loads, conversation });
+
+      let updated = conversation;
+      if (commit.agentId !== null) {
+        const agent = agents.find((a) => a.id === commit.agentId);
+        if (!agent) throw notFound('Agent', commit.agentId);
+        if (!conversation || conversation.status !== 'open') throw new OmnithreadError('CONFLICT', 'Only an open conversation can be assigned');
+        if (agent.status !== 'available' || !loads.get(agent.id)!.canTake(input.channel)) {
+          throw new OmnithreadError('CONFLICT', `Agent ${agent.id} is not available with room for ${input.channel}`);
+        }
+        await tx.run('UPDATE conversations SET assigned_agent_id = ?, assigned_at = ? WHERE workspace = ? AND id = ?', [agent.id, now, this.workspace, conversation.id]);
+        updated = assignedFromRow(this.workspace, (await getConversationRow(tx, this.workspace, conversation.id))!);
+      }
+      const event = await insertEvent(
+        tx,
+        this.workspace,
+        {
+          contactId: rootId,
+          conversationId: conversation?.id ?? null,
+          kind: commit.event.kind,
+          channel: commit.event.channel ?? input.channel,
+          text: commit.event.text,
+          occurredAt: now,
+          data: commit.event.data,
+        },
+        now,
+      );
+      if (dedupeKey) await this.remember(tx, dedupeKey, event.id, now);
+      return { duplicate: false, result: commit.result, event, conversation: updated };
+    });
+  }
+
+  /** Sets (merges in) attributes of a person (a VIP flag, a tier, a plan); null removes one. */
+  async setContactAttributes(contactId: string, attributes: Record<string, unknown>): Promise<ContactView> {
+    const patch = parseInput(z.record(z.string().min(1).max(128), z.unknown()), attributes, 'contact attributes');
+    const now = this.clock();
+    return this.driver.transaction(async (tx) => {
+      await this.lockFor(tx, 'shared');
+      const rootId = await lockRoot(tx, this.workspace, contactId);
+      const row = (await getContactRow(tx, this.workspace, rootId))!;
+      const merged: Record<string, unknown> = { ...(JSON.parse(row.attributes) as Record<string, unknown>) };
+      for (const [key, value] of Object.entries(patch)) {
+        if (value === null) delete merged[key];
+        else merged[key] = value;
+      }
+      await tx.run('UPDATE contacts SET attributes = ?, updated_at = ? WHERE workspace = ? AND id = ?', [JSON.stringify(merged), now, this.workspace, rootId]);
+      return this.contactView(tx, rootId);
     });
   }
 
@@ -704,6 +872,18 @@ export class Omnithread {
   }
 
   /** A contact with every identity; asked for a merged contact, returns the survivor it belongs to. */
+  /** One conversation by id, with the person (root contact) it belongs to; NOT_FOUND when it is not in this workspace. */
+  async getConversation(conversationId: string): Promise<{ conversation: Conversation; contactId: string }> {
+    const row = await this.driver.read((db) => getConversationRow(db, this.workspace, conversationId));
+    if (!row) throw notFound('Conversation', conversationId);
+    return { conversation: conversationFromRow(this.workspace, row), contactId: row.root_id };
+  }
+
+  /** One timeline event by id (any kind), or undefined. */
+  async getEvent(eventId: string): Promise<TimelineEvent | undefined> {
+    return this.driver.read((db) => getEvent(db, this.workspace, eventId));
+  }
+
   async getContact(contactId: string): Promise<ContactView> {
     return this.driver.read(async (db) => this.contactView(db, await this.rootOf(db, contactId)));
   }
