@@ -86,3 +86,4 @@ export * from './routing/types';
 export * from './routing/classify';
 export * from './routing/route';
 export * from './routing/handoff';
+export * from './routing/operations';
