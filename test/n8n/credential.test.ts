@@ -113,7 +113,7 @@ describe('Omnithread Store credential', () => {
     test.each(Object.entries(nodeTypeInstances))('%s node declares it and implements it', (_name, nodeType) => {
       // The store credential first; the Email Trigger also needs its IMAP credential (tested in email-trigger.test.ts).
       expect(nodeType.description.credentials?.[0]).toEqual({ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' });
-      expect(nodeType.description.credentials?.slice(1).map((c) => c.name)).toEqual(_name === 'emailTrigger' ? ['omnithreadImapApi'] : []);
+      expect(nodeType.description.credentials?.slice(1).map((c) => c.name)).toEqual(_name === 'emailTrigger' ? ['omnithreadImapApi'] : _name === 'aiRoute' ? ['omnithreadLlmApi'] : []);
       expect(typeof nodeType.methods?.credentialTest?.omnithreadStoreApiTest).toBe('function');
     });
 

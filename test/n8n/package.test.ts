@@ -11,6 +11,7 @@ import type { INodeProperties, INodePropertyCollection, INodePropertyOptions } f
 import { OmnithreadStoreApi } from '../../credentials/OmnithreadStoreApi.credentials';
 import { OmnithreadImapApi } from '../../credentials/OmnithreadImapApi.credentials';
 import { OmnithreadSmtpApi } from '../../credentials/OmnithreadSmtpApi.credentials';
+import { OmnithreadLlmApi } from '../../credentials/OmnithreadLlmApi.credentials';
 import { OmnithreadReply } from '../../nodes/n8n/OmnithreadReply/OmnithreadReply.node';
 
 cleanupAfterAll();
@@ -26,9 +27,10 @@ describe('the package as n8n loads it (after npm run build)', () => {
     const loader = new PackageDirectoryLoader(root);
     await loader.loadAll();
     expect(loader.packageName).toBe(PACKAGE);
-    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadEmailTrigger', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadAiRoute', 'omnithreadEmailTrigger', 'omnithreadHandoff', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
     expect(Object.keys(loader.known.credentials).sort()).toEqual([
       'omnithreadImapApi',
+      'omnithreadLlmApi',
       'omnithreadMetaPageApi',
       'omnithreadSmtpApi',
       'omnithreadStoreApi',
@@ -37,10 +39,11 @@ describe('the package as n8n loads it (after npm run build)', () => {
       'omnithreadWhatsAppApi',
       'omnithreadXApi',
     ]);
-    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadEmailTrigger', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadAiRoute', 'omnithreadEmailTrigger', 'omnithreadHandoff', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
     expect(loader.known.credentials.omnithreadWhatsAppApi.supportedNodes).toEqual(['omnithreadReply']);
     expect(loader.known.credentials.omnithreadSmtpApi.supportedNodes).toEqual(['omnithreadReply']);
     expect(loader.known.credentials.omnithreadImapApi.supportedNodes).toEqual(['omnithreadEmailTrigger']);
+    expect(loader.known.credentials.omnithreadLlmApi.supportedNodes).toEqual(['omnithreadAiRoute']);
     for (const description of loader.types.nodes) {
       expect(description.iconUrl).toEqual({
         light: `icons/${PACKAGE}/dist/nodes/n8n/${description.name[0].toUpperCase()}${description.name.slice(1)}/omnithread.svg`,
@@ -70,6 +73,7 @@ describe('node descriptions', () => {
   const subjects = [...Object.values(nodeTypeInstances).map((t) => [t.description.displayName, t.description.properties] as const), ['Omnithread Store API', new OmnithreadStoreApi().properties] as const,
     ['Omnithread IMAP API', new OmnithreadImapApi().properties] as const,
     ['Omnithread SMTP API', new OmnithreadSmtpApi().properties] as const,
+    ['Omnithread LLM API', new OmnithreadLlmApi().properties] as const,
     ['Reply', new OmnithreadReply().description.properties] as const,
   ];
 

@@ -38,6 +38,8 @@ import { OmnithreadTimelineLookup } from '../../nodes/n8n/OmnithreadTimelineLook
 import { OmnithreadTrigger } from '../../nodes/n8n/OmnithreadTrigger/OmnithreadTrigger.node';
 import { OmnithreadEmailTrigger } from '../../nodes/n8n/OmnithreadEmailTrigger/OmnithreadEmailTrigger.node';
 import { OmnithreadReply } from '../../nodes/n8n/OmnithreadReply/OmnithreadReply.node';
+import { OmnithreadAiRoute } from '../../nodes/n8n/OmnithreadAiRoute/OmnithreadAiRoute.node';
+import { OmnithreadHandoff } from '../../nodes/n8n/OmnithreadHandoff/OmnithreadHandoff.node';
 import { closeAllStores } from '../../shared';
 
 export { n8nUserFolder };
@@ -49,6 +51,8 @@ export const TYPES = {
   timeline: `${PACKAGE}.omnithreadTimelineLookup`,
   emailTrigger: `${PACKAGE}.omnithreadEmailTrigger`,
   reply: `${PACKAGE}.omnithreadReply`,
+  aiRoute: `${PACKAGE}.omnithreadAiRoute`,
+  handoff: `${PACKAGE}.omnithreadHandoff`,
   input: 'test.input',
 } as const;
 export const CREDENTIAL = 'omnithreadStoreApi';
@@ -90,11 +94,55 @@ class StickyNote implements INodeType {
   };
 }
 
+/**
+ * n8n's HTTP Request node (n8n-nodes-base.httpRequest, v4.2), as far as templates use it: a POST of a JSON
+ * body ("Send Body", "Specify Body: Using JSON") through n8n's own request helper. n8n-nodes-base is not a
+ * dependency; this stand-in keeps the real node's type, version and parameter names.
+ */
+class HttpRequest implements INodeType {
+  description: INodeTypeDescription = {
+    displayName: 'HTTP Request',
+    name: 'httpRequest',
+    group: ['output'],
+    version: [4, 4.1, 4.2],
+    description: 'Makes an HTTP request and returns the response data',
+    defaults: { name: 'HTTP Request' },
+    inputs: [NodeConnectionTypes.Main],
+    outputs: [NodeConnectionTypes.Main],
+    properties: [
+      { displayName: 'Method', name: 'method', type: 'options', options: [{ name: 'GET', value: 'GET' }, { name: 'POST', value: 'POST' }], default: 'GET' },
+      { displayName: 'URL', name: 'url', type: 'string', default: '' },
+      { displayName: 'Send Body', name: 'sendBody', type: 'boolean', default: false },
+      { displayName: 'Specify Body', name: 'specifyBody', type: 'options', options: [{ name: 'Using JSON', value: 'json' }], default: 'json' },
+      { displayName: 'JSON', name: 'jsonBody', type: 'json', default: '' },
+      { displayName: 'Options', name: 'options', type: 'collection', default: {}, options: [] },
+    ],
+  };
+  async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+    const items = this.getInputData();
+    const out: INodeExecutionData[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const sendBody = this.getNodeParameter('sendBody', i, false) as boolean;
+      const raw = sendBody ? this.getNodeParameter('jsonBody', i, '') : undefined;
+      const body = typeof raw === 'string' && raw.trim() ? JSON.parse(raw) : raw;
+      const response = await this.helpers.httpRequest({
+        method: this.getNodeParameter('method', i) as 'POST',
+        url: this.getNodeParameter('url', i) as string,
+        ...(sendBody ? { body, json: true } : { json: true }),
+      });
+      out.push({ json: (response ?? {}) as IDataObject, pairedItem: { item: i } });
+    }
+    return [out];
+  }
+}
+
 export const nodeTypeInstances = {
   trigger: new OmnithreadTrigger(),
   identity: new OmnithreadIdentityResolve(),
   timeline: new OmnithreadTimelineLookup(),
   emailTrigger: new OmnithreadEmailTrigger(),
+  aiRoute: new OmnithreadAiRoute(),
+  handoff: new OmnithreadHandoff(),
 };
 
 /** Node types a test file adds (nodes not yet in nodeTypeInstances), by full type name. */
@@ -113,8 +161,11 @@ export class TestNodeTypes implements INodeTypes {
     [TYPES.timeline]: nodeTypeInstances.timeline,
     [TYPES.emailTrigger]: nodeTypeInstances.emailTrigger,
     [TYPES.reply]: extraNodeTypes[TYPES.reply] ?? new OmnithreadReply(),
+    [TYPES.aiRoute]: nodeTypeInstances.aiRoute,
+    [TYPES.handoff]: nodeTypeInstances.handoff,
     [TYPES.input]: new TestInput(),
     'n8n-nodes-base.stickyNote': new StickyNote(),
+    'n8n-nodes-base.httpRequest': new HttpRequest(),
   };
   getByName(type: string): INodeType | IVersionedNodeType {
     const nodeType = this.types[type];

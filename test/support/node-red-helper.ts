@@ -16,6 +16,9 @@ import identityNode = require('../../nodes/node-red/omnithread-identity');
 import timelineNode = require('../../nodes/node-red/omnithread-timeline');
 import channelNode = require('../../nodes/node-red/omnithread-channel');
 import replyNode = require('../../nodes/node-red/omnithread-reply');
+import llmNode = require('../../nodes/node-red/omnithread-llm');
+import routeNode = require('../../nodes/node-red/omnithread-route');
+import handoffNode = require('../../nodes/node-red/omnithread-handoff');
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const helper = require('node-red-node-test-helper') as NodeRedTestHelper;
@@ -50,7 +53,7 @@ interface NodeRedTestHelper {
 }
 
 /** Every node type a test may need: ours, and the core nodes our flows use (http response, change, comment). */
-export const NODES: InitFn[] = [storeNode, inNode, emailInNode, identityNode, timelineNode, channelNode, replyNode, httpIn, change, comment];
+export const NODES: InitFn[] = [storeNode, inNode, emailInNode, identityNode, timelineNode, channelNode, replyNode, llmNode, routeNode, handoffNode, httpIn, change, comment];
 
 let httpNode: Express | undefined;
 let mountBehindParser = false;
