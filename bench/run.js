@@ -6,6 +6,8 @@
  *   (a) ingest throughput against the raw node:sqlite insert of the same rows        bench/ingest.js
  *   (b) resolve / lookup / timeline latency with 100k contacts and 1M events,
  *       against a raw indexed point query on the same file, and resident memory     bench/seed.js, bench/scale.js
+ *   (c) route decisions (classifyWithRules, routeMessage) with 200 agents and 100k contacts,
+ *       against the raw open-assignments query every decision runs                  bench/route.js
  * Each part runs in its own child process, so memory figures belong to that part alone. Figures go to
  * stdout and to bench/results.json. Temporary stores live in a temp dir, removed at the end.
  *
@@ -15,7 +17,9 @@
  *   BENCH_BUDGET_S [20]     time cap per measured call kind in (b); 0 = none
  *   BENCH_DIAGNOSE [auto]   re-measure (b) after a full ANALYZE: 1 always, 0 never, auto = when a
  *                           statement's plan reads a whole workspace
- *   BENCH_PARTS [ingest,scale]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
+ *   BENCH_ROUTE_DECISIONS [2000]   decisions measured in (c) (same BENCH_CONTACTS / BENCH_EVENTS store)
+ *   BENCH_PARTS [ingest,scale,route]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
+ * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone.
  */
 const { fork, execFileSync } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
@@ -154,7 +158,8 @@ async function parent() {
     sample: envInt('BENCH_SAMPLE', 2000),
     budgetSeconds: envInt('BENCH_BUDGET_S', 20),
     diagnose: process.env.BENCH_DIAGNOSE === '1' ? true : process.env.BENCH_DIAGNOSE === '0' ? false : 'auto',
-    parts: (process.env.BENCH_PARTS || 'ingest,scale').split(',').map((p) => p.trim()),
+    routeDecisions: envInt('BENCH_ROUTE_DECISIONS', 2000),
+    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route').split(',').map((p) => p.trim()),
   };
   const dir = mkdtempSync(join(os.tmpdir(), 'omnithread-bench-'));
   const cleanup = () => {
@@ -197,6 +202,13 @@ async function parent() {
       console.log(`\n${lines.join('\n')}`);
       report.push(...lines);
     }
+    if (config.parts.includes('route')) {
+      process.stderr.write('running (c) route decisions (seeding its own store)...\n');
+      results.route = await runChild('route', { dir, contacts: config.contacts, events: config.events, families: config.families, decisions: config.routeDecisions, budgetSeconds: config.budgetSeconds, diagnose: config.diagnose });
+      const lines = require('./route').report(results.route, { int, ms, times });
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
   } finally {
     cleanup();
   }
@@ -213,7 +225,7 @@ if (CHILD) {
   // A part of the benchmark, started by parent() above: options come in, the result goes back.
   process.once('message', async (options) => {
     try {
-      const part = { ingest: './ingest', seed: './seed', scale: './scale' }[CHILD];
+      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route' }[CHILD];
       const result = await require(part).main(options);
       process.send({ result }, () => process.exit(0));
     } catch (error) {

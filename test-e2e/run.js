@@ -73,8 +73,15 @@ async function n8nE2e(tgz, logDir) {
     if (n.name === 'Reply') n.credentials = { omnithreadSmtpApi: { id: 'e2eSmtpCred00001', name: 'E2E SMTP' } };
   }
   const webchatTrigger = emailWebchat.nodes.find((n) => n.name === 'Web Chat');
+  // The AI routing template: the help desk URL of the HTTP Request node set to a local stand-in.
+  const helpdesk = await fakeWhatsApp();
+  const routing = JSON.parse(fs.readFileSync(path.join(root, 'workflows', 'n8n', 'ai-routing.json'), 'utf8'));
+  for (const n of routing.nodes) if (n.type === 'n8n-nodes-base.httpRequest') n.parameters = { ...n.parameters, url: `${helpdesk.base}/handoff` };
+  const routingTrigger = routing.nodes.find((n) => n.type === '@omnithread/n8n-nodes-omnithread.omnithreadTrigger');
+  // The roster, imported by the admin into the store n8n will use (its default SQLite file).
+  await seedRoster(path.join(userFolder, '.n8n', 'omnithread', 'omnithread.db'));
   const workflowFile = path.join(userFolder, 'workflow.json');
-  fs.writeFileSync(workflowFile, JSON.stringify([template, messaging, emailWebchat]));
+  fs.writeFileSync(workflowFile, JSON.stringify([template, messaging, emailWebchat, routing]));
   const fake = await fakeWhatsApp();
   const mail = await startMailServers();
   const credentialsFile = path.join(userFolder, 'credentials.json');
@@ -119,6 +126,7 @@ async function n8nE2e(tgz, logDir) {
   run(node, [bin, 'publish:workflow', `--id=${template.id}`], { env, cwd: userFolder });
   run(node, [bin, 'publish:workflow', `--id=${messaging.id}`], { env, cwd: userFolder });
   run(node, [bin, 'publish:workflow', `--id=${emailWebchat.id}`], { env, cwd: userFolder });
+  run(node, [bin, 'publish:workflow', `--id=${routing.id}`], { env, cwd: userFolder });
 
   const n8n = start(node, [bin, 'start'], { env, cwd: userFolder, logDir, name: 'n8n' });
   try {
@@ -127,12 +135,14 @@ async function n8nE2e(tgz, logDir) {
     log(`n8n is up; posting the story to ${url}`);
     await storyChecks('n8n', url, n8n);
     await messagingCheck('n8n', `http://127.0.0.1:${port}/webhook/${whatsappTrigger.webhookId}/webhook`, fake, n8n);
+    await routingCheck('n8n', `http://127.0.0.1:${port}/webhook/${routingTrigger.webhookId}/webhook`, helpdesk, n8n);
     // n8n polls at most once a minute: the email's answer can take that long.
     const pageUrl = `http://127.0.0.1:${port}/webhook/${webchatTrigger.webhookId}/webhook`;
     await emailWebchatStory({ engine: 'n8n', record, mail, pageUrl, identitySecret: IDENTITY_SECRET, child: n8n, emailWaitMs: 150_000 });
   } finally {
     await stop(n8n);
     await fake.close();
+    await helpdesk.close();
     await mail.close();
   }
 }
@@ -162,7 +172,12 @@ async function nodeRedE2e(tgz, logDir) {
   Object.assign(emailIn, { host: mail.dovecot.host, port: String(mail.dovecot.port), secure: false, user: mail.dovecot.user, address: SUPPORT, interval: '2' });
   const smtpAccount = emailWebchat.find((n) => n.type === 'omnithread-channel' && n.channel === 'email');
   Object.assign(smtpAccount, { host: mail.smtp.host, port: String(mail.smtp.port), secure: false, user: '', from: SUPPORT });
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([...flow, ...messaging, ...emailWebchat]));
+  // The AI routing example: its http request node posts packets to a local stand-in help desk.
+  const helpdesk = await fakeWhatsApp();
+  const routing = JSON.parse(fs.readFileSync(shipped.replace('continuity-basics.json', 'ai-routing.json'), 'utf8'));
+  for (const n of routing) if (n.type === 'http request') n.url = `${helpdesk.base}/handoff`;
+  const routingIn = routing.find((n) => n.type === 'omnithread-in');
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([...flow, ...messaging, ...emailWebchat, ...routing]));
   fs.writeFileSync(
     path.join(userDir, 'flows_cred.json'),
     JSON.stringify({
@@ -193,13 +208,57 @@ async function nodeRedE2e(tgz, logDir) {
     log(`Node-RED is up; posting the story to ${url}`);
     await storyChecks('node-red', url, red);
     await messagingCheck('node-red', `http://127.0.0.1:${port}/${String(whatsappIn.path).replace(/^\/+/, '')}`, fake, red);
+    await routingCheck('node-red', `http://127.0.0.1:${port}/${String(routingIn.path).replace(/^\/+/, '')}`, helpdesk, red);
     const pageUrl = `http://127.0.0.1:${port}/${String(webchatIn.path).replace(/^\/+/, '')}`;
     await emailWebchatStory({ engine: 'node-red', record, mail, pageUrl, identitySecret: IDENTITY_SECRET, child: red, emailWaitMs: 30_000 });
   } finally {
     await stop(red);
     await fake.close();
+    await helpdesk.close();
     await mail.close();
   }
+}
+
+/** The roster the n8n routing check needs, imported into the store before n8n starts (an admin's import). */
+async function seedRoster(sqlitePath) {
+  const { openStore, createOmnithread } = require(path.join(root, 'dist', 'shared'));
+  fs.mkdirSync(path.dirname(sqlitePath), { recursive: true });
+  const store = await openStore({ type: 'sqlite', path: sqlitePath });
+  try {
+    await createOmnithread({ store }).roster().import([
+      { id: 'agent-a', name: 'Anna', kind: 'human', skills: { billing: 4 }, languages: ['en'] },
+      { id: 'faq-bot', name: 'FAQ assistant', kind: 'ai', skills: { billing: 5 }, languages: ['en'], capacity: 1000 },
+    ]);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The AI routing template: a customer who asks for a person about an invoice is routed to a human (never
+ * the AI agent), handed off, and the HandoffPacket reaches the help desk through the engine's own HTTP node.
+ */
+async function routingCheck(engine, url, helpdesk, child) {
+  const name = `${engine}: ai-routing sends a request for a person to a human and posts the HandoffPacket to the help desk`;
+  const tag = `${engine}-${Date.now().toString(36)}`;
+  const text = 'My invoice is wrong again. I want to talk to a human, please.';
+  const sent = await postJson(url, { messageId: `route-${tag}`, channel: 'email', from: { email: `route.${tag}@fastmail.fm` }, text });
+  if (sent.status !== 200) return record(name, [`status ${sent.status}: ${sent.text.slice(0, 300)}`, child.tail(20)]);
+  try {
+    await until(() => helpdesk.received.length >= 1, 20000, 'the HandoffPacket at the help desk');
+  } catch (error) {
+    return record(name, [String(error.message), child.tail(30)]);
+  }
+  const packet = helpdesk.received[0].body || {};
+  const problems = [];
+  if (helpdesk.received[0].path !== '/handoff') problems.push(`posted to ${helpdesk.received[0].path}`);
+  if (!packet.to || !/^agent-/.test(JSON.stringify(packet.to))) problems.push(`handed to ${JSON.stringify(packet.to)}, not a human agent`);
+  if (!String(packet.transcript && (packet.transcript.text || packet.transcript)).includes('talk to a human')) problems.push('the transcript lacks the message');
+  if (!packet.contact || !JSON.stringify(packet.contact.identities || []).includes(`route.${tag}@fastmail.fm`)) problems.push('the packet lacks the contact identities');
+  if (!Array.isArray(packet.channelWindows)) problems.push('the packet lacks the channel windows');
+  if (problems.length) problems.push(`packet: ${JSON.stringify(packet).slice(0, 600)}`);
+  helpdesk.received.length = 0;
+  record(name, problems);
 }
 
 /** The messaging template: a signed WhatsApp message is answered on WhatsApp, once, through the API. */

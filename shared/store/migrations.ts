@@ -164,6 +164,15 @@ ALTER TABLE conversations ADD COLUMN assigned_at {{int}};
 CREATE INDEX conversations_assigned ON conversations (workspace, assigned_agent_id, status);
 `,
   },
+  {
+    version: 5,
+    name: 'open assigned conversations: the load every route decision reads',
+    // Without it the load query scans every conversation of the workspace (about 20 ms at 150k
+    // conversations, bench/route.js); the partial index holds only the open assigned ones.
+    sql: `
+CREATE INDEX conversations_open_assigned ON conversations (workspace, assigned_agent_id) WHERE status = 'open' AND assigned_agent_id IS NOT NULL;
+`,
+  },
 ];
 
 const TOKENS: Record<SqlDriver['dialect'], Record<string, string>> = {
