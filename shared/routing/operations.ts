@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ChannelSchema, parseInput } from '../model';
 import type { Omnithread } from '../omnithread';
 import { classify, type ChatModelLike, type ClassifierRulesInput, LlmSettingsSchema } from './classify';
-import { acceptHandoff, escalateExpiredOffers, handOff, handoffState, releaseHandoff, resolveHandoff } from './handoff';
+import { acceptHandoff, escalateExpiredOffers, handOff, handoffState, releaseHandoff, resolveHandoff, type EscalateResult } from './handoff';
 import { routeMessage, type RouteOptions, type RouteResult } from './route';
 import type { AgentInput } from './roster';
 import type { Classification, RouteTargetKind } from './types';
@@ -40,11 +40,16 @@ export type RouteRequest = z.input<typeof RouteRequestSchema>;
 export interface RouteOperationResult extends RouteResult {
   /** Which output of the node this goes to. */
   output: RouteTargetKind;
+  /** Set when this message found an offer on its conversation that nobody accepted in time, and moved it on. */
+  escalation?: EscalateResult;
 }
 
 /** Classifies the message (chat model, else LLM, else rules; a failed model falls back and says so), then routes it. */
 export async function runRoute(ot: Omnithread, input: RouteRequest, extra: { chatModel?: ChatModelLike; http?: AxiosInstance } = {}): Promise<RouteOperationResult> {
   const request = parseInput(RouteRequestSchema, input, 'route request');
+  // The next event of a conversation is one of the moments an expired handoff offer is seen and moved on
+  // to the next agent (the Handoff node's Escalate operation, run on a schedule, is the other).
+  const escalation = await escalateOnNextEvent(ot, request.contactId, request.conversationId);
   const classification: Classification = await classify(request.text, {
     rules: request.rules as ClassifierRulesInput | undefined,
     ...(request.llm ? { llm: request.llm } : {}),
@@ -64,7 +69,15 @@ export async function runRoute(ot: Omnithread, input: RouteRequest, extra: { cha
     },
     request.options as RouteOptions,
   );
-  return { ...result, output: result.target.kind };
+  return { ...result, output: result.target.kind, ...(escalation ? { escalation } : {}) };
+}
+
+async function escalateOnNextEvent(ot: Omnithread, contactId: string, conversationId: string | undefined): Promise<EscalateResult | undefined> {
+  const open = conversationId ?? (await ot.conversations(contactId)).find((c) => c.status === 'open')?.id;
+  if (!open) return undefined;
+  const state = await handoffState(ot, open);
+  if (state?.status !== 'offered' || !state.expiresAt || ot.now() <= Date.parse(state.expiresAt)) return undefined;
+  return escalateExpiredOffers(ot, { conversationId: open, nextCandidate: async (excluded) => leastLoadedHuman(ot, excluded) });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,4 +60,19 @@ describeStores('routing operations', (ctx) => {
     const loads = (await runRosterOperation(ot, 'loads', { agentIds: ['carl'] })) as { agentId: string; openConversations: number }[];
     expect(loads).toEqual([expect.objectContaining({ agentId: 'carl', openConversations: 1 })]);
   });
+
+  test("the next message of a conversation whose offer expired moves the offer on to the next human", async () => {
+    const { ot, advance } = await setup();
+    await runRosterOperation(ot, 'upsertAgent', { agent: { id: 'carl', kind: 'human', skills: ['billing'] } });
+    const first = await inbound(ot, 'c5', 'Refund please');
+    await runHandoffOperation(ot, 'handOff', { conversationId: first.conversationId, toAgentId: 'anna', reason: 'refund' });
+    advance(30_000);
+    const early = await inbound(ot, 'c5', 'Hello? Anyone there?');
+    expect((await runRoute(ot, { ...early, text: 'Hello? Anyone there?', channel: 'email', rules: RULES })).escalation).toBeUndefined();
+    advance(100_000);
+    const later = await inbound(ot, 'c5', 'Still waiting for my refund');
+    const routed = await runRoute(ot, { ...later, text: 'Still waiting for my refund', channel: 'email', rules: RULES });
+    expect(routed.escalation).toMatchObject({ escalated: true });
+    expect(await runHandoffOperation(ot, 'state', { conversationId: first.conversationId })).toMatchObject({ status: 'offered', offeredTo: 'carl' });
+  });
 });
