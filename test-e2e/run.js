@@ -252,8 +252,8 @@ async function routingCheck(engine, url, helpdesk, child) {
   const packet = helpdesk.received[0].body || {};
   const problems = [];
   if (helpdesk.received[0].path !== '/handoff') problems.push(`posted to ${helpdesk.received[0].path}`);
-  if (!packet.to || !/^agent-/.test(JSON.stringify(packet.to))) problems.push(`handed to ${JSON.stringify(packet.to)}, not a human agent`);
-  if (!String(packet.transcript && (packet.transcript.text || packet.transcript)).includes('talk to a human')) problems.push('the transcript lacks the message');
+  if (typeof packet.to !== 'string' || !/^agent-/.test(packet.to)) problems.push(`handed to ${JSON.stringify(packet.to)}, not a human agent`);
+  if (typeof packet.transcript !== 'string' || !packet.transcript.includes('talk to a human')) problems.push('the transcript lacks the message');
   if (!packet.contact || !JSON.stringify(packet.contact.identities || []).includes(`route.${tag}@fastmail.fm`)) problems.push('the packet lacks the contact identities');
   if (!Array.isArray(packet.channelWindows)) problems.push('the packet lacks the channel windows');
   if (problems.length) problems.push(`packet: ${JSON.stringify(packet).slice(0, 600)}`);
