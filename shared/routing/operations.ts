@@ -9,7 +9,7 @@ import { ChannelSchema, parseInput } from '../model';
 import type { Omnithread } from '../omnithread';
 import { classify, type ChatModelLike, type ClassifierRulesInput, LlmSettingsSchema } from './classify';
 import { acceptHandoff, escalateExpiredOffers, handOff, handoffState, releaseHandoff, resolveHandoff, type EscalateResult } from './handoff';
-import { routeMessage, type RouteOptions, type RouteResult } from './route';
+import { parseRouteOptions, routeMessage, type RouteOptions, type RouteResult } from './route';
 import type { AgentInput } from './roster';
 import type { Classification, RouteTargetKind } from './types';
 
@@ -47,9 +47,6 @@ export interface RouteOperationResult extends RouteResult {
 /** Classifies the message (chat model, else LLM, else rules; a failed model falls back and says so), then routes it. */
 export async function runRoute(ot: Omnithread, input: RouteRequest, extra: { chatModel?: ChatModelLike; http?: AxiosInstance } = {}): Promise<RouteOperationResult> {
   const request = parseInput(RouteRequestSchema, input, 'route request');
-  // The next event of a conversation is one of the moments an expired handoff offer is seen and moved on
-  // to the next agent (the Handoff node's Escalate operation, run on a schedule, is the other).
-  const escalation = await escalateOnNextEvent(ot, request.contactId, request.conversationId);
   const classification: Classification = await classify(request.text, {
     rules: request.rules as ClassifierRulesInput | undefined,
     ...(request.llm ? { llm: request.llm } : {}),
@@ -57,6 +54,11 @@ export async function runRoute(ot: Omnithread, input: RouteRequest, extra: { cha
     ...(extra.http ? { http: extra.http } : {}),
     ...(request.language ? { hints: { language: request.language } } : {}),
   });
+  // Every setting is checked before anything is written. Then: the next event of a conversation is one of
+  // the moments an expired handoff offer is seen and moved on to the next agent (the Handoff node's
+  // Escalate operation, run on a schedule, is the other).
+  parseRouteOptions(request.options as RouteOptions);
+  const escalation = await escalateOnNextEvent(ot, request.contactId, request.conversationId);
   const result = await routeMessage(
     ot,
     {
