@@ -1,7 +1,8 @@
 // The email and web chat story in a real engine (n8n or Node-RED), with real parts on this machine: the
 // widget served by the engine's trigger, driven in Debian's Chromium (playwright-core, never a downloaded
-// browser); a real Dovecot IMAP server (Debian's dovecot-imapd, started by test/support/dovecot-server.ts,
-// loaded with Node 24's type stripping); a real SMTP server (smtp-server) that captures the replies.
+// browser); a real Dovecot IMAP server (Debian's dovecot-imapd, started by test/support/dovecot-server.ts)
+// and a real SMTP server that captures the replies (test/support/smtp-capture.ts), both loaded with Node
+// 24's type stripping.
 //
 // 1. A signed-in visitor (verified email, user hash) chats on the widget page the trigger serves; the
 //    template's Reply answers in the widget; after a reload the history is still there.
@@ -21,28 +22,14 @@ async function startMailServers() {
   if (missing) throw new Error(missing);
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   const dovecot = await startDovecot();
-  const { SMTPServer } = require('smtp-server');
-  const { simpleParser } = require('mailparser');
-  const received = [];
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onAuth: (auth, _session, done) => done(null, { user: auth.username }),
-    onData: (stream, _session, done) => {
-      simpleParser(stream)
-        .then((mail) => {
-          received.push(mail);
-          done();
-        })
-        .catch(done);
-    },
-  });
-  await new Promise((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  // The same capturing SMTP server the jest suites use (a login is required, as a real relay would).
+  const { startSmtpCapture } = require('../test/support/smtp-capture.ts');
+  const smtp = await startSmtpCapture();
   return {
     dovecot,
-    smtp: { host: '127.0.0.1', port: smtp.server.address().port, received },
+    smtp,
     close: async () => {
-      await new Promise((resolve) => smtp.close(resolve));
+      await smtp.close();
       await dovecot.stop();
     },
   };
@@ -106,15 +93,15 @@ async function emailAndCheckReply({ mail, from, tag, waitMs }) {
     'Following up on the chat: still no parcel.',
     '',
   ].join('\r\n');
-  const before = mail.smtp.received.length;
+  const before = mail.smtp.mails.length;
   await mail.dovecot.append(raw);
   const problems = [];
   try {
-    await until(() => mail.smtp.received.length > before, waitMs, 'the reply mail on the SMTP server');
+    await until(() => mail.smtp.mails.length > before, waitMs, 'the reply mail on the SMTP server');
   } catch (error) {
     return [String(error.message)];
   }
-  const reply = mail.smtp.received[mail.smtp.received.length - 1];
+  const reply = mail.smtp.mails[mail.smtp.mails.length - 1].mail;
   const to = reply.to && reply.to.value && reply.to.value[0] && reply.to.value[0].address;
   if (to !== from) problems.push(`the reply went to ${to}`);
   if (reply.inReplyTo !== messageId) problems.push(`In-Reply-To is ${reply.inReplyTo}, expected ${messageId}`);

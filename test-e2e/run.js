@@ -95,7 +95,12 @@ async function n8nE2e(tgz, logDir) {
         type: 'omnithreadImapApi',
         data: { host: mail.dovecot.host, port: String(mail.dovecot.port), secure: false, user: mail.dovecot.user, password: mail.dovecot.password, allowUnauthorizedCerts: false },
       },
-      { id: 'e2eSmtpCred00001', name: 'E2E SMTP', type: 'omnithreadSmtpApi', data: { host: mail.smtp.host, port: String(mail.smtp.port), secure: false, from: SUPPORT, fromName: 'Example Store' } },
+      {
+        id: 'e2eSmtpCred00001',
+        name: 'E2E SMTP',
+        type: 'omnithreadSmtpApi',
+        data: { host: mail.smtp.host, port: String(mail.smtp.port), secure: false, user: mail.smtp.user, password: mail.smtp.password, from: SUPPORT, fromName: 'Example Store' },
+      },
     ]),
   );
 
@@ -171,7 +176,7 @@ async function nodeRedE2e(tgz, logDir) {
   const emailIn = emailWebchat.find((n) => n.type === 'omnithread-email-in');
   Object.assign(emailIn, { host: mail.dovecot.host, port: String(mail.dovecot.port), secure: false, user: mail.dovecot.user, address: SUPPORT, interval: '2' });
   const smtpAccount = emailWebchat.find((n) => n.type === 'omnithread-channel' && n.channel === 'email');
-  Object.assign(smtpAccount, { host: mail.smtp.host, port: String(mail.smtp.port), secure: false, user: '', from: SUPPORT });
+  Object.assign(smtpAccount, { host: mail.smtp.host, port: String(mail.smtp.port), secure: false, user: mail.smtp.user, from: SUPPORT });
   // The AI routing example: its http request node posts packets to a local stand-in help desk.
   const helpdesk = await fakeWhatsApp();
   const routing = JSON.parse(fs.readFileSync(shipped.replace('continuity-basics.json', 'ai-routing.json'), 'utf8'));
@@ -185,6 +190,7 @@ async function nodeRedE2e(tgz, logDir) {
       [whatsappAccount.id]: { accessToken: 'e2e-wa-token' },
       [webchatIn.id]: { identitySecret: IDENTITY_SECRET },
       [emailIn.id]: { password: mail.dovecot.password },
+      [smtpAccount.id]: { password: mail.smtp.password },
     }),
   );
   fs.writeFileSync(
