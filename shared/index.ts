@@ -43,7 +43,7 @@ export { handleWebhook, channelConfig, triggerOutput, renderReply, isProviderRep
 export type { WebhookOutcome, TriggerOutput } from './webhook';
 export { NodeStoreSettingsSchema, resolveSettings, defaultSqlitePath } from './settings';
 export type { NodeStoreSettings, ResolvedSettings } from './settings';
-export { acquireStore, omnithreadFor, closeAllStores } from './runtime';
+export { acquireStore, omnithreadFor, omnithreadOn, closeAllStores, setRuntimeClock } from './runtime';
 export {
   IdentityOperationSchema,
   TimelineOperationSchema,

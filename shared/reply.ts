@@ -69,6 +69,7 @@ export interface ReplyOptions {
   http?: AxiosInstance;
   /** The channel modules to use (tests); default: every registered channel. */
   modules?: Record<string, ChannelModule<unknown>>;
+  /** Defaults to the facade's clock (ot.now()), so a test's injected clock covers the window checks too. */
   now?: () => number;
 }
 
@@ -85,7 +86,7 @@ interface Plan {
 export async function sendReply(ot: Omnithread, input: ReplyRequest, options: ReplyOptions): Promise<ReplyResult> {
   const request = parseInput(ReplyRequestSchema, input, 'reply');
   const modules = options.modules ?? CHANNELS;
-  const now = (options.now ?? Date.now)();
+  const now = options.now ? options.now() : ot.now();
   const inbound = await ot.recentInbound(request.contactId);
   const answered = request.inReplyTo ? inbound.find((e) => e.id === request.inReplyTo) : inbound[0];
   if (request.inReplyTo && !answered) {

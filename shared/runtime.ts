@@ -16,6 +16,17 @@ interface Entry {
 const stores = new Map<string, Entry>();
 
 /**
+ * The clock every node's Omnithread stamps writes with (epoch ms). The system clock unless an embedder
+ * (or a test) sets another: time is an input, so a replay or a test can run on any date.
+ */
+let runtimeClock: () => number = Date.now;
+
+/** Sets the clock of every Omnithread the nodes create from now on; `undefined` restores the system clock. */
+export function setRuntimeClock(clock: (() => number) | undefined): void {
+  runtimeClock = clock ?? Date.now;
+}
+
+/**
  * One entry per database. A SQLite file is keyed by its resolved path: two connections to one file in
  * one process would make each wait on the other's open transaction for the busy timeout (node:sqlite is
  * synchronous), so every node of the process must share one.
@@ -56,10 +67,15 @@ export async function acquireStore(config: StoreConfig): Promise<{ store: Store;
   };
 }
 
+/** The Omnithread of a node's settings on an open store, on the runtime clock. */
+export function omnithreadOn(store: Store, settings: ResolvedSettings): Omnithread {
+  return createOmnithread({ store, workspace: settings.workspace, rules: settings.rules, idleTimeoutMs: settings.idleTimeoutMs, clock: () => runtimeClock() });
+}
+
 /** An Omnithread for these settings on a shared store that stays open for the life of the process. */
 export async function omnithreadFor(settings: ResolvedSettings): Promise<Omnithread> {
   const { store } = await acquireStore(settings.store);
-  return createOmnithread({ store, workspace: settings.workspace, rules: settings.rules, idleTimeoutMs: settings.idleTimeoutMs });
+  return omnithreadOn(store, settings);
 }
 
 /** Closes every store this process opened (tests and graceful shutdown). */

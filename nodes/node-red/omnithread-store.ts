@@ -3,7 +3,7 @@
  * Opens the store once (shared by every node that uses it, and by other config nodes with the same
  * store settings) and releases it when the config node closes.
  */
-import { NodeStoreSettingsSchema, acquireStore, createOmnithread, resolveSettings } from '../../shared';
+import { NodeStoreSettingsSchema, acquireStore, omnithreadOn, resolveSettings } from '../../shared';
 import type { NodeStoreSettings, Omnithread } from '../../shared';
 import type { NodeDef, RedApi, StoreNode } from './common';
 
@@ -26,7 +26,7 @@ export = function register(RED: RedApi): void {
       const settings = resolveSettings(fields as NodeStoreSettings, 'node-red', RED.settings.userDir);
       const acquired = await acquireStore(settings.store);
       release = acquired.release;
-      return createOmnithread({ store: acquired.store, workspace: settings.workspace, rules: settings.rules, idleTimeoutMs: settings.idleTimeoutMs });
+      return omnithreadOn(acquired.store, settings);
     })();
     node.omnithread.catch((error: Error) => node.error(`Omnithread store "${def.name || def.id}" is not available: ${error.message}`));
 

@@ -329,7 +329,7 @@ export async function webchatReplies(
   const empty: WebchatFeed = { messages: [], cursor: q.after ?? null, more: false };
   const contact = await ot.findContact({ kind: 'webchat_visitor', scope: q.siteId, value: q.visitorId });
   if (!contact) return empty;
-  const now = (options.now ?? Date.now)();
+  const now = options.now ? options.now() : ot.now();
 
   const messages: WebchatFeedMessage[] = [];
   let cursor = q.after ?? null;

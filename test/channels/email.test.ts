@@ -259,7 +259,9 @@ describe('emailChannel (inbound webhook)', () => {
 
 describeStores('email threading through ingest', (ctx) => {
   test('an email and its replies form one conversation for one contact', async () => {
-    const ot = ctx().omnithread();
+    // reply-outlook.eml has no Date header: the facade's clock stamps it, so the clock is the test's, an hour
+    // after the thread's last dated mail (12:00), never the day the suite runs.
+    const ot = ctx().omnithread({ clock: () => Date.parse('2026-11-24T13:00:00Z') });
     const first = await ot.ingest(await parseEmail(eml('plain')));
     const gmail = await ot.ingest(await parseEmail(eml('reply-gmail')));
     const outlook = await ot.ingest(await parseEmail(eml('reply-outlook')));

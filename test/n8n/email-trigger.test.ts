@@ -13,7 +13,8 @@ import { simpleParser } from 'mailparser';
 import type { ICredentialDataDecryptedObject, INode, INodeParameters } from 'n8n-workflow';
 import { closeAllStores, createOmnithread, openStore } from '../../shared';
 import { OmnithreadReply } from '../../nodes/n8n/OmnithreadReply/OmnithreadReply.node';
-import { DovecotServer, describeWithDovecot, startDovecot, testMail } from '../support/dovecot-server';
+import { DovecotServer, TEST_MAIL_DATE, describeWithDovecot, startDovecot, testMail } from '../support/dovecot-server';
+import { useRuntimeClock } from '../support/clock';
 import {
   SmtpCapture,
   TYPES,
@@ -35,6 +36,8 @@ const suite = describeWithDovecot('the Email Trigger tests');
 const mail = testMail;
 
 suite('Omnithread Email Trigger against Dovecot', () => {
+  // Answers are stamped by the nodes' clock: five minutes after the test mails were written, whatever the day.
+  useRuntimeClock(new Date(Date.parse(TEST_MAIL_DATE) + 5 * 60_000).toISOString());
   let server: DovecotServer;
   let smtp: SmtpCapture;
   let dir: string;

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { IMAP_SETTING_FIELDS, MAILBOX_SETTING_FIELDS } from '../../shared';
 import type { Omnithread } from '../../shared';
-import { DovecotServer, describeWithDovecot, startDovecot, testMail } from '../support/dovecot-server';
+import { DovecotServer, TEST_MAIL_DATE, describeWithDovecot, startDovecot, testMail } from '../support/dovecot-server';
+import { useRuntimeClock } from '../support/clock';
 import { FlowNode, collect, helper, loadFlow, tempDir, unloadFlow, waitForStatus } from '../support/node-red-helper';
 import { SmtpCapture, startSmtpCapture } from '../support/smtp-capture';
 
@@ -24,6 +25,8 @@ const TAB = { id: 'f1', type: 'tab' };
 const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 
 suite('omnithread-email-in against Dovecot', () => {
+  // Answers are stamped by the nodes' clock: five minutes after the test mails were written, whatever the day.
+  useRuntimeClock(new Date(Date.parse(TEST_MAIL_DATE) + 5 * 60_000).toISOString());
   let server: DovecotServer;
   let smtp: SmtpCapture;
   let dir: string;

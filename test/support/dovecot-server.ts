@@ -43,6 +43,9 @@ export interface TestMailOptions {
   inReplyTo?: string;
 }
 
+/** The Date of every test mail: suites that record answers to them run a clock starting just after it. */
+export const TEST_MAIL_DATE = '2025-06-02T10:00:00Z';
+
 /** A raw RFC 5322 mail from Maya to the support mailbox, as the IMAP suites append them. */
 export function testMail(id: string, opts: TestMailOptions = {}): string {
   return [
@@ -51,7 +54,7 @@ export function testMail(id: string, opts: TestMailOptions = {}): string {
     `Subject: ${opts.subject ?? 'Order 1234'}`,
     `Message-ID: ${id}`,
     ...(opts.inReplyTo ? [`In-Reply-To: ${opts.inReplyTo}`, `References: ${opts.inReplyTo}`] : []),
-    'Date: Mon, 2 Jun 2025 10:00:00 +0000',
+    `Date: ${new Date(TEST_MAIL_DATE).toUTCString().replace('GMT', '+0000')}`,
     '',
     opts.body ?? `Hello, this is ${id}`,
     '',
