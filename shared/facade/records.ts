@@ -1,0 +1,199 @@
+/**
+ * What else goes on a person's timeline besides inbound messages: messages we sent (recorded, or reserved
+ * before sending and completed after), statuses of earlier messages and calls, and events of the caller's
+ * own (notes, assignments, order_placed...). Each write is one transaction and idempotent on its key.
+ */
+import { z } from 'zod';
+import { OmnithreadError, notFound } from '../errors';
+import {
+  AppendEventInput,
+  AppendEventInputSchema,
+  OutboundMessageInput,
+  OutboundMessageInputSchema,
+  StatusUpdateInput,
+  StatusUpdateInputSchema,
+  TimelineEvent,
+  parseInput,
+  toMs,
+} from '../model';
+import { lockRoot } from '../identity/contacts';
+import { SqlTransaction } from '../store/driver';
+import { completeOutboundEvent, eventByProviderId, getEvent, insertEvent, openConversation, touchConversation } from '../timeline/events';
+import { FacadeContext, conversationOf, delivery, digest, lockFor, remember } from './context';
+import { conversationFor } from './conversations';
+import type { RecordResult } from './types';
+
+type OutboundMessage = z.output<typeof OutboundMessageInputSchema>;
+
+/** Records a message we sent (by a human, an AI or a flow). Idempotent on providerMessageId. */
+export async function recordOutbound(ctx: FacadeContext, contactId: string, input: OutboundMessageInput): Promise<RecordResult> {
+  const message = parseInput(OutboundMessageInputSchema, input, 'outbound message');
+  const now = ctx.clock();
+  const at = toMs(message.sentAt, now);
+  const dedupeKey = message.providerMessageId ? digest('out', message.channel, message.channelAccount, message.providerMessageId) : undefined;
+  return recordOnce(ctx, contactId, dedupeKey, now, (tx, rootId) => writeOutbound(ctx, tx, rootId, message, at, now, {}));
+}
+
+/** Writes an outbound message in its conversation (the one named, or the person's current one). */
+async function writeOutbound(
+  ctx: FacadeContext,
+  tx: SqlTransaction,
+  rootId: string,
+  message: OutboundMessage,
+  at: number,
+  now: number,
+  data: Record<string, unknown>,
+): Promise<TimelineEvent> {
+  const { conversation } = message.conversationId
+    ? { conversation: await conversationOf(ctx, tx, rootId, message.conversationId) }
+    : await conversationFor(ctx, tx, rootId, message.channel, at, now);
+  const event = await insertEvent(
+    tx,
+    ctx.workspace,
+    {
+      contactId: rootId,
+      conversationId: conversation.id,
+      kind: 'message',
+      channel: message.channel,
+      channelAccount: message.channelAccount,
+      direction: 'outbound',
+      text: message.text,
+      occurredAt: at,
+      providerMessageId: message.providerMessageId ?? null,
+      threadKey: message.threadKey ?? null,
+      data: {
+        attachments: message.attachments,
+        ...data,
+        ...(message.author ? { author: message.author } : {}),
+        ...(message.metadata ? { metadata: message.metadata } : {}),
+      },
+    },
+    now,
+  );
+  await touchConversation(tx, ctx.workspace, conversation, message.channel, at);
+  return event;
+}
+
+/**
+ * Reserves an outbound message before it is sent, once per key: the first call records it as `pending`
+ * and returns `reserved: true`; a later call with the same key returns that event (pending, sent or
+ * failed) so a re-run of a flow never sends twice. Complete it with completeOutbound.
+ */
+export async function reserveOutbound(ctx: FacadeContext, contactId: string, key: string, input: OutboundMessageInput): Promise<{ reserved: boolean; event: TimelineEvent }> {
+  const message = parseInput(OutboundMessageInputSchema, input, 'outbound message');
+  const now = ctx.clock();
+  const result = await recordOnce(ctx, contactId, digest('send', key), now, (tx, rootId) => writeOutbound(ctx, tx, rootId, message, now, now, { sendState: 'pending' }));
+  return { reserved: !result.duplicate, event: result.event };
+}
+
+export interface OutboundOutcome {
+  state: 'sent' | 'failed';
+  channel: string;
+  channelAccount?: string;
+  providerMessageId?: string;
+  details?: Record<string, unknown>;
+}
+
+/** Records how a reserved outbound message went: sent (with the provider's id) or failed (with why). */
+export async function completeOutbound(ctx: FacadeContext, eventId: string, outcome: OutboundOutcome): Promise<TimelineEvent> {
+  return ctx.driver.transaction(async (tx) => {
+    await lockFor(ctx, tx, 'shared');
+    const event = await getEvent(tx, ctx.workspace, eventId);
+    if (!event || event.direction !== 'outbound') throw notFound('Outbound message', eventId);
+    return completeOutboundEvent(tx, ctx.workspace, event, {
+      channel: outcome.channel,
+      channelAccount: outcome.channelAccount ?? event.channelAccount ?? '',
+      providerMessageId: outcome.providerMessageId ?? null,
+      data: { sendState: outcome.state, ...(outcome.details ? { send: outcome.details } : {}) },
+    });
+  });
+}
+
+export interface StatusResult {
+  recorded: boolean;
+  duplicate: boolean;
+  event: TimelineEvent | null;
+  of: TimelineEvent | null;
+}
+
+/**
+ * Records what happened to an earlier message or call (delivered, read, failed; a call answered or
+ * completed) on the same person's timeline, once per status. A status about something Omnithread never
+ * recorded (a message sent from elsewhere) is ignored: `recorded` is false.
+ */
+export async function recordStatus(ctx: FacadeContext, input: StatusUpdateInput): Promise<StatusResult> {
+  const update = parseInput(StatusUpdateInputSchema, input, 'status update');
+  const now = ctx.clock();
+  const dedupeKey = digest('status', update.channel, update.channelAccount, update.providerMessageId, update.status);
+  return ctx.driver.transaction(async (tx) => {
+    await lockFor(ctx, tx, 'shared', [`delivery:${dedupeKey}`]);
+    const seen = await delivery(ctx, tx, dedupeKey);
+    if (seen) {
+      const event = seen.event_id ? ((await getEvent(tx, ctx.workspace, seen.event_id)) ?? null) : null;
+      return { recorded: false, duplicate: true, event, of: null };
+    }
+    const of = await eventByProviderId(tx, ctx.workspace, update.channel, update.providerMessageId);
+    if (!of) return { recorded: false, duplicate: false, event: null, of: null };
+    await lockRoot(tx, ctx.workspace, of.contactId);
+    const event = await insertEvent(
+      tx,
+      ctx.workspace,
+      {
+        contactId: of.contactId,
+        conversationId: of.conversationId,
+        kind: 'status',
+        channel: update.channel,
+        channelAccount: update.channelAccount,
+        text: '',
+        occurredAt: toMs(update.at, now),
+        data: { status: update.status, of: of.id, ...(Object.keys(update.details).length ? { details: update.details } : {}) },
+      },
+      now,
+    );
+    await remember(ctx, tx, dedupeKey, event.id, now);
+    return { recorded: true, duplicate: false, event, of };
+  });
+}
+
+/** Appends a note, an assignment or any event of your own (order_placed, csat ...) to a person's timeline. */
+export async function appendEvent(ctx: FacadeContext, contactId: string, input: AppendEventInput): Promise<RecordResult> {
+  const parsed = parseInput(AppendEventInputSchema, input, 'event');
+  const now = ctx.clock();
+  const dedupeKey = parsed.idempotencyKey ? digest('event', parsed.idempotencyKey) : undefined;
+  return recordOnce(ctx, contactId, dedupeKey, now, async (tx, rootId) => {
+    const conversationId = parsed.conversationId
+      ? (await conversationOf(ctx, tx, rootId, parsed.conversationId)).id
+      : ((await openConversation(tx, ctx.workspace, rootId))?.id ?? null);
+    return insertEvent(
+      tx,
+      ctx.workspace,
+      { contactId: rootId, conversationId, kind: parsed.kind, channel: parsed.channel ?? null, text: parsed.text, occurredAt: toMs(parsed.occurredAt, now), data: parsed.data },
+      now,
+    );
+  });
+}
+
+/**
+ * Writes one event for a person in a transaction, once per idempotency key: a second call with the
+ * same key returns the first event and writes nothing.
+ */
+function recordOnce(
+  ctx: FacadeContext,
+  contactId: string,
+  dedupeKey: string | undefined,
+  now: number,
+  write: (tx: SqlTransaction, rootId: string) => Promise<TimelineEvent>,
+): Promise<RecordResult> {
+  return ctx.driver.transaction(async (tx) => {
+    await lockFor(ctx, tx, 'shared', dedupeKey ? [`delivery:${dedupeKey}`] : []);
+    const seen = dedupeKey ? await delivery(ctx, tx, dedupeKey) : undefined;
+    if (seen) {
+      const event = seen.event_id ? await getEvent(tx, ctx.workspace, seen.event_id) : undefined;
+      if (!event) throw new OmnithreadError('CONFLICT', 'This was recorded before and its contact has since been erased; it is not recorded again');
+      return { duplicate: true, event };
+    }
+    const event = await write(tx, await lockRoot(tx, ctx.workspace, contactId));
+    if (dedupeKey) await remember(ctx, tx, dedupeKey, event.id, now);
+    return { duplicate: false, event };
+  });
+}
