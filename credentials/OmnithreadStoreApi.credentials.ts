@@ -1,4 +1,5 @@
 import type { ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
+import { BUILT_IN_RULES, BUILT_IN_RULE_IDS } from '../shared/identity/built-in';
 
 /**
  * Where Omnithread keeps its identities and timelines. Optional on every Omnithread node: without it
@@ -163,8 +164,27 @@ export class OmnithreadStoreApi implements ICredentialType {
 			type: 'string',
 			typeOptions: { rows: 2 },
 			default: '',
-			placeholder: 'info@example.com, support@example.com',
-			description: 'Comma- or newline-separated addresses that several people use: they never link two people',
+			placeholder: 'frontdesk@hotel.example, orders@client.example',
+			description:
+				"Comma- or newline-separated addresses of your customers' that several people use: kept on the contact, marked shared, they never link two people (role addresses such as info@ and support@ are built in)",
+		},
+		{
+			displayName: 'Own Addresses',
+			name: 'ownAddresses',
+			type: 'string',
+			typeOptions: { rows: 2 },
+			default: '',
+			placeholder: 'support@acme.io, acme.io',
+			description:
+				"Your support mailboxes and domains, comma- or newline-separated. Mail from them is yours (an agent's answer): recorded as outbound on the customer's timeline, in the thread it answers, never as a new customer. Mail between two of them is not recorded.",
+		},
+		{
+			displayName: 'Switch Off Built-In Rules',
+			name: 'builtInRulesOff',
+			type: 'multiOptions',
+			options: [...BUILT_IN_RULE_IDS].sort().map((id) => ({ name: id, value: id, description: BUILT_IN_RULES[id] })),
+			default: [],
+			description: 'Built-in identity rules to switch off, one by one (e.g. placeholder-emails when you test with example.com addresses)',
 		},
 		{
 			displayName: 'Conversation Idle Timeout (Days)',

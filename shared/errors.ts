@@ -14,7 +14,12 @@ export type OmnithreadErrorCode =
   /** The channel may not be used now (e.g. WhatsApp's 24-hour customer-service window has closed). */
   | 'WINDOW_CLOSED'
   /** Any other refusal or failure of the provider's API; `details` holds its answer. */
-  | 'PROVIDER_ERROR';
+  | 'PROVIDER_ERROR'
+  /**
+   * A delivery that is deliberately not recorded, and is acknowledged all the same: mail between two of
+   * our own addresses (no customer in it). Triggers count it as ignored; the message says why.
+   */
+  | 'IGNORED';
 
 export class OmnithreadError extends Error {
   readonly code: OmnithreadErrorCode;

@@ -7,10 +7,14 @@ export * from './errors';
 export { newId } from './ids';
 export { openStore, StoreConfigSchema, MIGRATIONS, migrate } from './store';
 export type { Store, StoreConfig, SqlDriver, SqlExecutor, SqlTransaction } from './store';
-export { compileRules, IdentityRulesSchema, DEFAULT_KIND_RULES, blockedReason } from './identity/rules';
+export { compileRules, IdentityRulesSchema, DEFAULT_KIND_RULES, blockedReason, sharedReason, isOwnAddress } from './identity/rules';
 export type { IdentityRules, IdentityRulesInput, KindRule } from './identity/rules';
-export { normalizeHandle, normalizeHandles, normalizeEmail, normalizePhone } from './identity/normalize';
-export type { NormalizedHandles, SkippedHandle } from './identity/normalize';
+export { BUILT_IN_RULES, BUILT_IN_RULE_IDS } from './identity/built-in';
+export type { BuiltInRule } from './identity/built-in';
+export { normalizeHandle, normalizeHandles, normalizeEmail, normalizePhone, parsePhone } from './identity/normalize';
+export type { NormalizedHandle, NormalizedHandles, SkippedHandle, PhoneResult, PhoneRules } from './identity/normalize';
+export { extractReplyText } from './email/reply-text';
+export type { ReplyText } from './email/reply-text';
 export type { Resolution, ResolveStep, ResolveAction } from './identity/resolve';
 export type { MergeRecord, MergeSuggestion } from './identity/contacts';
 export { TimelineFilterSchema } from './timeline/events';
@@ -19,6 +23,7 @@ export { buildTranscript, estimateTokens, TranscriptOptionsSchema } from './time
 export type { Transcript, TranscriptOptions, TranscriptConversation } from './timeline/transcript';
 export { Omnithread, createOmnithread, OmnithreadOptionsSchema } from './omnithread';
 export type { OmnithreadOptions, IngestResult, RecordResult, ContactExport, EraseReport } from './omnithread';
+export type { IngestEffect } from './facade/types';
 export {
   CHANNELS,
   channelById,
@@ -58,7 +63,7 @@ export type { ReplyRequest, ReplyResult, ReplyOptions } from './reply';
 export { emailChannel, parseEmail, sendEmail, EmailSendConfigSchema, webchatChannel, webchatUserHash, webchatReplies, widgetScript, demoPage } from './channels';
 export type { EmailSendConfig, WebchatFeed, WebchatFeedMessage, WidgetOptions, ServeContext } from './channels';
 export { endpointOf } from './webhook';
-export { pollEmailIntoTimeline, ImapSettingsSchema, IMAP_SETTING_FIELDS, MAILBOX_SETTING_FIELDS, emailCursorKey } from './email/poll';
+export { pollEmailIntoTimeline, failedPoll, ImapSettingsSchema, IMAP_SETTING_FIELDS, MAILBOX_SETTING_FIELDS, emailCursorKey } from './email/poll';
 export type { ImapSettings, EmailPollResult, EmailPollFailure } from './email/poll';
 export { pollMailbox, cursorKey, MemoryCursorStore } from './email/imap';
 export { checkImapLogin, checkSmtpLogin, ImapLoginSchema } from './email/check';

@@ -24,6 +24,7 @@ export const SCOPED_HANDLE_KINDS = [
   'x_user', // X user id, scope = the X app / account
   'webchat_visitor', // web-chat visitor id, scope = site
   'external_id', // any other system's id, scope = that system
+  'username', // a chosen name (Telegram, X, WhatsApp username), scope = the network; names change hands, so asserted at most
 ] as const;
 export const HANDLE_KINDS = [...GLOBAL_HANDLE_KINDS, ...SCOPED_HANDLE_KINDS] as const;
 export const HandleKindSchema = z.enum(HANDLE_KINDS);
@@ -118,6 +119,9 @@ export type Attachment = z.infer<typeof AttachmentSchema>;
 
 const JsonRecordSchema = z.record(z.string(), z.unknown());
 
+/** Provider message ids (an email's Message-IDs, a chat message id): what a message answers or belongs to. */
+const ProviderIdsSchema = z.array(z.string().trim().min(1).max(998)).max(100);
+
 export const MessageInputSchema = z
   .object({
     channel: ChannelSchema,
@@ -125,16 +129,37 @@ export const MessageInputSchema = z
     channelAccount: z.string().max(256).default(''),
     /** The provider's id for this message: the idempotency key within (channel, channelAccount). */
     providerMessageId: z.string().trim().min(1, 'must not be empty').max(512),
-    /** `call` for a phone call (recorded on the timeline like a message, as a call). */
-    kind: z.enum(['message', 'call']).default('message'),
+    /**
+     * `call` for a phone call (recorded on the timeline like a message, as a call); `interaction` for a
+     * button pressed or a menu chosen (its data as the text): on the timeline, never counted as something
+     * the customer said.
+     */
+    kind: z.enum(['message', 'call', 'interaction']).default('message'),
+    /**
+     * `outbound` when the channel saw one of our own messages (an agent answering from the support
+     * mailbox, a human replying in the page inbox): recorded on the customer's timeline as ours. The core
+     * also treats mail from the store settings' own addresses as outbound.
+     */
+    direction: z.enum(['inbound', 'outbound']).default('inbound'),
     /** The provider's thread (email thread, chat id): lets a reply find its conversation. */
     threadKey: z.string().max(1024).optional(),
+    /**
+     * The provider ids of the messages this one answers (In-Reply-To and References, a chat reply's quoted
+     * message): a reply continues that message's conversation, even after it went idle.
+     */
+    inReplyTo: ProviderIdsSchema.optional(),
+    /** Set when this delivery is an edit of providerMessageId made at this time: the timeline item is updated in place. */
+    editedAt: TimestampSchema.optional(),
     from: z
       .object({
         handles: z.array(HandleInputSchema).min(1, 'needs at least one handle (email, phone, account or a channel id)').max(32),
         name: z.string().trim().max(256).optional(),
+        /** What the sender told about themselves beyond identities (pre-chat form fields): merged into the contact's attributes. */
+        attributes: JsonRecordSchema.optional(),
       })
       .strict(),
+    /** The recipients (To and Cc of an email): who an outbound message went to. */
+    to: z.object({ handles: z.array(HandleInputSchema).max(100) }).strict().optional(),
     text: z.string().max(200_000).default(''),
     attachments: z.array(AttachmentSchema).max(100).default([]),
     sentAt: TimestampSchema.optional(),
@@ -159,13 +184,25 @@ export const StatusUpdateInputSchema = z
     channel: ChannelSchema,
     channelAccount: z.string().max(256).default(''),
     /** The provider's id of the message or call the status is about. */
-    providerMessageId: z.string().trim().min(1, 'must not be empty').max(512),
+    providerMessageId: z.string().trim().min(1, 'must not be empty').max(512).optional(),
+    /**
+     * Instead of one id, a watermark (Messenger and Instagram read and delivery receipts): every message we
+     * sent to `recipient` on this channel account up to this time has this status.
+     */
+    upTo: TimestampSchema.optional(),
+    /** With upTo: the customer the receipt is from (their channel handle). */
+    recipient: HandleInputSchema.optional(),
     status: z.enum(STATUS_VALUES),
     at: TimestampSchema.optional(),
     /** Provider details: error code and title, call duration, pricing... */
     details: JsonRecordSchema.default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((update, ctx) => {
+    if (update.providerMessageId === undefined && (update.upTo === undefined || update.recipient === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['providerMessageId'], message: 'is required (or a watermark: upTo with the recipient)' });
+    }
+  });
 export type StatusUpdateInput = z.input<typeof StatusUpdateInputSchema>;
 
 export const OutboundMessageInputSchema = z
@@ -193,7 +230,18 @@ export type OutboundMessageInput = z.input<typeof OutboundMessageInputSchema>;
 // ---------------------------------------------------------------------------------------------
 
 /** Event kinds Omnithread writes itself; callers may not append them by hand. */
-export const SYSTEM_EVENT_KINDS = ['message', 'call', 'status', 'channel_switch', 'merge', 'unmerge', 'conversation_opened', 'conversation_closed'] as const;
+export const SYSTEM_EVENT_KINDS = [
+  'message',
+  'call',
+  'interaction',
+  'status',
+  'channel_switch',
+  'merge',
+  'unmerge',
+  'conversation_opened',
+  'conversation_closed',
+  'conversation_reopened',
+] as const;
 /** Kinds a caller may append, besides any custom kind of their own (order_placed, csat...). */
 export const APPENDABLE_EVENT_KINDS = ['note', 'assignment', 'handoff', 'status_change'] as const;
 
@@ -259,6 +307,8 @@ export const IdentitySchema = z.object({
   trust: TrustSchema,
   /** The contact that holds the handle (differs from the contact asked for when it came with a merge). */
   contactId: z.string(),
+  /** Set when the value is shared by several people (a landline, a role mailbox): it never links two contacts. */
+  shared: z.string().optional(),
   firstSeenAt: z.string(),
   lastSeenAt: z.string(),
 });

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TrustSchema, parseInput } from './model';
+import { BUILT_IN_RULE_IDS } from './identity/built-in';
 import type { IdentityRulesInput } from './identity/rules';
 import type { StoreConfig } from './store';
 
@@ -27,10 +28,26 @@ export const NodeStoreSettingsSchema = z
     autoMergeTrust: TrustSchema.default('channel'),
     /** Comma- or newline-separated shared mailboxes that never link people. */
     sharedMailboxes: z.string().default(''),
+    /** Comma- or newline-separated own addresses and domains (support@acme.io, acme.io): mail from them is ours. */
+    ownAddresses: z.string().default(''),
+    /** Built-in rules switched off, by id: a list (n8n's multi-options) or a comma-separated string (Node-RED). */
+    builtInRulesOff: z
+      .union([z.string(), z.array(z.string())])
+      .default('')
+      .transform((v) => (Array.isArray(v) ? v : list(v)))
+      .pipe(z.array(z.enum(BUILT_IN_RULE_IDS, { errorMap: () => ({ message: `must be built-in rule ids: ${BUILT_IN_RULE_IDS.join(', ')}` }) }))),
     idleTimeoutDays: z.coerce.number().min(0.01).max(3650).default(7),
   })
   .passthrough();
 export type NodeStoreSettings = z.input<typeof NodeStoreSettingsSchema>;
+
+/** A comma-, semicolon- or newline-separated setting as a list. */
+function list(value: string): string[] {
+  return value
+    .split(/[\n,;]/)
+    .map((m) => m.trim())
+    .filter(Boolean);
+}
 
 export interface ResolvedSettings {
   store: StoreConfig;
@@ -66,14 +83,17 @@ export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n
             ssl: s.ssl,
             poolSize: s.poolSize,
           };
-  const sharedMailboxes = s.sharedMailboxes
-    .split(/[\n,;]/)
-    .map((m) => m.trim())
-    .filter(Boolean);
+  const ownAddresses = list(s.ownAddresses);
   return {
     store,
     workspace: s.workspace.trim() || 'default',
-    rules: { ...(s.defaultCountry.trim() ? { defaultCountry: s.defaultCountry.trim() } : {}), autoMergeTrust: s.autoMergeTrust, sharedMailboxes },
+    rules: {
+      ...(s.defaultCountry.trim() ? { defaultCountry: s.defaultCountry.trim() } : {}),
+      autoMergeTrust: s.autoMergeTrust,
+      sharedMailboxes: list(s.sharedMailboxes),
+      ...(ownAddresses.length ? { ownAddresses } : {}),
+      ...(s.builtInRulesOff.length ? { builtInRulesOff: s.builtInRulesOff } : {}),
+    },
     idleTimeoutMs: Math.round(s.idleTimeoutDays * 24 * 3600 * 1000),
   };
 }

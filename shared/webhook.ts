@@ -8,15 +8,22 @@
  */
 import { OmnithreadError, isOmnithreadError } from './errors';
 import { MessageInputSchema, StatusUpdateInputSchema, parseInput } from './model';
+import { isOwnAddress } from './identity/rules';
 import type { Message, StatusUpdateInput } from './model';
 import type { IngestResult, Omnithread } from './omnithread';
 import type { ChannelModule, WebhookReply, WebhookRequest } from './channels/channel';
 
 export interface WebhookOutcome {
   reply: WebhookReply;
-  /** Newly recorded messages: what the flow should run for. Redeliveries are not in here. */
+  /** Newly recorded messages: what the flow should run for. Redeliveries, edits and our own messages are not in here. */
   recorded: IngestResult[];
   duplicates: IngestResult[];
+  /** Earlier messages updated in place by an edit (the flow does not run for them again). */
+  edited: IngestResult[];
+  /** Our own messages seen on the channel (an agent's answer from the support mailbox), recorded as outbound. */
+  outbound: IngestResult[];
+  /** Deliveries acknowledged and deliberately not recorded (mail between two of our own addresses), with why. */
+  ignored: string[];
   /** Status updates (delivered, read, a call completed): recorded, redelivered, or about nothing we know. */
   statuses: { recorded: number; duplicates: number; unknown: number };
   /** Why the delivery was refused, when it was (for the node's status and logs). */
@@ -103,7 +110,15 @@ export async function handleWebhook<C>(ot: Omnithread, channel: ChannelModule<C>
 }
 
 async function handleDelivery<C>(ot: Omnithread, channel: ChannelModule<C>, config: C, request: WebhookRequest): Promise<WebhookOutcome> {
-  const outcome: WebhookOutcome = { reply: { status: 200, body: {} }, recorded: [], duplicates: [], statuses: { recorded: 0, duplicates: 0, unknown: 0 } };
+  const outcome: WebhookOutcome = {
+    reply: { status: 200, body: {} },
+    recorded: [],
+    duplicates: [],
+    edited: [],
+    outbound: [],
+    ignored: [],
+    statuses: { recorded: 0, duplicates: 0, unknown: 0 },
+  };
   const challenge = channel.challenge?.(request, config);
   if (challenge) return { ...outcome, reply: challenge };
 
@@ -121,7 +136,7 @@ async function handleDelivery<C>(ot: Omnithread, channel: ChannelModule<C>, conf
   let items: Item[];
   try {
     // Validate every item before recording any, so a bad one in a batch stores nothing at all.
-    const parsed = await channel.parse(request, config);
+    const parsed = await channel.parse(request, config, { isOwnAddress: (address) => isOwnAddress(ot.rules, address) });
     items = parsed.map((item, i): Item => {
       const what = parsed.length > 1 ? ` ${i + 1}` : '';
       return item.type === 'message'
@@ -138,13 +153,20 @@ async function handleDelivery<C>(ot: Omnithread, channel: ChannelModule<C>, conf
     for (const item of items) {
       if (item.type === 'status') {
         const result = await ot.recordStatus(item.status);
-        outcome.statuses[result.recorded ? 'recorded' : result.duplicate ? 'duplicates' : 'unknown']++;
+        // A watermark receipt marks as many of our messages as it covers.
+        if (result.marked) outcome.statuses.recorded += result.marked;
+        else outcome.statuses[result.recorded ? 'recorded' : result.duplicate ? 'duplicates' : 'unknown']++;
         continue;
       }
       try {
         const result = await ot.ingest(item.message);
-        (result.duplicate ? outcome.duplicates : outcome.recorded).push(result);
+        const bucket = { recorded: outcome.recorded, duplicate: outcome.duplicates, edited: outcome.edited, outbound: outcome.outbound }[result.effect];
+        bucket.push(result);
       } catch (error) {
+        if (isOmnithreadError(error, 'IGNORED')) {
+          outcome.ignored.push(error.message);
+          continue;
+        }
         // A late redelivery of a message whose person was erased since: acknowledged, not recorded again.
         if (!isOmnithreadError(error, 'CONFLICT')) throw error;
         erased++;
@@ -161,6 +183,9 @@ async function handleDelivery<C>(ot: Omnithread, channel: ChannelModule<C>, conf
       received: messages,
       recorded: outcome.recorded.length,
       duplicates: outcome.duplicates.length + erased,
+      ...(outcome.edited.length ? { edited: outcome.edited.length } : {}),
+      ...(outcome.outbound.length ? { outbound: outcome.outbound.length } : {}),
+      ...(outcome.ignored.length ? { ignored: outcome.ignored.length } : {}),
       ...(items.length > messages ? { statuses: outcome.statuses } : {}),
     },
   };

@@ -91,13 +91,7 @@ describeStores('identity resolution', (ctx) => {
 
   test('trap: shared mailboxes and placeholder values link nobody', async () => {
     const ot = ctx().omnithread({ rules: { sharedMailboxes: ['frontdesk@hotel.io'] } });
-    const placeholders = [
-      [email('test@example.com')],
-      [email('frontdesk@hotel.io')],
-      [phone('0000000000')],
-      [account('null')],
-      [{ kind: 'email' as const, value: 'null', trust: 'channel' as const }],
-    ];
+    const placeholders = [[email('test@example.com')], [phone('0000000000')], [account('null')], [{ kind: 'email' as const, value: 'null', trust: 'channel' as const }]];
     const contacts = new Set<string>();
     for (const handles of placeholders) {
       for (let i = 0; i < 2; i++) {
@@ -108,7 +102,15 @@ describeStores('identity resolution', (ctx) => {
         contacts.add(result.contact.id);
       }
     }
-    expect(contacts.size).toBe(placeholders.length * 2);
+    // A shared mailbox is kept on the contact, marked shared, and still links nobody: two messages, two contacts.
+    for (let i = 0; i < 2; i++) {
+      const result = await ot.ingest(message([email('frontdesk@hotel.io')]));
+      expect(result.identity?.created).toBe(true);
+      expect(result.identity?.steps[0]).toMatchObject({ action: 'shared', rule: 'email.shared' });
+      expect(result.contact.identities).toMatchObject([{ value: 'frontdesk@hotel.io', shared: 'a shared mailbox (listed in the store settings)' }]);
+      contacts.add(result.contact.id);
+    }
+    expect(contacts.size).toBe(placeholders.length * 2 + 2);
     // A placeholder next to a real handle is ignored, the real handle still links.
     const real = await ot.ingest(message([email('rosa@corp.io')]));
     const withPlaceholder = await ot.ingest(message([email('rosa@corp.io'), phone('0000000000'), account('anonymous')]));

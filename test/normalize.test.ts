@@ -57,26 +57,25 @@ describe('blocked values', () => {
     expect(skipped[0].reason).toMatch(/placeholder|not a valid/);
   });
 
-  test('shared mailboxes and user values and patterns are blocked; the built-in list can be switched off', () => {
+  test('user values and patterns are blocked, shared mailboxes are kept as shared; the built-in list can be switched off', () => {
     const rules = compileRules({
-      sharedMailboxes: ['Support@Acme.io'],
+      sharedMailboxes: ['Frontdesk@Hotel.io'],
       blocked: { account: { values: ['guest-account'], patterns: ['^tmp-'] } },
     });
     const { handles, skipped } = normalizeHandles(
       [
-        { kind: 'email', value: 'support@acme.io' },
+        { kind: 'email', value: 'frontdesk@hotel.io' },
         { kind: 'account', value: 'guest-account' },
         { kind: 'account', value: 'tmp-991' },
         { kind: 'account', value: 'cust-1' },
       ],
       rules,
     );
-    expect(handles.map((h) => h.value)).toEqual(['cust-1']);
-    expect(skipped.map((s) => s.reason)).toEqual([
-      'listed as a shared mailbox or blocked value',
-      'listed as a blocked value',
-      'matches the blocked pattern /^tmp-/i',
+    expect(handles.map((h) => [h.value, h.shared ?? null])).toEqual([
+      ['frontdesk@hotel.io', 'a shared mailbox (listed in the store settings)'],
+      ['cust-1', null],
     ]);
+    expect(skipped.map((s) => s.reason)).toEqual(['listed as a blocked value', 'matches the blocked pattern /^tmp-/i']);
     const open = compileRules({ builtInBlocklist: false });
     expect(normalizeHandles([{ kind: 'account', value: 'anonymous' }], open).handles).toHaveLength(1);
   });

@@ -170,6 +170,7 @@ const ERROR_STATUS: Record<OmnithreadErrorCode, string> = {
   RATE_LIMITED: 'rate limited',
   WINDOW_CLOSED: 'window closed',
   PROVIDER_ERROR: 'provider error',
+  IGNORED: 'not recorded',
 };
 
 /** A short status text for an error (under 20 characters, as Node-RED asks). */

@@ -8,7 +8,7 @@
  * running one, if any). On close the timer stops and the node waits for a running poll, which logs out its
  * own IMAP connection; the store belongs to the store config node and is left open.
  */
-import { ImapSettingsSchema, OmnithreadError, parseInput, pollEmailIntoTimeline, triggerOutput } from '../../shared';
+import { ImapSettingsSchema, OmnithreadError, failedPoll, parseInput, pollEmailIntoTimeline, triggerOutput } from '../../shared';
 import type { EmailPollResult, ImapSettings, IngestResult, Omnithread } from '../../shared';
 import { compact, errorStatus, fromNode, nodeError, numberProperty, useStore } from './common';
 import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
@@ -115,7 +115,7 @@ export = function register(RED: RedApi): void {
         node.status({ fill: 'blue', shape: 'dot', text: 'checking mail' });
         result = await pollEmailIntoTimeline(ot, settings);
       } catch (error) {
-        result = { recorded: [], duplicates: 0, failed: [], uidValidityChanged: false, more: false, error: error as OmnithreadError };
+        result = failedPoll(error as OmnithreadError);
       }
       for (const recorded of result.recorded) node.send(messageOf(recorded));
       for (const failure of result.failed) {

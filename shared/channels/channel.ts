@@ -41,6 +41,12 @@ export interface ServeContext {
 
 export type Verification = { ok: true } | { ok: false; status: 401 | 403; reason: string };
 
+/** What a parser may ask of the workspace besides its own settings. */
+export interface ParseContext {
+  /** True for our own addresses (the store settings' Own Addresses): mail from them is ours. */
+  isOwnAddress(address: string): boolean;
+}
+
 /** What one delivery holds: customer messages (and calls), and statuses of things recorded earlier. */
 export type InboundItem = { type: 'message'; message: MessageInput } | { type: 'status'; status: StatusUpdateInput };
 
@@ -98,7 +104,7 @@ export interface ChannelModule<Config = unknown> {
    * Turns a verified delivery into items; throws (or rejects with) INVALID_INPUT naming the field when it
    * is malformed. May be async (e.g. parsing MIME mail).
    */
-  parse(request: WebhookRequest, config: Config): InboundItem[] | Promise<InboundItem[]>;
+  parse(request: WebhookRequest, config: Config, context?: ParseContext): InboundItem[] | Promise<InboundItem[]>;
   /**
    * Content served on the webhook URL for requests that are not deliveries (GET, OPTIONS): the web chat
    * widget script, its demo page, the visitor's reply feed, CORS preflights. Undefined = not served here.
@@ -123,4 +129,4 @@ export const header = (request: WebhookRequest, name: string): string | undefine
 };
 
 /** A channel whose parser is synchronous (every provider but raw MIME mail): what its tests can rely on. */
-export type SyncChannelModule<Config = unknown> = Omit<ChannelModule<Config>, 'parse'> & { parse(request: WebhookRequest, config: Config): InboundItem[] };
+export type SyncChannelModule<Config = unknown> = Omit<ChannelModule<Config>, 'parse'> & { parse(request: WebhookRequest, config: Config, context?: ParseContext): InboundItem[] };

@@ -59,7 +59,8 @@ import type { Transporter } from 'nodemailer';
 import { z } from 'zod';
 import { OmnithreadError, invalidInput } from '../errors';
 import { Attachment, MessageInput, MessageInputSchema, parseInput } from '../model';
-import { ChannelModule, InboundItem, OutboundRequest, SendResult, WebhookRequest, header } from './channel';
+import { extractReplyText } from '../email/reply-text';
+import { ChannelModule, InboundItem, OutboundRequest, ParseContext, SendResult, WebhookRequest, header } from './channel';
 import { safeEqual } from './http';
 
 // ---------------------------------------------------------------------------------------------
@@ -141,53 +142,9 @@ export function replySubject(subject: string | undefined): string {
 // Quote and signature stripping
 // ---------------------------------------------------------------------------------------------
 
-/** "On <date>, <name> wrote:" and its translations; may be wrapped over two lines. */
-const ATTRIBUTION = [
-  /^On\b[\s\S]{0,300}\bwrote:?\s*$/i, // en (Gmail, Apple Mail, Thunderbird)
-  /^Am\b[\s\S]{0,300}\bschrieb\b[\s\S]{0,200}:\s*$/i, // de
-  /^Le\b[\s\S]{0,300}\ba\s+écrit\s*:\s*$/i, // fr
-  /^El\b[\s\S]{0,300}\bescribió\s*:\s*$/i, // es
-  /^Op\b[\s\S]{0,300}\bschreef\b[\s\S]{0,200}:\s*$/i, // nl
-  /^(?:Den\b|\d{1,4}[-./ ])[\s\S]{0,300}\bskrev\b[\s\S]{0,200}:\s*$/i, // sv
-  /^[\s\S]{0,300}<[^<>\s]+@[^<>\s]+>\s*(?:wrote|schrieb|a écrit|escribió|schreef|skrev)\s*:\s*$/i, // any "<addr> wrote:"
-];
-const ORIGINAL_MESSAGE =
-  /^\s*-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original|Oorspronkelijk bericht|Ursprungligt meddelande|Originalmeddelande)\s*-{2,}\s*$/i;
-const HEADER_FROM = /^\s*\*?(?:From|Von|De|Van|Från)\s*:\*?\s+\S/i;
-const HEADER_NEXT = /^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Fecha|Verzonden|Skickat|To|An|À|Para|Aan|Till|Subject|Betreff|Objet|Asunto|Onderwerp|Ämne)\s*:/i;
-const SIGNATURE_DELIMITER = /^--\s?$/;
-const MOBILE_SIGNATURE =
-  /^\s*(?:Sent from my \S.*|Sent from (?:Mail|Outlook) for .*|Get Outlook for .*|Sent from Yahoo Mail.*|Gesendet von meinem \S.*|Von meinem \S.* gesendet\.?|Envoyé de mon \S.*|Enviado desde mi \S.*|Verzonden (?:vanaf|met) mijn \S.*|Skickat från min \S.*)$/i;
-
-/** The new part of a text body: quoted history and the signature removed. */
+/** The new part of a text body: quoted history and the signature removed (see ../email/reply-text.ts). */
 export function stripQuotedText(text: string): string {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  let end = lines.length;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const trimmed = line.trim();
-    if (SIGNATURE_DELIMITER.test(line) || MOBILE_SIGNATURE.test(trimmed) || ORIGINAL_MESSAGE.test(trimmed) || /^_{20,}\s*$/.test(trimmed)) {
-      end = i;
-      break;
-    }
-    if (trimmed && !trimmed.startsWith('>')) {
-      const two = i + 1 < lines.length ? `${trimmed} ${lines[i + 1].trim()}` : trimmed;
-      if (ATTRIBUTION.some((re) => re.test(trimmed) || (trimmed.length < 300 && re.test(two)))) {
-        end = i;
-        break;
-      }
-    }
-    if (HEADER_FROM.test(line) && lines.slice(i + 1, i + 4).some((l) => HEADER_NEXT.test(l))) {
-      end = i;
-      break;
-    }
-  }
-  return lines
-    .slice(0, end)
-    .filter((l) => !/^\s*>/.test(l))
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  return extractReplyText(text).text;
 }
 
 /** Where quoted history starts in HTML mail (Gmail, Outlook web/desktop, Apple Mail, Thunderbird, Yahoo). */
@@ -250,6 +207,10 @@ export interface ParseEmailOptions {
   defaultMailbox?: string;
   /** Keep the raw MIME on the message (`raw`, erased with the contact). Default false. */
   keepRaw?: boolean;
+  /** When the server received it (IMAP INTERNALDATE): the mail's time when it has no Date header. */
+  receivedAt?: Date;
+  /** Our own addresses (the store settings'): a mail from one of them is ours, an agent's answer. */
+  isOwnAddress?: (address: string) => boolean;
 }
 
 /** The fields every form (raw MIME, Postmark, Mailgun) is reduced to before building the MessageInput. */
@@ -265,10 +226,13 @@ interface EmailParts {
   subject?: string;
   date?: Date;
   text: string;
-  newText: string;
+  /** The body the new part is taken from (HTML-only mail: its text before the quote marker). */
+  replySource: string;
   html?: boolean;
   attachments: Attachment[];
   syntheticFrom?: string;
+  /** When the receiving server got it (the newest Received: header), for mail without a Date. */
+  receivedAt?: Date;
   metadata?: Record<string, unknown>;
   raw?: unknown;
 }
@@ -278,6 +242,8 @@ const addresses = (value: AddressObject | AddressObject[] | undefined): string[]
     return v.address ? [v.address] : (v.group ?? []).flatMap(flat);
   }));
 
+const validDate = (d: Date | undefined): string | undefined => (d && Number.isFinite(d.getTime()) && d.getTime() >= 0 ? d.toISOString() : undefined);
+
 function toMessage(parts: EmailParts, options: ParseEmailOptions): MessageInput {
   if (!parts.from || !isAddress(parts.from.address)) {
     throw new OmnithreadError('INVALID_INPUT', 'The mail has no usable From address', { field: 'from' });
@@ -286,22 +252,36 @@ function toMessage(parts: EmailParts, options: ParseEmailOptions): MessageInput 
   const synthetic = !messageId;
   if (!messageId) messageId = `<${createHash('sha256').update(parts.syntheticFrom ?? '').digest('hex')}@omnithread.invalid>`;
   const threadKey = parts.references[0] ?? parts.inReplyTo[0] ?? messageId;
-  const mailboxCandidate = [options.mailbox, parts.mailbox, ...parts.to, options.defaultMailbox].find((m) => typeof m === 'string' && m.trim());
+  const sender = parts.from.address.toLowerCase();
+  const receiving = [options.mailbox, parts.mailbox, options.defaultMailbox].find((m) => typeof m === 'string' && m.trim())?.trim().toLowerCase();
+  // Ours: sent from the mailbox that received it (a copy of an agent's answer), or from one of our own addresses.
+  const ours = sender === receiving || options.isOwnAddress?.(sender) === true;
+  const mailboxCandidate = ours ? (receiving ?? sender) : [options.mailbox, parts.mailbox, ...parts.to, options.defaultMailbox].find((m) => typeof m === 'string' && m.trim());
   const channelAccount = cut((mailboxCandidate ?? '').trim().toLowerCase(), 256);
   const references = parts.references.length ? parts.references : parts.inReplyTo.slice(0, 1);
-  const date = parts.date && Number.isFinite(parts.date.getTime()) && parts.date.getTime() >= 0 ? parts.date.toISOString() : undefined;
+  const answers = [...parts.inReplyTo, ...parts.references.filter((r) => !parts.inReplyTo.includes(r))].slice(0, 100);
+  const date = validDate(parts.date);
+  const received = validDate(options.receivedAt) ?? validDate(parts.receivedAt);
   const fullText = cut(parts.text, MAX_TEXT);
-  const text = cut(parts.newText || parts.text.trim(), MAX_TEXT);
+  const reply = extractReplyText(parts.replySource);
+  const text = cut(reply.text || parts.text.trim(), MAX_TEXT);
   const name = parts.from.name?.trim() ? cut(parts.from.name.trim(), 256) : undefined;
+  // A number in a customer's signature is only what they say about themselves: asserted, never a link on its own.
+  const signaturePhones = ours ? [] : reply.signaturePhones.slice(0, 3).map((value) => ({ kind: 'phone' as const, value: cut(value, 64), trust: 'asserted' as const }));
+  const recipients = [...parts.to, ...parts.cc].filter(isAddress).slice(0, 100);
   const message: MessageInput = {
     channel: 'email',
     channelAccount,
     providerMessageId: messageId,
+    direction: ours ? 'outbound' : 'inbound',
     threadKey,
-    from: { handles: [{ kind: 'email', value: parts.from.address, trust: 'channel' }], ...(name ? { name } : {}) },
+    ...(answers.length ? { inReplyTo: answers } : {}),
+    from: { handles: [{ kind: 'email', value: parts.from.address, trust: 'channel' }, ...signaturePhones], ...(name ? { name } : {}) },
+    ...(recipients.length ? { to: { handles: recipients.map((value) => ({ kind: 'email' as const, value, trust: 'channel' as const })) } } : {}),
     text,
     attachments: parts.attachments.slice(0, 100),
     ...(date ? { sentAt: date } : {}),
+    ...(received ? { receivedAt: received } : {}),
     replyTo: {
       to: isAddress(parts.replyTo) ? parts.replyTo : parts.from.address,
       messageId,
@@ -318,6 +298,7 @@ function toMessage(parts: EmailParts, options: ParseEmailOptions): MessageInput 
       cc: parts.cc,
       ...(parts.html ? { htmlOnly: true } : {}),
       fullText,
+      ...(reply.signature ? { signature: cut(reply.signature, 4000) } : {}),
       ...parts.metadata,
     },
     ...(parts.raw !== undefined ? { raw: parts.raw } : {}),
@@ -332,6 +313,14 @@ const attachmentMeta = (name: unknown, contentType: unknown, size: unknown): Att
   ...(typeof contentType === 'string' && contentType ? { contentType: cut(contentType, 256) } : {}),
   ...(typeof size === 'number' && Number.isInteger(size) && size >= 0 ? { size } : {}),
 });
+
+/** The date of the newest Received: header (RFC 5321 4.4: "; date-time" at its end): when our server got the mail. */
+function receivedDate(value: unknown): Date | undefined {
+  const newest = Array.isArray(value) ? value[0] : value;
+  if (typeof newest !== 'string' || !newest.includes(';')) return undefined;
+  const date = new Date(newest.slice(newest.lastIndexOf(';') + 1).trim());
+  return Number.isFinite(date.getTime()) ? date : undefined;
+}
 
 /** Parses one raw mail (RFC 5322 / MIME) into a MessageInput; malformed mail throws INVALID_INPUT. */
 export async function parseEmail(raw: Buffer | string, options: ParseEmailOptions = {}): Promise<MessageInput> {
@@ -350,13 +339,11 @@ export async function parseEmail(raw: Buffer | string, options: ParseEmailOption
     const rootType = (mail.headers.get('content-type') as { value?: string } | undefined)?.value?.toLowerCase();
     const htmlOnly = typeof mail.html === 'string' && !!mail.html && (rootType === 'text/html' || !mail.text?.trim());
     let text = mail.text ?? '';
-    let newText: string;
+    let replySource = text;
     if (htmlOnly) {
       const html = mail.html as string;
       text = text.trim() ? text : await htmlToText(html);
-      newText = stripQuotedText(await htmlToText(cutHtmlQuote(html)));
-    } else {
-      newText = stripQuotedText(text);
+      replySource = await htmlToText(cutHtmlQuote(html));
     }
     const deliveredTo = mail.headers.get('delivered-to');
     const delivered = parseAddress(Array.isArray(deliveredTo) ? deliveredTo[0] : typeof deliveredTo === 'string' ? deliveredTo : undefined)?.address;
@@ -374,10 +361,11 @@ export async function parseEmail(raw: Buffer | string, options: ParseEmailOption
         subject: mail.subject,
         date: mail.date,
         text,
-        newText,
+        replySource,
         html: htmlOnly,
         attachments: mail.attachments.map((a) => attachmentMeta(a.filename, a.contentType, a.size)),
         syntheticFrom: bytes.toString('latin1'),
+        receivedAt: receivedDate(mail.headers.get('received')),
         raw: options.keepRaw ? bytes.toString('utf8') : undefined,
       },
       options,
@@ -468,7 +456,7 @@ function postmarkParts(body: Record<string, unknown>): EmailParts {
     subject: str(body.Subject),
     date: date(body.Date),
     text,
-    newText: stripQuotedText(htmlOnly ? htmlToTextSync(cutHtmlQuote(html)) : textBody),
+    replySource: htmlOnly ? htmlToTextSync(cutHtmlQuote(html)) : textBody,
     html: htmlOnly,
     attachments: Array.isArray(body.Attachments)
       ? (body.Attachments as Record<string, unknown>[]).map((a) => attachmentMeta(a?.Name, a?.ContentType, a?.ContentLength))
@@ -511,7 +499,7 @@ function mailgunParts(body: Record<string, unknown>): EmailParts {
     subject: field('subject') ?? field('Subject'),
     date: date(field('Date')),
     text,
-    newText: stripQuotedText(htmlOnly ? htmlToTextSync(cutHtmlQuote(html)) : text),
+    replySource: htmlOnly ? htmlToTextSync(cutHtmlQuote(html)) : text,
     html: htmlOnly,
     attachments: [],
     syntheticFrom: JSON.stringify(body),
@@ -520,22 +508,27 @@ function mailgunParts(body: Record<string, unknown>): EmailParts {
 }
 
 /** Synchronous: the parsed-JSON forms (Postmark, Mailgun) only; raw MIME is refused with INVALID_INPUT. */
-export function parseEmailJson(request: WebhookRequest, config: EmailChannelConfig): InboundItem[] {
-  return parseJsonForm(classify(request), config);
+export function parseEmailJson(request: WebhookRequest, config: EmailChannelConfig, context?: ParseContext): InboundItem[] {
+  return parseJsonForm(classify(request), config, context);
 }
 
-function parseJsonForm(parsed: Body, config: EmailChannelConfig): InboundItem[] {
-  const options: ParseEmailOptions = { defaultMailbox: config.mailbox || undefined };
+const webhookOptions = (config: EmailChannelConfig, context?: ParseContext): ParseEmailOptions => ({
+  defaultMailbox: config.mailbox || undefined,
+  ...(context ? { isOwnAddress: (address: string) => context.isOwnAddress(address) } : {}),
+});
+
+function parseJsonForm(parsed: Body, config: EmailChannelConfig, context?: ParseContext): InboundItem[] {
+  const options = webhookOptions(config, context);
   if (parsed.kind === 'postmark') return [{ type: 'message', message: toMessage(postmarkParts(parsed.body), options) }];
   if (parsed.kind === 'mailgun') return [{ type: 'message', message: toMessage(mailgunParts(parsed.body), options) }];
   throw new OmnithreadError('INVALID_INPUT', 'Raw MIME deliveries need the asynchronous parser (parseEmailDelivery)', { field: '(body)' });
 }
 
 /** Every accepted form (raw MIME, {raw|mime|body-mime}, Postmark, Mailgun): what `parse` becomes once it may be async. */
-export async function parseEmailDelivery(request: WebhookRequest, config: EmailChannelConfig): Promise<InboundItem[]> {
+export async function parseEmailDelivery(request: WebhookRequest, config: EmailChannelConfig, context?: ParseContext): Promise<InboundItem[]> {
   const body = classify(request);
-  if (body.kind === 'raw') return [{ type: 'message', message: await parseEmail(body.raw, { defaultMailbox: config.mailbox || undefined }) }];
-  return parseJsonForm(body, config);
+  if (body.kind === 'raw') return [{ type: 'message', message: await parseEmail(body.raw, webhookOptions(config, context)) }];
+  return parseJsonForm(body, config, context);
 }
 
 

@@ -6,15 +6,23 @@
  *
  * Parsing, per messaging event (events of any other kind, `standby` arrays and entries without
  * `messaging` such as Instagram comment `changes` are ignored):
- * - `message` from the customer: one message. `is_echo` (a copy of a message the page/account sent) is
- *   ours: no item. `is_deleted` (Instagram: the customer unsent it): a `canceled` status on the deleted
+ * - `message` from the customer: one message; a reply to an earlier message (reply_to.mid) names it in
+ *   inReplyTo. `is_deleted` (Instagram: the customer unsent it): a `canceled` status on the deleted
  *   message, details `{ event: 'message_deleted' }`, so the timeline keeps what was said and when it
  *   was withdrawn (the core has no deletion status, and erasing is the erase operation's job).
+ * - `is_echo`: a copy of a message the page sent. On Messenger, one that Omnithread's own Reply sent
+ *   carries our metadata ("omnithread", set by `send`): skipped, it is on the timeline already. Any other
+ *   (a human answering in the Meta Business Suite inbox, another tool) is recorded as OUR message
+ *   (direction outbound) on the customer's timeline, so the next agent sees what was answered there.
+ *   Instagram's Send API has no such metadata to tell our own echoes apart, so Instagram echoes are skipped.
+ * - `message_edit` (the customer edited a message): the same mid with editedAt = the event's time, so the
+ *   core updates the original item in place.
  * - `postback` (a button tapped): a message whose text is the button title; payload in metadata.
  *   Without a `mid` (older API versions) its id is `postback:{sender}:{timestamp}`, stable on redelivery.
- * - `delivery`: a `delivered` status for each of `mids` (at = watermark). Watermark-only deliveries and
- *   Messenger reads (`read: { watermark }`, no mids) are skipped: statuses are recorded per message id.
- *   Instagram's `read: { mid }` (messaging_seen) is a `read` status on that mid.
+ * - `delivery`: a `delivered` status for each of `mids` (at = watermark). Without mids (the documentation
+ *   says they may be absent), and Messenger reads (`read: { watermark }`): a watermark status, which the
+ *   core applies to every message we sent the customer up to that time. Instagram's `read: { mid }`
+ *   (messaging_seen) is a `read` status on that mid.
  * - `reaction`: skipped (a reaction is neither a message nor a status of one).
  */
 import type { AxiosInstance } from 'axios';
@@ -79,8 +87,12 @@ const MessageSchema = z
     is_echo: z.boolean().nullish(),
     is_deleted: z.boolean().nullish(),
     app_id: z.unknown(),
+    metadata: z.string().max(1000).nullish(),
   })
   .passthrough();
+
+/** What `send` puts in the Send API's message.metadata: echoed back, it tells our own messages apart. */
+export const OUR_ECHO_METADATA = 'omnithread';
 
 const EventSchema = z
   .object({
@@ -98,6 +110,10 @@ const EventSchema = z
       .nullish(),
     read: z
       .object({ mid: Id.nullish(), watermark: Ms.nullish() })
+      .passthrough()
+      .nullish(),
+    message_edit: z
+      .object({ mid: Id, text: z.string().max(200_000).nullish(), num_edit: z.union([z.number(), z.string()]).nullish() })
       .passthrough()
       .nullish(),
   })
@@ -196,21 +212,24 @@ export function metaMessagingChannel(options: MetaMessagingOptions): SyncChannel
 
 function eventItems(event: MetaEvent, options: MetaMessagingOptions): InboundItem[] {
   const channel = options.id;
-  const customer = event.sender.id;
-  const account = event.recipient.id;
+  const message = event.message;
+  // An echo goes from the page/account (sender) to the customer (recipient); everything else the other way.
+  const echo = message?.is_echo === true;
+  const customer = echo ? event.recipient.id : event.sender.id;
+  const account = echo ? event.sender.id : event.recipient.id;
+  const customerHandle = { kind: options.handleKind, scope: account, value: customer, trust: 'channel' as const };
   const base = {
     channel,
     channelAccount: account,
     // The core finds a thread's contact by (channel, threadKey): the key must include the page/account.
     threadKey: `${account}:${customer}`,
-    from: { handles: [{ kind: options.handleKind, scope: account, value: customer, trust: 'channel' as const }] },
+    from: { handles: [customerHandle] },
     sentAt: event.timestamp ?? undefined,
     replyTo: { recipientId: customer, [options.accountKey]: account },
     raw: event,
   };
-  const message = event.message;
   if (message) {
-    if (message.is_echo) return [];
+    if (echo && (message.metadata === OUR_ECHO_METADATA || channel !== 'messenger')) return [];
     if (message.is_deleted) {
       return [status(channel, account, message.mid, 'canceled', event.timestamp, { event: 'message_deleted' })];
     }
@@ -230,7 +249,30 @@ function eventItems(event: MetaEvent, options: MetaMessagingOptions): InboundIte
     if (types.length) metadata.attachmentTypes = types;
     if (message.quick_reply) metadata.quickReply = { payload: message.quick_reply.payload ?? null };
     if (message.reply_to) metadata.replyTo = message.reply_to;
-    const input: MessageInput = { ...base, providerMessageId: message.mid, text: message.text ?? '', attachments, ...(types.length || message.quick_reply || message.reply_to ? { metadata } : {}) };
+    if (echo) metadata.echo = { appId: message.app_id ?? null };
+    const answered = message.reply_to?.mid ?? undefined;
+    const input: MessageInput = {
+      ...base,
+      providerMessageId: message.mid,
+      ...(answered ? { inReplyTo: [answered] } : {}),
+      text: message.text ?? '',
+      attachments,
+      ...(Object.keys(metadata).length ? { metadata } : {}),
+      // Ours: the customer is the recipient; the page is the sender.
+      ...(echo ? { direction: 'outbound' as const, from: { handles: [{ kind: 'external_id' as const, scope: channel, value: account, trust: 'channel' as const }] }, to: { handles: [customerHandle] } } : {}),
+    };
+    return [{ type: 'message', message: input }];
+  }
+  if (event.message_edit) {
+    const edit = event.message_edit;
+    const input: MessageInput = {
+      ...base,
+      providerMessageId: edit.mid,
+      editedAt: event.timestamp ?? undefined,
+      text: edit.text ?? '',
+      attachments: [],
+      metadata: { edit: { numEdit: edit.num_edit ?? null } },
+    };
     return [{ type: 'message', message: input }];
   }
   const postback = event.postback;
@@ -247,10 +289,25 @@ function eventItems(event: MetaEvent, options: MetaMessagingOptions): InboundIte
   }
   if (event.delivery) {
     const at = event.delivery.watermark ?? event.timestamp;
-    return (event.delivery.mids ?? []).map((mid) => status(channel, account, mid, 'delivered', at));
+    const mids = event.delivery.mids ?? [];
+    if (!mids.length) return at != null ? [watermark(channel, account, customerHandle, 'delivered', at)] : [];
+    return mids.map((mid) => status(channel, account, mid, 'delivered', at));
   }
   if (event.read?.mid) return [status(channel, account, event.read.mid, 'read', event.timestamp)];
+  if (event.read?.watermark != null) return [watermark(channel, account, customerHandle, 'read', event.read.watermark, event.timestamp)];
   return [];
+}
+
+/** A receipt that covers every message we sent the customer up to `upTo` (applied by the core). */
+function watermark(
+  channel: string,
+  account: string,
+  recipient: { kind: HandleKind; scope: string; value: string; trust: 'channel' },
+  value: 'delivered' | 'read',
+  upTo: number,
+  at?: number | null,
+): InboundItem {
+  return { type: 'status', status: { channel, channelAccount: account, upTo, recipient, status: value, ...(at != null ? { at } : {}), details: {} } };
 }
 
 function status(channel: string, account: string, mid: string, value: 'delivered' | 'read' | 'canceled', at: number | null | undefined, details: Record<string, unknown> = {}): InboundItem {
@@ -297,7 +354,8 @@ async function sendMeta(provider: string, request: OutboundRequest, sendConfig: 
     try {
       const response = await http.post(
         url,
-        { recipient: { id: String(recipientId) }, messaging_type: 'RESPONSE', message },
+        // Messenger echoes message.metadata back: that is how our own messages are told apart from an agent's.
+        { recipient: { id: String(recipientId) }, messaging_type: 'RESPONSE', message: provider === 'Messenger' ? { ...message, metadata: OUR_ECHO_METADATA } : message },
         { params: { access_token: config.pageAccessToken }, headers: { 'content-type': 'application/json' } },
       );
       const data = response.data as { recipient_id?: string; message_id?: unknown };

@@ -13,11 +13,20 @@
  *   two bots is two handles) and is the message's channel account.
  *
  * What becomes a message (one Update, one item at most):
- *   message, edited_message   providerMessageId `${chat.id}:${message_id}`; an edit is an event of its
- *                             own, `${chat.id}:${message_id}:edit:${edit_date}` (metadata.edited,
- *                             metadata.originalMessageId)
- *   callback_query            a button press: text = its data, providerMessageId `callback:${id}`
+ *   message                   providerMessageId `${chat.id}:${message_id}`; a reply to an earlier message
+ *                             (reply_to_message) names it in inReplyTo, so it continues that conversation
+ *   edited_message            the same providerMessageId with editedAt = edit_date: the core updates the
+ *                             original timeline item in place and keeps its earlier text (data.edits)
+ *   callback_query            a button pressed: an `interaction` (text = its data), providerMessageId
+ *                             `callback:${id}`, never counted as something the customer said
  *   anything else (channel posts, polls, member updates...), updates without `from`, and bots: no item.
+ * Identity: the sender's user id (`telegram_user`, scoped to the bot, channel trust) and their username
+ * (`username` scoped to 'telegram', asserted: usernames change hands, so they only ever suggest).
+ * Groups and supergroups are off unless the node's Groups setting is on (their updates are then
+ * acknowledged and not recorded). When on, a group is a party of its own: its messages go to the group's
+ * contact (an `external_id` `group:${chat.id}` scoped to `telegram:${botId}`, named after the chat title)
+ * in the group's own conversation, never into a member's private conversation; who wrote each message is
+ * in metadata.sender.
  * Attachments: Telegram gives file ids, not URLs. An attachment's url is `telegram-file:<file_id>` and
  * metadata.files lists {type, fileId, fileUniqueId} in the same order: download with getFile.
  * replyTo: { chatId } (a number), which is what `send` takes as `to`. threadKey: `${botId}:${chat.id}`: a
@@ -60,6 +69,8 @@ const TelegramConfigObject = z
     botId: z.union([z.string().trim().regex(/^\d{1,20}$/, 'must be the bot id, the number before ":" in the bot token'), z.literal('')]).default(''),
     /** The Bot API server the trigger registers the webhook with (a local Bot API server, or a test server). */
     apiBaseUrl: z.string().trim().url('must be a URL such as https://api.telegram.org').default('https://api.telegram.org'),
+    /** Record group and supergroup messages (each group a party of its own). Off: they are acknowledged and ignored. */
+    groups: z.preprocess((v) => (v === 'true' ? true : v === 'false' || v === '' ? false : v), z.boolean()).default(false),
   })
   .strict();
 
@@ -100,10 +111,13 @@ const UserSchema = z.object({
   language_code: Str(64).optional(),
 });
 
+const ChatSchema = z.object({ id: Id, type: Str(64), title: Str(1024).optional() });
+
 const MessageSchema = z.object({
   message_id: Id.nonnegative(),
   from: UserSchema.optional(),
-  chat: z.object({ id: Id, type: Str(64) }),
+  chat: ChatSchema,
+  reply_to_message: z.object({ message_id: Id.nonnegative() }).optional(),
   date: z.number().int().nonnegative().max(1e11),
   edit_date: z.number().int().nonnegative().max(1e11).optional(),
   text: Str(100_000).optional(),
@@ -124,7 +138,7 @@ const CallbackQuerySchema = z.object({
   id: Str(256).min(1),
   from: UserSchema,
   // The message with the button; may be "inaccessible" (date 0, no content) but always has its chat.
-  message: z.object({ message_id: Id.nonnegative(), chat: z.object({ id: Id, type: Str(64) }) }).optional(),
+  message: z.object({ message_id: Id.nonnegative(), chat: ChatSchema }).optional(),
   data: Str(4096).optional(),
   chat_instance: Str(256).optional(),
 });
@@ -147,7 +161,23 @@ const fullName = (user: z.output<typeof UserSchema>): string | undefined => {
 };
 
 function userHandles(user: z.output<typeof UserSchema>, botId: string): HandleInput[] {
-  return [{ kind: 'telegram_user', scope: botId, value: String(user.id), trust: 'channel' }];
+  return [
+    { kind: 'telegram_user', scope: botId, value: String(user.id), trust: 'channel' },
+    ...(user.username ? [{ kind: 'username' as const, scope: 'telegram', value: user.username, trust: 'asserted' as const }] : []),
+  ];
+}
+
+type Chat = z.output<typeof ChatSchema>;
+const isGroup = (chat: Chat | undefined): boolean => chat?.type === 'group' || chat?.type === 'supergroup';
+
+/** Who a message is from: the person in a private chat; the group itself (a party of its own) in a group. */
+function partyOf(user: z.output<typeof UserSchema>, chat: Chat | undefined, botId: string): { from: MessageInput['from']; metadata: Record<string, unknown> } {
+  if (!isGroup(chat)) return { from: { name: fullName(user), handles: userHandles(user, botId) }, metadata: {} };
+  const title = chat!.title?.trim().slice(0, 256);
+  return {
+    from: { ...(title ? { name: title } : {}), handles: [{ kind: 'external_id', scope: `telegram:${botId}`, value: `group:${chat!.id}`, trust: 'channel' }] },
+    metadata: { sender: { id: user.id, ...(fullName(user) ? { name: fullName(user) } : {}), ...(user.username ? { username: user.username } : {}) } },
+  };
 }
 
 function userMetadata(user: z.output<typeof UserSchema>): Record<string, unknown> {
@@ -177,10 +207,11 @@ function attachmentsOf(message: TelegramMessage): { attachments: Attachment[]; f
 function fromMessage(updateId: number, message: TelegramMessage, botId: string, edited: boolean, raw: unknown): MessageInput | undefined {
   const user = message.from;
   if (!user || user.is_bot) return undefined;
-  const handles = userHandles(user, botId);
+  const party = partyOf(user, message.chat, botId);
+  const handles = party.from.handles;
   const contact = message.contact;
   // A contact shared by its own owner (the "share my phone number" button): the channel vouches for it.
-  const ownPhone = contact !== undefined && contact.user_id === user.id && contact.phone_number.trim() !== '';
+  const ownPhone = contact !== undefined && contact.user_id === user.id && contact.phone_number.trim() !== '' && !isGroup(message.chat);
   if (ownPhone) handles.push({ kind: 'phone', value: contact.phone_number, trust: 'channel' });
   const { attachments, files } = attachmentsOf(message);
   const originalMessageId = `${message.chat.id}:${message.message_id}`;
@@ -193,18 +224,22 @@ function fromMessage(updateId: number, message: TelegramMessage, botId: string, 
   return {
     channel: 'telegram',
     channelAccount: botId,
-    providerMessageId: edited ? `${originalMessageId}:edit:${message.edit_date}` : originalMessageId,
+    providerMessageId: originalMessageId,
     threadKey: `${botId}:${message.chat.id}`,
-    from: { name: fullName(user), handles },
+    ...(message.reply_to_message ? { inReplyTo: [`${message.chat.id}:${message.reply_to_message.message_id}`] } : {}),
+    ...(edited ? { editedAt: (message.edit_date as number) * 1000 } : {}),
+    from: { ...party.from, handles },
     text,
     attachments,
-    sentAt: (edited ? (message.edit_date as number) : message.date) * 1000,
+    sentAt: message.date * 1000,
     replyTo: { chatId: message.chat.id },
     metadata: {
       updateId,
       chatType: message.chat.type,
+      ...(message.chat.title ? { chatTitle: message.chat.title } : {}),
       ...userMetadata(user),
-      ...(edited ? { edited: true, originalMessageId } : {}),
+      ...party.metadata,
+      ...(edited ? { edited: true } : {}),
       ...(files.length ? { files } : {}),
       ...(message.location ? { location: { latitude: message.location.latitude, longitude: message.location.longitude } } : {}),
       ...(contact ? { contact: { phoneNumber: contact.phone_number, firstName: contact.first_name, ...(contact.user_id !== undefined ? { userId: contact.user_id } : {}), own: ownPhone } } : {}),
@@ -213,34 +248,40 @@ function fromMessage(updateId: number, message: TelegramMessage, botId: string, 
   };
 }
 
-function parseUpdate(body: unknown, botId: string): InboundItem[] {
+function parseUpdate(body: unknown, botId: string, groups: boolean): InboundItem[] {
   const update = parseInput(UpdateSchema, body, 'Telegram update');
   const kind = update.message !== undefined ? 'message' : update.edited_message !== undefined ? 'edited_message' : update.callback_query !== undefined ? 'callback_query' : undefined;
   if (!kind) return []; // channel posts, polls, chat member updates...: nothing a person said to us
   if (kind === 'callback_query') {
     const query = parseField(CallbackQuerySchema, update.callback_query, 'Telegram update', 'callback_query');
-    if (query.from.is_bot) return [];
+    if (query.from.is_bot || (isGroup(query.message?.chat) && !groups)) return [];
     // In a private chat the chat id is the user id, which is where the answer goes when the message is gone.
     const chatId = query.message?.chat.id ?? query.from.id;
+    const party = partyOf(query.from, query.message?.chat, botId);
     const message: MessageInput = {
       channel: 'telegram',
       channelAccount: botId,
       providerMessageId: `callback:${query.id}`,
+      kind: 'interaction',
       threadKey: `${botId}:${chatId}`,
-      from: { name: fullName(query.from), handles: userHandles(query.from, botId) },
+      ...(query.message ? { inReplyTo: [`${query.message.chat.id}:${query.message.message_id}`] } : {}),
+      from: party.from,
       text: query.data ?? '',
       replyTo: { chatId },
       metadata: {
         updateId: update.update_id,
+        interaction: 'button',
         callbackQueryId: query.id,
         ...(query.message ? { callbackMessageId: `${query.message.chat.id}:${query.message.message_id}` } : {}),
         ...userMetadata(query.from),
+        ...party.metadata,
       },
       raw: body,
     };
     return [{ type: 'message', message }];
   }
   const message = parseField(MessageSchema, update[kind], 'Telegram update', kind);
+  if (isGroup(message.chat) && !groups) return []; // groups are off: acknowledged, not recorded
   const item = fromMessage(update.update_id, message, botId, kind === 'edited_message', body);
   return item ? [{ type: 'message', message: item }] : [];
 }
@@ -394,6 +435,14 @@ export const telegramChannel: SyncChannelModule<TelegramChannelConfig> = {
       description: 'The Bot API server the trigger registers the webhook with (change only for a local Bot API server)',
       default: 'https://api.telegram.org',
     },
+    {
+      name: 'groups',
+      displayName: 'Groups',
+      description:
+        'Record messages from groups and supergroups the bot is in. Each group is a party of its own with its own conversation, never mixed into a member\'s private chat. Off: group updates are acknowledged and ignored.',
+      type: 'boolean',
+      default: false,
+    },
   ],
   sendFields: [
     { name: 'botToken', displayName: 'Bot Token', description: 'The bot token from @BotFather', secret: true, required: true, placeholder: '123456789:AA...' },
@@ -410,7 +459,7 @@ export const telegramChannel: SyncChannelModule<TelegramChannelConfig> = {
   },
 
   parse(request, config) {
-    return parseUpdate(parseJsonBody(request), telegramBotId(config));
+    return parseUpdate(parseJsonBody(request), telegramBotId(config), config.groups);
   },
 
   sendConfigSchema: TelegramSendConfigSchema,

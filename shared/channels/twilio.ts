@@ -237,7 +237,8 @@ function inbound(p: Params, channel: 'sms' | 'voice', id: string, kind: 'message
     channelAccount: to,
     providerMessageId: id,
     kind,
-    threadKey: sender.phone ? from : undefined,
+    // A withheld number is nobody's identity: the call's own sid keeps the call and its transcription together.
+    threadKey: sender.phone ? from : p.get('CallSid') ? `call:${p.get('CallSid')}` : undefined,
     from: compact({ name: extra.from?.name, handles: [sender.handle] }),
     text,
     attachments: extra.attachments ?? [],

@@ -8,14 +8,21 @@
  *   {
  *     "siteId": "shop",                 optional; when given it must be the node's Site ID
  *     "visitorId": "v-7f3a...",         required: random, kept by the widget in localStorage
- *     "messageId": "m-91c2...",         required: made by the widget per message, the idempotency key
+ *     "messageId": "m-91c2...",         the idempotency key, made by the widget per message. Optional: without
+ *                                       it the server assigns one, so a client that retries a POST must send
+ *                                       one (a retry without it is recorded twice)
  *     "text": "Where is my parcel?",    required, not blank
  *     "user": {                         optional: set by a site that knows its user
- *       "email": "maya@fastmail.fm", "accountId": "cust-981", "name": "Maya",
+ *       "email": "maya@fastmail.fm", "accountId": "cust-981", "name": "Maya", "phone": "+44 7911 123456",
  *       "userHash": "<hex HMAC-SHA256(identitySecret, accountId if given, else email)>"
  *     },
+ *     "name", "email", "phone"          optional: a pre-chat form's fields (also accepted inside "prechat")
+ *     "fields": { "orderNumber": "44719", "plan": "pro" }    optional: custom pre-chat fields, kept on the
+ *                                       contact as attributes.webchat (also "customFields" / "attributes")
  *     "page": { "url": "https://shop.example/orders", "title": "My orders" }    optional
  *   }
+ * Unknown fields are tolerated (what other widgets send along), listed in metadata.ignoredFields, never a
+ * reason to refuse the visitor's message.
  *
  * Identity, as Intercom, Crisp and Chatwoot do it: the site's server computes the user hash with the
  * identity secret it shares with us; the hash covers the account id when one is given (it takes
@@ -25,6 +32,9 @@
  * never merge) and the answer says `"identity": "unverified"`. The visitor id itself is a
  * `webchat_visitor` handle scoped to the site, at `channel` trust. When the account id is the hashed
  * identifier, an email sent along with it is not covered by the hash and stays `asserted`.
+ * What a visitor types in a pre-chat form (email, phone) is theirs to claim: `asserted` from an anonymous
+ * or unverified visitor; in a verified session (a valid user hash) the site vouches for who typed it, so
+ * it carries `channel` trust, as a signed-in customer's profile fields do.
  *
  * The 200 answer: { received, recorded, duplicates, identity: 'verified' | 'unverified' | 'anonymous',
  * identityReason?, messageId }.
@@ -66,30 +76,49 @@ const idString = (what: string) =>
     .max(128)
     .regex(ID, `must be a ${what} of letters, digits, '.', '_', ':' or '-'`);
 
+const Typed = (max: number) => z.string().trim().max(max).optional();
+const PrechatSchema = z.object({ name: Typed(256), email: Typed(512), phone: Typed(64) }).passthrough();
+/** Custom pre-chat fields: flat values only, a bounded number of them. */
+const FieldsSchema = z
+  .record(z.string().max(64), z.union([z.string().max(2000), z.number(), z.boolean(), z.null()]))
+  .refine((fields) => Object.keys(fields).length <= 50, 'must have at most 50 fields');
+
 export const WebchatBodySchema = z
   .object({
     siteId: z.string().trim().min(1).max(256).optional(),
     visitorId: idString('visitor id'),
-    messageId: idString('message id'),
+    messageId: idString('message id').optional(),
     text: z.string().max(10_000).refine((t) => t.trim().length > 0, 'must not be blank'),
     user: z
       .object({
         email: z.string().trim().max(512).email().optional(),
         accountId: z.union([z.string().trim().min(1).max(512), z.number().finite()]).transform(String).optional(),
         name: z.string().trim().max(256).optional(),
+        phone: Typed(64),
         userHash: z.string().trim().max(256).optional(),
       })
-      .strict()
+      .passthrough()
       .optional(),
+    name: Typed(256),
+    email: Typed(512),
+    phone: Typed(64),
+    prechat: PrechatSchema.optional(),
+    fields: FieldsSchema.optional(),
+    customFields: FieldsSchema.optional(),
+    attributes: FieldsSchema.optional(),
     page: z
       .object({ url: z.string().max(4096).optional(), title: z.string().max(1024).optional() })
-      .strict()
+      .passthrough()
       .optional(),
   })
-  .strict();
+  .passthrough();
+const KNOWN_FIELDS = new Set(['siteId', 'visitorId', 'messageId', 'text', 'user', 'name', 'email', 'phone', 'prechat', 'fields', 'customFields', 'attributes', 'page']);
 export type WebchatBody = z.input<typeof WebchatBodySchema>;
 
 export type WebchatIdentity = 'verified' | 'unverified' | 'anonymous';
+
+const pick = <T extends Record<string, unknown>, K extends keyof T>(object: T, keys: readonly K[]): Partial<Pick<T, K>> =>
+  Object.fromEntries(keys.filter((k) => object[k] !== undefined && object[k] !== '').map((k) => [k, object[k]])) as Partial<Pick<T, K>>;
 
 /** The user hash a site's server computes: hex HMAC-SHA256(identitySecret, identifier). */
 export function webchatUserHash(identitySecret: string, identifier: string): string {
@@ -221,18 +250,33 @@ export const webchatChannel: SyncChannelModule<WebchatConfig> = {
     const trustOf = (which: 'email' | 'accountId'): Trust => (check.identity === 'verified' && check.identifier === which ? 'verified' : 'asserted');
     if (body.user?.accountId !== undefined) handles.push({ kind: 'account', value: body.user.accountId, trust: trustOf('accountId') });
     if (body.user?.email !== undefined) handles.push({ kind: 'email', value: body.user.email, trust: trustOf('email') });
+    // Typed by the visitor: theirs to claim, vouched for by the site only in a verified session.
+    const typedTrust: Trust = check.identity === 'verified' ? 'channel' : 'asserted';
+    const typed = { ...body.prechat, ...pick(body, ['name', 'email', 'phone']) };
+    for (const email of [typed.email].filter((e): e is string => !!e)) handles.push({ kind: 'email', value: email, trust: typedTrust });
+    for (const phone of [body.user?.phone, typed.phone].filter((p): p is string => !!p)) handles.push({ kind: 'phone', value: phone, trust: typedTrust });
+    const fields = { ...body.attributes, ...body.customFields, ...body.fields };
+    const ignored = Object.keys(body).filter((k) => !KNOWN_FIELDS.has(k));
+    const name = body.user?.name || typed.name;
     const userAgent = header(request, 'user-agent');
+    const messageId = body.messageId ?? `srv-${randomUUID()}`;
     const message: MessageInput = {
       channel: 'webchat',
       channelAccount: config.siteId,
       // Scoped to the visitor, so one visitor can never make another's message look like a redelivery.
-      providerMessageId: `${body.visitorId}:${body.messageId}`,
+      providerMessageId: `${body.visitorId}:${messageId}`,
       threadKey: `webchat:${config.siteId}:${body.visitorId}`,
-      from: { handles, ...(body.user?.name ? { name: body.user.name } : {}) },
+      from: { handles, ...(name ? { name } : {}), ...(Object.keys(fields).length ? { attributes: { webchat: fields } } : {}) },
       text: body.text,
       replyTo: { visitorId: body.visitorId, siteId: config.siteId },
       metadata: {
-        webchat: { messageId: body.messageId, identity: check.identity, ...(check.reason ? { identityReason: check.reason } : {}) },
+        webchat: {
+          messageId,
+          ...(body.messageId === undefined ? { serverAssignedId: true } : {}),
+          identity: check.identity,
+          ...(check.reason ? { identityReason: check.reason } : {}),
+        },
+        ...(ignored.length ? { ignoredFields: ignored.slice(0, 50) } : {}),
         ...(body.page?.url !== undefined ? { pageUrl: body.page.url } : {}),
         ...(body.page?.title !== undefined ? { pageTitle: body.page.title } : {}),
         ...(userAgent ? { userAgent: userAgent.slice(0, 1024) } : {}),

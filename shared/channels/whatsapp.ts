@@ -16,7 +16,13 @@
  *   may come with the BSUID only, without any phone number. Recorded as a `whatsapp_bsuid` handle.
  * Both scoped handles use scope = the WhatsApp Business Account id (entry[].id): a BSUID belongs to the
  * business portfolio, not to one phone number, so every number of the same WABA sees the same person.
- * The username (contacts[].profile.username) changes at will: it goes to metadata, never to identity.
+ * The username (contacts[].profile.username) changes hands: it is a `username` handle scoped to 'whatsapp'
+ * at asserted trust (it can suggest a merge, never make one), and stays in metadata with the profile name
+ * (metadata.profileName; also the contact's name when it has none).
+ * A reply (message.context.id) names the message it answers in inReplyTo, so it continues that
+ * conversation. An edit (type "edit", documented for Coexistence numbers: edit.original_message_id and
+ * the new edit.message) updates the original item in place (providerMessageId = the original's id,
+ * editedAt = the edit's timestamp).
  *
  * Replies: `replyTo = { to: <wa_id, or the BSUID when no phone is known>, phoneNumberId }`; `send` posts
  * to the number in `to` with `to`, or to a BSUID with `recipient`, from `replyTo.phoneNumberId` (falling
@@ -136,6 +142,7 @@ const MessageSchema = z
     reaction: z.object({ message_id: id(512), emoji: text(64).optional() }).passthrough().optional(),
     context: z.object({ from: text(64).optional(), id: text(512).optional() }).passthrough().optional(),
     system: z.object({ body: text(4096).optional() }).passthrough().optional(),
+    edit: z.object({ original_message_id: id(512), message: z.record(z.string(), z.unknown()) }).passthrough().optional(),
   })
   .passthrough();
 
@@ -273,7 +280,14 @@ function content(message: WaMessage): { text: string; attachments: Attachment[];
   return { text: body, attachments, extra };
 }
 
-function toMessage(value: Value, message: WaMessage, wabaId: string): MessageInput {
+/** The message an edit carries, read like any message (the edit's own id, time and sender). */
+function editedContent(message: WaMessage, path: (string | number)[]): WaMessage | undefined {
+  if (message.type !== 'edit' || !message.edit) return undefined;
+  const inner = message.edit.message;
+  return parseAt(MessageSchema, { ...inner, id: message.id, timestamp: message.timestamp, from: message.from, from_user_id: message.from_user_id, context: undefined }, [...path, 'edit', 'message']);
+}
+
+function toMessage(value: Value, message: WaMessage, wabaId: string, path: (string | number)[]): MessageInput {
   const { waId, bsuid, parentBsuid, contact } = senderOf(value.contacts, message);
   const handles: HandleInput[] = [];
   if (waId) {
@@ -281,14 +295,20 @@ function toMessage(value: Value, message: WaMessage, wabaId: string): MessageInp
     handles.push({ kind: 'whatsapp_id', scope: wabaId, value: waId, trust: 'channel' });
   }
   if (bsuid) handles.push({ kind: 'whatsapp_bsuid', scope: wabaId, value: bsuid, trust: 'channel' });
+  const username = contact?.profile?.username?.trim().replace(/^@/, '');
+  if (username) handles.push({ kind: 'username', scope: 'whatsapp', value: username, trust: 'asserted' });
   const phoneNumberId = value.metadata.phone_number_id;
   const to = (waId ?? bsuid) as string;
-  const { text: body, attachments, extra } = content(message);
+  const edited = editedContent(message, path);
+  const { text: body, attachments, extra } = content(edited ?? message);
   const name = contact?.profile?.name?.trim();
+  const answered = edited ? undefined : message.context?.id;
   return {
     channel: 'whatsapp',
     channelAccount: phoneNumberId,
-    providerMessageId: message.id,
+    providerMessageId: edited ? message.edit!.original_message_id : message.id,
+    ...(edited ? { editedAt: Number(message.timestamp) * 1000 } : {}),
+    ...(answered ? { inReplyTo: [answered] } : {}),
     threadKey: to,
     from: { handles, ...(name ? { name } : {}) },
     text: body,
@@ -303,7 +323,9 @@ function toMessage(value: Value, message: WaMessage, wabaId: string): MessageInp
       bsuid,
       parentBsuid,
       username: contact?.profile?.username,
+      profileName: contact?.profile?.name,
       context: message.context,
+      ...(edited ? { editId: message.id } : {}),
       ...extra,
     }),
     raw: message,
@@ -479,7 +501,7 @@ export const whatsappChannel: SyncChannelModule<WhatsAppChannelConfig> = {
         if (config.phoneNumberId && value.metadata.phone_number_id !== config.phoneNumberId) return;
         value.messages?.forEach((message, m) => {
           // The schema above guarantees a valid item; checked again so a gap is a 400, never a stored half-message.
-          const input = toMessage(value, message, entry.id);
+          const input = toMessage(value, message, entry.id, [...path, 'messages', m]);
           parseAt(MessageInputSchema, input, [...path, 'messages', m]);
           items.push({ type: 'message', message: input });
         });

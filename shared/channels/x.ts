@@ -128,7 +128,14 @@ function parseDelivery(body: unknown, config: XChannelConfig): InboundItem[] {
       channelAccount: delivery.for_user_id,
       providerMessageId: event.id,
       threadKey: conversationId(create.sender_id, delivery.for_user_id),
-      from: { name, handles: [{ kind: 'x_user', scope: delivery.for_user_id, value: create.sender_id, trust: 'channel' }] },
+      from: {
+        name,
+        handles: [
+          { kind: 'x_user', scope: delivery.for_user_id, value: create.sender_id, trust: 'channel' },
+          // A screen name changes hands: it can suggest a merge, never make one.
+          ...(user?.screen_name ? [{ kind: 'username' as const, scope: 'x', value: user.screen_name, trust: 'asserted' as const }] : []),
+        ],
+      },
       text: create.message_data.text,
       attachments,
       sentAt: Number(event.created_timestamp),

@@ -5,7 +5,7 @@
  * Cursor: `{ uidValidity, lastUid }` (RFC 3501 2.3.1.1: a UID is only meaningful together with the mailbox's
  * UIDVALIDITY), kept in an injected `CursorStore` under `cursorKey(options)` = `user@host/mailbox`.
  * - A poll fetches the messages with UID > lastUid, in UID order, as raw RFC 822 bytes (BODY.PEEK[], so
- *   fetching alone never sets \Seen), and hands each to `onMessage(raw, uid)`; the caller parses
+ *   fetching alone never sets \Seen), and hands each to `onMessage(raw, uid, { internalDate })`; the caller parses
  *   (`parseEmail`) and ingests (`ot.ingest`).
  * - After `onMessage` resolves, the message is marked \Seen (`after: 'seen'`, the default) or moved to
  *   `moveTo` (`after: 'move'`; the folder is created when missing), THEN the cursor is saved. The cursor is
@@ -28,6 +28,16 @@
  * not exist -> NOT_FOUND. The connection is always logged out at the end (closed at once after a failure).
  */
 import { ImapFlow } from 'imapflow';
+
+/** What the server says about a message besides its bytes: INTERNALDATE, when it arrived (RFC 3501 2.3.3). */
+export interface FetchedMeta {
+  internalDate?: Date;
+}
+
+const internalDateOf = (value: unknown): Date | undefined => {
+  const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+  return date && Number.isFinite(date.getTime()) ? date : undefined;
+};
 import { OmnithreadError, isOmnithreadError } from '../errors';
 
 export interface ImapPollOptions {
@@ -79,7 +89,7 @@ export interface PollResult {
   more: boolean;
 }
 
-export type OnMessage = (raw: Buffer, uid: number) => Promise<unknown> | unknown;
+export type OnMessage = (raw: Buffer, uid: number, meta: FetchedMeta) => Promise<unknown> | unknown;
 export type OnError = (error: OmnithreadError, uid: number) => Promise<unknown> | unknown;
 
 /** The key a mailbox's cursor is stored under: `user@host/mailbox`. */
@@ -190,7 +200,7 @@ export async function pollMailbox(options: ImapPollOptions, cursorStore: CursorS
     for (const uid of uids) {
       let message;
       try {
-        message = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
+        message = await client.fetchOne(String(uid), { uid: true, source: true, internalDate: true }, { uid: true });
       } catch (error) {
         throw connectionError(error, options);
       }
@@ -202,7 +212,7 @@ export async function pollMailbox(options: ImapPollOptions, cursorStore: CursorS
         continue;
       }
       try {
-        await onMessage(message.source, uid);
+        await onMessage(message.source, uid, { internalDate: internalDateOf(message.internalDate) });
       } catch (error) {
         if (!isOmnithreadError(error, 'INVALID_INPUT')) throw error;
         ok = false;

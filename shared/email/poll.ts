@@ -13,7 +13,8 @@
 import { z } from 'zod';
 import type { SettingField } from '../channels/channel';
 import { parseEmail } from '../channels/email';
-import { OmnithreadError } from '../errors';
+import { isOwnAddress } from '../identity/rules';
+import { OmnithreadError, isOmnithreadError } from '../errors';
 import { parseInput } from '../model';
 import type { IngestResult, Omnithread } from '../omnithread';
 import { cursorKey, pollMailbox, type Cursor, type CursorStore } from './imap';
@@ -86,6 +87,10 @@ export interface EmailPollResult {
   recorded: IngestResult[];
   /** Mails read again that were already recorded (after a crash or a UIDVALIDITY change). */
   duplicates: number;
+  /** Our own mails (an agent's answer from the support mailbox), recorded as outbound on the customer's timeline: the flow does not run for them. */
+  outbound: IngestResult[];
+  /** Mails with no customer in them (between two of our own addresses): not recorded, with why. */
+  ignored: string[];
   /** Mails that could not be read: reported, skipped, left unread or moved to the error folder. */
   failed: EmailPollFailure[];
   uidValidityChanged: boolean;
@@ -104,11 +109,23 @@ function storeCursors(ot: Omnithread): CursorStore {
   };
 }
 
+/** The result of a poll that could not start (the store would not open): nothing read, the error to report. */
+export const failedPoll = (error: OmnithreadError): EmailPollResult => ({
+  recorded: [],
+  duplicates: 0,
+  outbound: [],
+  ignored: [],
+  failed: [],
+  uidValidityChanged: false,
+  more: false,
+  error,
+});
+
 /** Polls the mailbox once (see the module comment). Settings are validated first (INVALID_INPUT naming the field). */
 export async function pollEmailIntoTimeline(ot: Omnithread, settingsInput: unknown): Promise<EmailPollResult> {
   const settings = parseInput(ImapSettingsSchema, settingsInput, 'IMAP settings');
   const defaultMailbox = settings.address || (settings.user.includes('@') ? settings.user : undefined);
-  const result: EmailPollResult = { recorded: [], duplicates: 0, failed: [], uidValidityChanged: false, more: false };
+  const result: EmailPollResult = { recorded: [], duplicates: 0, outbound: [], ignored: [], failed: [], uidValidityChanged: false, more: false };
   const options = {
     host: settings.host,
     ...(settings.port ? { port: settings.port } : {}),
@@ -126,10 +143,18 @@ export async function pollEmailIntoTimeline(ot: Omnithread, settingsInput: unkno
     const poll = await pollMailbox(
       options,
       storeCursors(ot),
-      async (raw) => {
-        const ingested = await ot.ingest(await parseEmail(raw, { defaultMailbox }));
-        if (ingested.duplicate) result.duplicates++;
-        else result.recorded.push(ingested);
+      async (raw, _uid, meta) => {
+        let ingested;
+        try {
+          ingested = await ot.ingest(await parseEmail(raw, { defaultMailbox, receivedAt: meta.internalDate, isOwnAddress: (address) => isOwnAddress(ot.rules, address) }));
+        } catch (error) {
+          if (!isOmnithreadError(error, 'IGNORED')) throw error;
+          result.ignored.push(error.message);
+          return;
+        }
+        if (ingested.effect === 'outbound') result.outbound.push(ingested);
+        else if (ingested.effect === 'recorded') result.recorded.push(ingested);
+        else result.duplicates++;
       },
       (error, uid) => {
         result.failed.push({ uid, error: error.message, ...(error.field ? { field: error.field } : {}) });

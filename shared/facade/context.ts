@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { notFound } from '../errors';
 import { ContactView, Identity, handleKey, trustRank } from '../model';
 import { HandleRow, contactFromRow, familyHandles, familyRows, getContactRow, identityFromRow } from '../identity/contacts';
-import { IdentityRules } from '../identity/rules';
+import { IdentityRules, sharedReason } from '../identity/rules';
 import { SqlDriver, SqlExecutor, SqlTransaction } from '../store/driver';
 import { ConversationRow, conversationFromRow, getConversationRow } from '../timeline/events';
 import type { AssignedConversation } from './types';
@@ -45,9 +45,10 @@ export async function rootOf(ctx: FacadeContext, db: SqlExecutor, contactId: str
 
 /**
  * One identity per value: when several records of a merged person hold the same handle, the view shows
- * it once, with the best trust and the whole span it was seen over (the export keeps every record).
+ * it once, with the best trust and the whole span it was seen over (the export keeps every record). A
+ * value the rules call shared (a landline, a role mailbox) says so.
  */
-function foldIdentities(rows: readonly HandleRow[]): Identity[] {
+function foldIdentities(rows: readonly HandleRow[], rules: IdentityRules): Identity[] {
   const byKey = new Map<string, HandleRow>();
   for (const row of rows) {
     const key = handleKey(row);
@@ -63,7 +64,10 @@ function foldIdentities(rows: readonly HandleRow[]): Identity[] {
       last_seen_at: Math.max(had.last_seen_at, row.last_seen_at),
     });
   }
-  return [...byKey.values()].map(identityFromRow);
+  return [...byKey.values()].map((row) => {
+    const shared = sharedReason(rules, row.kind, row.value);
+    return shared ? { ...identityFromRow(row), shared } : identityFromRow(row);
+  });
 }
 
 /** A person as callers see them: the survivor, with every identity of every contact merged into it. */
@@ -75,7 +79,7 @@ export async function contactView(ctx: FacadeContext, db: SqlExecutor, rootId: s
   return {
     ...contactFromRow(ctx.workspace, root),
     name: root.name ?? merged.find((m) => m.name)?.name ?? null,
-    identities: foldIdentities(handles),
+    identities: foldIdentities(handles, ctx.rules),
     mergedContactIds: merged.map((m) => m.id),
   };
 }

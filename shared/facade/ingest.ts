@@ -1,37 +1,70 @@
 /**
- * Recording an inbound message: the sender is resolved, the event appended and the person's conversation
- * opened or continued, in one transaction. A redelivery of the same provider message changes nothing and
- * says so.
+ * Recording a delivery, in one transaction, idempotent on (channel, channel account, provider message id):
+ * - an inbound message: the sender is resolved, the event appended, and the person's conversation opened,
+ *   continued or (for a reply in an ended thread) reopened;
+ * - a redelivery: nothing changes, and the result says so;
+ * - an edit (`editedAt`): the original timeline item is updated in place and its earlier text kept in
+ *   `data.edits`, so the transcript and the AI see the latest text once;
+ * - one of our own messages seen on the channel (`direction: 'outbound'`, or mail from the store
+ *   settings' own addresses): recorded as ours on the customer's timeline, found by the message it
+ *   answers, its thread, or its recipients. Mail with no customer in it (between two of our own
+ *   addresses) is not recorded: IGNORED.
  */
 import { OmnithreadError } from '../errors';
-import { MessageInput, MessageInputSchema, handleKey, parseInput, toMs } from '../model';
-import { normalizeHandles } from '../identity/normalize';
+import { Message, MessageInput, MessageInputSchema, TimelineEvent, handleKey, parseInput, toIso, toMs } from '../model';
+import { lockRoot, mergeAttributes } from '../identity/contacts';
+import { NormalizedHandle, NormalizedHandles, normalizeHandles } from '../identity/normalize';
 import { resolveIdentity } from '../identity/resolve';
-import { SqlExecutor } from '../store/driver';
-import { conversationFromRow, getConversationRow, getEvent, insertEvent, threadContact, touchConversation } from '../timeline/events';
+import { isOwnAddress } from '../identity/rules';
+import { SqlExecutor, SqlTransaction } from '../store/driver';
+import {
+  contactOfProviderIds,
+  conversationFromRow,
+  eventByProviderId,
+  getConversationRow,
+  getEvent,
+  insertEvent,
+  threadContact,
+  touchConversation,
+  updateEventContent,
+} from '../timeline/events';
 import { FacadeContext, contactView, delivery, digest, lockFor, remember, rootOf } from './context';
 import { conversationFor } from './conversations';
 import type { IngestResult } from './types';
 
+/** At most this many earlier versions of an edited message are kept. */
+const MAX_EDITS = 50;
+
 export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<IngestResult> {
   const message = parseInput(MessageInputSchema, input, 'message');
-  const { handles, skipped } = normalizeHandles(message.from.handles, ctx.rules);
+  const from = normalizeHandles(message.from.handles, ctx.rules);
+  const own = (h: NormalizedHandle) => h.kind === 'email' && (isOwnAddress(ctx.rules, h.value) || (message.channel === 'email' && h.value === message.channelAccount));
+  const ours = message.direction === 'outbound' || from.handles.some((h) => h.kind === 'email' && isOwnAddress(ctx.rules, h.value));
+  const recipients = ours ? normalizeHandles(message.to?.handles ?? [], ctx.rules) : undefined;
+  const customers: NormalizedHandles = recipients ? { handles: recipients.handles.filter((h) => !own(h)), skipped: recipients.skipped } : from;
   const now = ctx.clock();
   const occurredAt = toMs(message.sentAt ?? message.receivedAt, now);
   const dedupeKey = digest('in', message.channel, message.channelAccount, message.providerMessageId);
 
   return ctx.driver.transaction(async (tx) => {
-    await lockFor(ctx, tx, 'shared', [`delivery:${dedupeKey}`, ...handles.map((h) => `handle:${handleKey(h)}`)]);
+    await lockFor(ctx, tx, 'shared', [`delivery:${dedupeKey}`, ...customers.handles.map((h) => `handle:${handleKey(h)}`)]);
     const seen = await delivery(ctx, tx, dedupeKey);
-    if (seen) return { ...(await duplicateResult(ctx, tx, seen.event_id)), message };
+    if (seen) {
+      if (message.editedAt !== undefined) return applyEdit(ctx, tx, message, seen.event_id, now);
+      return { ...(await duplicateResult(ctx, tx, seen.event_id)), message };
+    }
+    if (ours) return recordOurs(ctx, tx, message, customers, occurredAt, now, dedupeKey);
 
     const threadContactId = message.threadKey ? await threadContact(tx, ctx.workspace, message.channel, message.channelAccount, message.threadKey) : undefined;
     const identity = await resolveIdentity(
       tx,
       { workspace: ctx.workspace, rules: ctx.rules, now, actor: ctx.actor },
-      { handles, skipped, name: message.from.name, threadContactId },
+      { handles: from.handles, skipped: from.skipped, name: message.from.name, threadContactId },
     );
-    const { conversation, channelSwitch } = await conversationFor(ctx, tx, identity.contactId, message.channel, occurredAt, now);
+    if (message.from.attributes && Object.keys(message.from.attributes).length) {
+      await mergeAttributes(tx, ctx.workspace, identity.contactId, message.from.attributes, now);
+    }
+    const { conversation, channelSwitch } = await conversationFor(ctx, tx, identity.contactId, message.channel, occurredAt, now, { inReplyTo: message.inReplyTo });
     const event = await insertEvent(
       tx,
       ctx.workspace,
@@ -50,6 +83,8 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
           ...(message.from.name ? { from: { name: message.from.name } } : {}),
           attachments: message.attachments,
           ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+          ...(message.inReplyTo?.length ? { inReplyTo: message.inReplyTo } : {}),
+          ...(message.editedAt !== undefined ? { editedAt: toIso(toMs(message.editedAt, now)), edits: [] } : {}),
           ...(message.metadata ? { metadata: message.metadata } : {}),
           ...(message.raw !== undefined ? { raw: message.raw } : {}),
           // Not the explanation: it names other people's handles and ids, which an erasure must be able
@@ -58,15 +93,15 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
       },
       now,
     );
-    await touchConversation(tx, ctx.workspace, conversation, message.channel, occurredAt);
+    await touchConversation(tx, ctx.workspace, conversation, message.channel, occurredAt, message.kind !== 'interaction');
     await remember(ctx, tx, dedupeKey, event.id, now);
-    const row = (await getConversationRow(tx, ctx.workspace, conversation.id))!;
     return {
+      effect: 'recorded',
       duplicate: false,
       message,
       event,
       contact: await contactView(ctx, tx, identity.contactId),
-      conversation: conversationFromRow(ctx.workspace, row),
+      conversation: conversationFromRow(ctx.workspace, (await getConversationRow(tx, ctx.workspace, conversation.id))!),
       identity,
       channelSwitch,
     };
@@ -79,14 +114,137 @@ async function duplicateResult(ctx: FacadeContext, tx: SqlExecutor, eventId: str
     // The person was erased after the first delivery: the redelivery is still a redelivery.
     throw new OmnithreadError('CONFLICT', 'This message was recorded before and its contact has since been erased; it is not recorded again');
   }
-  const rootId = await rootOf(ctx, tx, event.contactId);
-  const row = event.conversationId ? await getConversationRow(tx, ctx.workspace, event.conversationId) : undefined;
   return {
+    effect: 'duplicate',
     duplicate: true,
     event,
-    contact: await contactView(ctx, tx, rootId),
-    conversation: conversationFromRow(ctx.workspace, row!),
+    ...(await whereItIs(ctx, tx, event)),
     identity: { created: false, explanation: `This message was recorded before (event ${event.id}); a redelivery changes nothing.`, steps: [] },
     channelSwitch: null,
+  };
+}
+
+async function whereItIs(ctx: FacadeContext, tx: SqlExecutor, event: TimelineEvent): Promise<Pick<IngestResult, 'contact' | 'conversation'>> {
+  const row = event.conversationId ? await getConversationRow(tx, ctx.workspace, event.conversationId) : undefined;
+  return { contact: await contactView(ctx, tx, await rootOf(ctx, tx, event.contactId)), conversation: conversationFromRow(ctx.workspace, row!) };
+}
+
+interface EditVersion {
+  text: string;
+  /** When this version was written. */
+  at: string;
+}
+
+/**
+ * An edit of a message recorded before: the item takes the newest text, and every other version is kept
+ * in data.edits (oldest first). The same edit delivered again changes nothing; an older edit arriving
+ * late only joins the history.
+ */
+async function applyEdit(ctx: FacadeContext, tx: SqlTransaction, message: Message, eventId: string | null, now: number): Promise<IngestResult> {
+  const original = eventId ? await getEvent(tx, ctx.workspace, eventId) : undefined;
+  if (!original) return { ...(await duplicateResult(ctx, tx, eventId)), message };
+  const editedAt = toIso(toMs(message.editedAt, now));
+  const currentAt = typeof original.data.editedAt === 'string' ? original.data.editedAt : original.occurredAt;
+  const edits = Array.isArray(original.data.edits) ? (original.data.edits as EditVersion[]) : [];
+  if (currentAt === editedAt || edits.some((e) => e.at === editedAt)) return { ...(await duplicateResult(ctx, tx, eventId)), message };
+  await lockRoot(tx, ctx.workspace, original.contactId);
+  const newer = editedAt > currentAt;
+  const history = [...edits, newer ? { text: original.text, at: currentAt } : { text: message.text, at: editedAt }].sort((a, b) => (a.at < b.at ? -1 : 1)).slice(-MAX_EDITS);
+  const data = { ...original.data, edits: history, editedAt: newer ? editedAt : currentAt };
+  await updateEventContent(tx, ctx.workspace, original.id, newer ? message.text : original.text, data);
+  const event = (await getEvent(tx, ctx.workspace, original.id))!;
+  return {
+    effect: 'edited',
+    duplicate: false,
+    message,
+    event,
+    ...(await whereItIs(ctx, tx, event)),
+    identity: {
+      created: false,
+      explanation: newer
+        ? `An edit of message ${message.providerMessageId}: the timeline item ${event.id} now shows the new text; ${history.length} earlier version(s) kept.`
+        : `An older edit of message ${message.providerMessageId} arrived late: kept in the item's history, the newer text stays.`,
+      steps: [],
+    },
+    channelSwitch: null,
+  };
+}
+
+/**
+ * One of our own messages seen on the channel: the customer is the person of the message it answers, else
+ * of its thread, else its recipients (found, or recorded as a new contact). A mail we sent ourselves
+ * (through the Reply node) is already on the timeline under its provider id: a duplicate.
+ */
+async function recordOurs(
+  ctx: FacadeContext,
+  tx: SqlTransaction,
+  message: Message,
+  customers: NormalizedHandles,
+  at: number,
+  now: number,
+  dedupeKey: string,
+): Promise<IngestResult> {
+  const sent = await eventByProviderId(tx, ctx.workspace, message.channel, message.providerMessageId);
+  if (sent) {
+    await remember(ctx, tx, dedupeKey, sent.id, now);
+    return { ...(await duplicateResult(ctx, tx, sent.id)), message };
+  }
+  const sender = message.from.handles.map((h) => h.value).join(', ');
+  let how: string;
+  let contactId = await contactOfProviderIds(tx, ctx.workspace, message.channel, message.inReplyTo ?? []);
+  how = 'the message it answers';
+  if (!contactId && message.threadKey) {
+    contactId = await threadContact(tx, ctx.workspace, message.channel, message.channelAccount, message.threadKey);
+    how = 'its thread';
+  }
+  let identity: IngestResult['identity'] | undefined;
+  if (!contactId) {
+    if (!customers.handles.length) {
+      throw new OmnithreadError('IGNORED', `Not recorded: ${message.providerMessageId} is from our own ${sender} and has no customer among its recipients, nor a thread we know`);
+    }
+    const resolved = await resolveIdentity(tx, { workspace: ctx.workspace, rules: ctx.rules, now, actor: ctx.actor }, { handles: customers.handles, skipped: customers.skipped });
+    identity = resolved;
+    contactId = resolved.contactId;
+    how = 'its recipients';
+  }
+  const rootId = await lockRoot(tx, ctx.workspace, contactId as string);
+  const { conversation, channelSwitch } = await conversationFor(ctx, tx, rootId, message.channel, at, now, { inReplyTo: message.inReplyTo });
+  const event = await insertEvent(
+    tx,
+    ctx.workspace,
+    {
+      contactId: rootId,
+      conversationId: conversation.id,
+      kind: message.kind,
+      channel: message.channel,
+      channelAccount: message.channelAccount,
+      direction: 'outbound',
+      text: message.text,
+      occurredAt: at,
+      providerMessageId: message.providerMessageId,
+      threadKey: message.threadKey ?? null,
+      data: {
+        attachments: message.attachments,
+        author: { id: sender, ...(message.from.name ? { name: message.from.name } : {}), type: 'human' },
+        seenOn: 'channel',
+        ...(message.inReplyTo?.length ? { inReplyTo: message.inReplyTo } : {}),
+        ...(message.metadata ? { metadata: message.metadata } : {}),
+        ...(message.raw !== undefined ? { raw: message.raw } : {}),
+      },
+    },
+    now,
+  );
+  await touchConversation(tx, ctx.workspace, conversation, message.channel, at);
+  await remember(ctx, tx, dedupeKey, event.id, now);
+  const explanation = `Sent by us (${sender}): recorded as our message on ${rootId}'s timeline, found by ${how}.`;
+  return {
+    effect: 'outbound',
+    duplicate: false,
+    message,
+    event,
+    contact: await contactView(ctx, tx, rootId),
+    conversation: conversationFromRow(ctx.workspace, (await getConversationRow(tx, ctx.workspace, conversation.id))!),
+    identity: identity ? { ...identity, explanation: `${explanation} ${identity.explanation}` } : { created: false, explanation, steps: [] },
+    channelSwitch,
   };
 }

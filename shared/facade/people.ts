@@ -10,12 +10,12 @@ import {
   MergeSuggestion,
   activeMergeOf,
   familyRows,
-  getContactRow,
   getMerge,
   getSuggestion,
   handleOwners,
   listSuggestions,
   lockRoot,
+  mergeAttributes,
   mergeRoots,
   mergesOfFamily,
   setSuggestionStatus,
@@ -153,13 +153,7 @@ export async function setContactAttributes(ctx: FacadeContext, contactId: string
   return ctx.driver.transaction(async (tx) => {
     await lockFor(ctx, tx, 'shared');
     const rootId = await lockRoot(tx, ctx.workspace, contactId);
-    const row = (await getContactRow(tx, ctx.workspace, rootId))!;
-    const merged: Record<string, unknown> = { ...(JSON.parse(row.attributes) as Record<string, unknown>) };
-    for (const [key, value] of Object.entries(patch)) {
-      if (value === null) delete merged[key];
-      else merged[key] = value;
-    }
-    await tx.run('UPDATE contacts SET attributes = ?, updated_at = ? WHERE workspace = ? AND id = ?', [JSON.stringify(merged), now, ctx.workspace, rootId]);
+    await mergeAttributes(tx, ctx.workspace, rootId, patch, now);
     return contactView(ctx, tx, rootId);
   });
 }

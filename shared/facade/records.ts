@@ -13,12 +13,14 @@ import {
   StatusUpdateInput,
   StatusUpdateInputSchema,
   TimelineEvent,
+  handleKey,
   parseInput,
   toMs,
 } from '../model';
-import { lockRoot } from '../identity/contacts';
-import { SqlTransaction } from '../store/driver';
-import { completeOutboundEvent, eventByProviderId, getEvent, insertEvent, openConversation, touchConversation } from '../timeline/events';
+import { handleOwners, lockRoot } from '../identity/contacts';
+import { normalizeHandles } from '../identity/normalize';
+import { FAMILY_IDS, SqlTransaction } from '../store/driver';
+import { completeOutboundEvent, eventByProviderId, eventFromRow, getEvent, insertEvent, openConversation, touchConversation } from '../timeline/events';
 import { FacadeContext, conversationOf, delivery, digest, lockFor, remember } from './context';
 import { conversationFor } from './conversations';
 import type { RecordResult } from './types';
@@ -114,7 +116,11 @@ export interface StatusResult {
   duplicate: boolean;
   event: TimelineEvent | null;
   of: TimelineEvent | null;
+  /** For a watermark: how many of our messages it marked (each once). */
+  marked?: number;
 }
+
+type StatusUpdate = z.output<typeof StatusUpdateInputSchema>;
 
 /**
  * Records what happened to an earlier message or call (delivered, read, failed; a call answered or
@@ -123,8 +129,10 @@ export interface StatusResult {
  */
 export async function recordStatus(ctx: FacadeContext, input: StatusUpdateInput): Promise<StatusResult> {
   const update = parseInput(StatusUpdateInputSchema, input, 'status update');
+  if (update.providerMessageId === undefined) return recordWatermark(ctx, update);
+  const providerMessageId = update.providerMessageId;
   const now = ctx.clock();
-  const dedupeKey = digest('status', update.channel, update.channelAccount, update.providerMessageId, update.status);
+  const dedupeKey = statusKey(update, providerMessageId);
   return ctx.driver.transaction(async (tx) => {
     await lockFor(ctx, tx, 'shared', [`delivery:${dedupeKey}`]);
     const seen = await delivery(ctx, tx, dedupeKey);
@@ -132,26 +140,77 @@ export async function recordStatus(ctx: FacadeContext, input: StatusUpdateInput)
       const event = seen.event_id ? ((await getEvent(tx, ctx.workspace, seen.event_id)) ?? null) : null;
       return { recorded: false, duplicate: true, event, of: null };
     }
-    const of = await eventByProviderId(tx, ctx.workspace, update.channel, update.providerMessageId);
+    const of = await eventByProviderId(tx, ctx.workspace, update.channel, providerMessageId);
     if (!of) return { recorded: false, duplicate: false, event: null, of: null };
     await lockRoot(tx, ctx.workspace, of.contactId);
-    const event = await insertEvent(
-      tx,
-      ctx.workspace,
-      {
-        contactId: of.contactId,
-        conversationId: of.conversationId,
-        kind: 'status',
-        channel: update.channel,
-        channelAccount: update.channelAccount,
-        text: '',
-        occurredAt: toMs(update.at, now),
-        data: { status: update.status, of: of.id, ...(Object.keys(update.details).length ? { details: update.details } : {}) },
-      },
-      now,
-    );
+    const event = await writeStatus(ctx, tx, update, of, toMs(update.at, now), update.details, now);
     await remember(ctx, tx, dedupeKey, event.id, now);
     return { recorded: true, duplicate: false, event, of };
+  });
+}
+
+const statusKey = (update: StatusUpdate, providerMessageId: string): string =>
+  digest('status', update.channel, update.channelAccount, providerMessageId, update.status);
+
+function writeStatus(ctx: FacadeContext, tx: SqlTransaction, update: StatusUpdate, of: TimelineEvent, at: number, details: Record<string, unknown>, now: number): Promise<TimelineEvent> {
+  return insertEvent(
+    tx,
+    ctx.workspace,
+    {
+      contactId: of.contactId,
+      conversationId: of.conversationId,
+      kind: 'status',
+      channel: update.channel,
+      channelAccount: update.channelAccount,
+      text: '',
+      occurredAt: at,
+      data: { status: update.status, of: of.id, ...(Object.keys(details).length ? { details } : {}) },
+    },
+    now,
+  );
+}
+
+/**
+ * A watermark receipt (Messenger, Instagram): every message we sent to the recipient on this account, up
+ * to the watermark, has the status; each gets it once, as if the provider had named it. The watermark
+ * already applied is kept per recipient and status, so a receipt only looks at what was sent since.
+ */
+async function recordWatermark(ctx: FacadeContext, update: StatusUpdate): Promise<StatusResult> {
+  const now = ctx.clock();
+  const upTo = toMs(update.upTo, now);
+  const { handles } = normalizeHandles([update.recipient!], ctx.rules);
+  const none: StatusResult = { recorded: false, duplicate: false, event: null, of: null, marked: 0 };
+  if (!handles.length) return none;
+  const cursorKey = `watermark:${update.channel}:${update.channelAccount}:${handleKey(handles[0])}:${update.status}`;
+  return ctx.driver.transaction(async (tx) => {
+    await lockFor(ctx, tx, 'shared', [cursorKey]);
+    const holder = ((await handleOwners(tx, ctx.workspace, handles)).get(handleKey(handles[0])) ?? []).sort((a, b) => b.last_seen_at - a.last_seen_at)[0];
+    if (!holder) return none;
+    const rootId = await lockRoot(tx, ctx.workspace, holder.root_id);
+    const cursor = await tx.get<{ value: string }>('SELECT value FROM cursors WHERE workspace = ? AND key = ?', [ctx.workspace, cursorKey]);
+    const since = cursor ? Number(JSON.parse(cursor.value)) : -1;
+    if (upTo <= since) return { ...none, duplicate: true };
+    const rows = await tx.all<Parameters<typeof eventFromRow>[1]>(
+      `SELECT * FROM events WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND channel = ? AND channel_account = ? AND direction = 'outbound'
+         AND kind = 'message' AND provider_message_id IS NOT NULL AND occurred_at > ? AND occurred_at <= ? ORDER BY occurred_at, seq`,
+      [ctx.workspace, ctx.workspace, rootId, update.channel, update.channelAccount, since, upTo],
+    );
+    let last: { event: TimelineEvent; of: TimelineEvent } | undefined;
+    let marked = 0;
+    for (const of of rows.map((row) => eventFromRow(ctx.workspace, row))) {
+      const key = statusKey(update, of.providerMessageId!);
+      if (await delivery(ctx, tx, key)) continue;
+      const event = await writeStatus(ctx, tx, update, of, toMs(update.at, upTo), { ...update.details, watermark: new Date(upTo).toISOString() }, now);
+      await remember(ctx, tx, key, event.id, now);
+      last = { event, of };
+      marked++;
+    }
+    await tx.run(
+      `INSERT INTO cursors (workspace, key, value, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (workspace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      [ctx.workspace, cursorKey, JSON.stringify(upTo), now],
+    );
+    return { recorded: marked > 0, duplicate: false, event: last?.event ?? null, of: last?.of ?? null, marked };
   });
 }
 

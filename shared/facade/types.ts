@@ -4,7 +4,15 @@ import type { MergeRecord, MergeSuggestion } from '../identity/contacts';
 import type { Resolution } from '../identity/resolve';
 import type { Agent, AgentFilter, AgentInput, AgentLoad, AgentStatus, Load } from '../routing/roster';
 
+/**
+ * What recording a delivery did: `recorded` a new message (what a flow runs for), `duplicate` a redelivery
+ * (nothing written), `edited` an earlier message updated in place, `outbound` one of our own messages seen
+ * on the channel (an agent's answer from the support mailbox) recorded on the customer's timeline.
+ */
+export type IngestEffect = 'recorded' | 'duplicate' | 'edited' | 'outbound';
+
 export interface IngestResult {
+  effect: IngestEffect;
   /** True when this provider message was recorded before: nothing new was written. */
   duplicate: boolean;
   /** The message as validated (defaults filled in), what a flow works with next. */

@@ -86,6 +86,18 @@ export async function lockRoot(db: SqlTransaction, workspace: string, contactId:
   }
 }
 
+/** Merges attributes into a contact's (a null value removes that attribute). */
+export async function mergeAttributes(db: SqlExecutor, workspace: string, contactId: string, patch: Record<string, unknown>, now: number): Promise<void> {
+  const row = await getContactRow(db, workspace, contactId);
+  if (!row) throw notFound('Contact', contactId);
+  const merged: Record<string, unknown> = { ...(JSON.parse(row.attributes) as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  await db.run('UPDATE contacts SET attributes = ?, updated_at = ? WHERE workspace = ? AND id = ?', [JSON.stringify(merged), now, workspace, contactId]);
+}
+
 /** [survivor, merged] for two contacts about to be merged: the older one survives (ties: the smaller id). */
 export async function survivorFirst(db: SqlExecutor, workspace: string, a: string, b: string): Promise<[string, string]> {
   const [rowA, rowB] = [await getContactRow(db, workspace, a), await getContactRow(db, workspace, b)];
@@ -313,7 +325,10 @@ export const suggestionFromRow = (row: SuggestionRow): MergeSuggestion => ({
   updatedAt: toIso(row.updated_at),
 });
 
-/** Records a suggestion to merge two contacts, once per open pair. Returns its id (new or existing). */
+/**
+ * Records a suggestion to merge two contacts, once per pair: an open one is returned as it is, and a pair
+ * a person already dismissed is not suggested again (status 'dismissed', nothing written).
+ */
 export async function suggestMerge(
   db: SqlExecutor,
   workspace: string,
@@ -322,8 +337,13 @@ export async function suggestMerge(
   reason: string,
   evidence: Record<string, unknown>,
   now: number,
-): Promise<string> {
+): Promise<{ id: string; status: 'open' | 'dismissed' }> {
   const [first, second] = a < b ? [a, b] : [b, a];
+  const dismissed = await db.get<{ id: string }>(
+    `SELECT id FROM merge_suggestions WHERE workspace = ? AND contact_a = ? AND contact_b = ? AND status = 'dismissed' LIMIT 1`,
+    [workspace, first, second],
+  );
+  if (dismissed) return { id: dismissed.id, status: 'dismissed' };
   const id = newId('sg', now);
   await db.run(
     `INSERT INTO merge_suggestions (workspace, id, contact_a, contact_b, reason, evidence, status, created_at, updated_at)
@@ -335,7 +355,7 @@ export async function suggestMerge(
     `SELECT id FROM merge_suggestions WHERE workspace = ? AND contact_a = ? AND contact_b = ? AND status = 'open'`,
     [workspace, first, second],
   );
-  return row?.id ?? id;
+  return { id: row?.id ?? id, status: 'open' };
 }
 
 export async function listSuggestions(

@@ -12,12 +12,17 @@
  * 4. Another contact strongly matched by the same message is the same person and is merged, unless the
  *    two contradict each other; then the pair becomes a merge suggestion.
  * 5. No anchor: a new contact. The message's handles are attached to the anchor within each kind's limit.
+ * Shared values (a household landline, a role mailbox; see rules.sharedReason) take no part in 1-4: they
+ * never link two contacts. A message that carries no personal identity at all belongs to its thread's
+ * contact when the thread is known, else to the shared number's own contact (the household's), else to a
+ * new contact; linking a shared number's contact to a person is a suggestion.
  * Every decision is a step in the explanation.
  */
-import { Handle, HandleKind, Trust, handleKey, minTrust, trustRank } from '../model';
+import { HandleKind, Trust, handleKey, minTrust, trustRank } from '../model';
 import { SqlTransaction } from '../store/driver';
 import {
   MergeRecord,
+  OwnedHandleRow,
   createContact,
   familyHandles,
   getContactRow,
@@ -28,8 +33,8 @@ import {
   survivorFirst,
   upsertHandle,
 } from './contacts';
-import { SkippedHandle } from './normalize';
-import { IdentityRules } from './rules';
+import { NormalizedHandle, SkippedHandle } from './normalize';
+import { IdentityRules, sharedReason } from './rules';
 
 export type ResolveAction =
   | 'matched'
@@ -42,7 +47,9 @@ export type ResolveAction =
   | 'ambiguous'
   | 'limit'
   | 'skipped'
-  | 'thread';
+  | 'thread'
+  | 'shared'
+  | 'noted';
 
 export interface ResolveStep {
   action: ResolveAction;
@@ -73,10 +80,10 @@ export interface ResolveContext {
 }
 
 export interface ResolveRequest {
-  handles: readonly Handle[];
+  handles: readonly NormalizedHandle[];
   skipped: readonly SkippedHandle[];
   name?: string;
-  /** Used only when no handle matched: the contact of an earlier message in the same thread. */
+  /** Used only when the message carries no personal identity: the contact of an earlier message in the same thread. */
   threadContactId?: string;
 }
 
@@ -160,12 +167,20 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     rule: `${s.kind}.blocked`,
     detail: `${describeHandle(s)} was not used: it ${s.reason}`,
   }));
+  for (const h of request.handles) {
+    for (const note of h.notes ?? []) steps.push({ action: 'noted', handle: handleKey(h), rule: `${h.kind}.normalize`, detail: note });
+    if (h.shared) {
+      steps.push({ action: 'shared', handle: handleKey(h), rule: `${h.kind}.shared`, detail: `${describeHandle(h)} is ${h.shared}: kept, but it links nobody` });
+    }
+  }
 
-  const ordered = [...request.handles].sort(
-    (a, b) => rules.kinds[a.kind].priority - rules.kinds[b.kind].priority || trustRank(b.trust) - trustRank(a.trust),
-  );
+  const byStrength = (a: NormalizedHandle, b: NormalizedHandle) =>
+    rules.kinds[a.kind].priority - rules.kinds[b.kind].priority || trustRank(b.trust) - trustRank(a.trust);
+  // Only a person's own values take part in matching and merging; shared ones are attached afterwards.
+  const ordered = request.handles.filter((h) => !h.shared).sort(byStrength);
+  const sharedHandles = request.handles.filter((h) => h.shared).sort(byStrength);
   const messageProfile = profileOf(ordered.filter((h) => strong(h.trust)));
-  const owners = await handleOwners(tx, workspace, ordered);
+  const owners = await handleOwners(tx, workspace, request.handles);
 
   const profiles = new Map<string, Profile>();
   const profileOfContact = async (root: string): Promise<Profile> => {
@@ -194,7 +209,12 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
         lastSeen: Math.max(had?.lastSeen ?? 0, row.last_seen_at),
       });
     }
-    if (anchor && candidates.has(anchor)) continue;
+    if (anchor && candidates.has(anchor)) {
+      // The person already holds this value. Someone else holding it strongly too is linked by this same
+      // message: they are considered below like any other match (and merged, or suggested on a conflict).
+      candidates.delete(anchor);
+      if (![...candidates.values()].some((c) => strong(minTrust(handle.trust, c.trust)))) continue;
+    }
     // Several contacts may hold one value (kept apart on purpose, or one only claimed it). Strong evidence
     // beats weak, then the contact that used the value last.
     const ranked = [...candidates]
@@ -264,11 +284,24 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   }
 
   let created = false;
-  if (!anchor && request.threadContactId && !owners.size) {
+  if (!anchor && !ordered.length && request.threadContactId) {
     const row = await getContactRow(tx, workspace, request.threadContactId);
     if (row) {
       anchor = await lockRoot(tx, workspace, row.id);
-      steps.push({ action: 'thread', contactId: anchor, rule: 'thread', detail: `no handle identified the sender; the message continues a thread of ${anchor}` });
+      steps.push({ action: 'thread', contactId: anchor, rule: 'thread', detail: `no personal identity named the sender; the message continues a thread of ${anchor}` });
+    }
+  }
+  if (!anchor && !ordered.length) {
+    const line = await sharedNumberContact(tx, ctx, sharedHandles, owners);
+    if (line) {
+      anchor = line.contactId;
+      steps.push({
+        action: 'matched',
+        handle: line.key,
+        contactId: anchor,
+        rule: 'phone.shared',
+        detail: `the message carries only the shared number ${line.value}: it goes to that number's own contact ${anchor}`,
+      });
     }
   }
   if (!anchor) {
@@ -285,7 +318,7 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     holders.set(handleKey(row), [...(holders.get(handleKey(row)) ?? []), row.contact_id]);
     valueCounts.set(slot(row), (valueCounts.get(slot(row)) ?? new Set()).add(row.value));
   }
-  for (const handle of ordered) {
+  for (const handle of [...ordered, ...sharedHandles]) {
     const key = handleKey(handle);
     const holding = holders.get(key);
     if (holding) {
@@ -309,14 +342,19 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     steps.push({ action: 'attached', handle: key, contactId: anchor, rule: `${handle.kind}.limit`, detail: `attached ${describeHandle(handle)} (${handle.trust}) to ${anchor}` });
   }
 
+  pendingSuggestions.push(...(await sharedNumberLinks(tx, ctx, anchor, sharedHandles, owners)));
   const suggestionIds: string[] = [];
   for (const pending of pendingSuggestions) {
     const row = await getContactRow(tx, workspace, pending.root);
     const other = row?.root_id ?? pending.root;
     if (other === anchor) continue;
-    const id = await suggestMerge(tx, workspace, anchor, other, pending.reason, pending.evidence, now);
-    if (!suggestionIds.includes(id)) suggestionIds.push(id);
-    steps.push({ action: 'suggested', contactId: other, rule: 'suggestion', detail: `suggested merging ${other} with ${anchor} (${id}) for review` });
+    const suggestion = await suggestMerge(tx, workspace, anchor, other, pending.reason, pending.evidence, now);
+    if (suggestion.status === 'dismissed') {
+      steps.push({ action: 'suggested', contactId: other, rule: 'suggestion', detail: `did not suggest merging ${other} with ${anchor} again: a person dismissed that (${suggestion.id})` });
+      continue;
+    }
+    if (!suggestionIds.includes(suggestion.id)) suggestionIds.push(suggestion.id);
+    steps.push({ action: 'suggested', contactId: other, rule: 'suggestion', detail: `suggested merging ${other} with ${anchor} (${suggestion.id}) for review` });
   }
 
   if (request.name) {
@@ -326,7 +364,66 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   return { contactId: anchor, created, merges, suggestionIds, steps, explanation: explain(steps) };
 }
 
-const SENTENCE_ORDER: ResolveAction[] = ['matched', 'thread', 'created', 'merged', 'attached', 'ambiguous', 'weak', 'conflict', 'limit', 'skipped', 'suggested'];
+/** True when every identity of the person is shared (a household line's or a mailbox's own contact). */
+async function sharedOnly(tx: SqlTransaction, ctx: ResolveContext, root: string): Promise<boolean> {
+  const handles = await familyHandles(tx, ctx.workspace, root);
+  return handles.length > 0 && handles.every((h) => sharedReason(ctx.rules, h.kind, h.value) !== undefined);
+}
+
+/**
+ * The own contact of a shared phone number (a household's or an office's line): the contact that holds it
+ * and nothing personal, the one that used it last. Shared mailboxes have none: each of their threads is
+ * its own matter (a front desk writes for many guests), so the thread decides.
+ */
+async function sharedNumberContact(
+  tx: SqlTransaction,
+  ctx: ResolveContext,
+  shared: readonly NormalizedHandle[],
+  owners: Map<string, OwnedHandleRow[]>,
+): Promise<{ contactId: string; key: string; value: string } | undefined> {
+  for (const handle of shared) {
+    if (handle.kind !== 'phone') continue;
+    const rows = [...(owners.get(handleKey(handle)) ?? [])].sort((a, b) => b.last_seen_at - a.last_seen_at);
+    for (const row of rows) {
+      if (await sharedOnly(tx, ctx, row.root_id)) return { contactId: await lockRoot(tx, ctx.workspace, row.root_id), key: handleKey(handle), value: handle.value };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Suggestions that a shared number's own contact and a person who holds the number are one (it may be
+ * that person's own line): made both ways, never a merge. At most three people per number.
+ */
+async function sharedNumberLinks(
+  tx: SqlTransaction,
+  ctx: ResolveContext,
+  anchor: string,
+  shared: readonly NormalizedHandle[],
+  owners: Map<string, OwnedHandleRow[]>,
+): Promise<{ root: string; reason: string; evidence: Record<string, unknown> }[]> {
+  const out: { root: string; reason: string; evidence: Record<string, unknown> }[] = [];
+  const anchorShared = await sharedOnly(tx, ctx, anchor);
+  for (const handle of shared) {
+    if (handle.kind !== 'phone') continue;
+    const roots = [...new Set((owners.get(handleKey(handle)) ?? []).sort((a, b) => b.last_seen_at - a.last_seen_at).map((r) => r.root_id))];
+    let people = 0;
+    for (const root of roots) {
+      if (root === anchor || people >= 3) continue;
+      // Only pairs of one number contact and one person: two people sharing a line are two people.
+      if ((await sharedOnly(tx, ctx, root)) === anchorShared) continue;
+      people++;
+      out.push({
+        root,
+        reason: `both use ${handle.value}, ${handle.shared}: link them if it is this person's own line`,
+        evidence: { handle: handleKey(handle), shared: handle.shared },
+      });
+    }
+  }
+  return out;
+}
+
+const SENTENCE_ORDER: ResolveAction[] = ['matched', 'thread', 'created', 'merged', 'attached', 'ambiguous', 'weak', 'conflict', 'limit', 'shared', 'noted', 'skipped', 'suggested'];
 
 export function explain(steps: readonly ResolveStep[]): string {
   const sorted = [...steps].sort((a, b) => SENTENCE_ORDER.indexOf(a.action) - SENTENCE_ORDER.indexOf(b.action));

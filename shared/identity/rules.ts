@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { HANDLE_KINDS, HandleKind, TrustSchema, parseInput } from '../model';
+import { BUILT_IN_RULE_IDS, BuiltInRule, builtInPlaceholder, builtInShared } from './built-in';
 
 export const KindRuleSchema = z
   .object({
@@ -39,6 +40,7 @@ export const DEFAULT_KIND_RULES: Record<HandleKind, KindRule> = {
   messenger_psid: { priority: 40, limit: 3, verifiedConflict: false },
   instagram_igsid: { priority: 40, limit: 3, verifiedConflict: false },
   x_user: { priority: 40, limit: 3, verifiedConflict: false },
+  username: { priority: 45, limit: 5, verifiedConflict: false },
   webchat_visitor: { priority: 50, limit: 50, verifiedConflict: false },
 };
 
@@ -63,6 +65,13 @@ const BlockListSchema = z
 const kindRecord = <T extends z.ZodTypeAny>(schema: T) =>
   z.object(Object.fromEntries(HANDLE_KINDS.map((k) => [k, schema.optional()])) as Record<HandleKind, z.ZodOptional<T>>).strict();
 
+/** "support@acme.io" (one address), or "acme.io" / "@acme.io" (every address of the domain and its subdomains). */
+const OwnAddressSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?:[^\s@]+@)?@?[a-z0-9-]+(?:\.[a-z0-9-]+)+$/, 'must be an email address (support@acme.io) or a domain (acme.io)');
+
 export const IdentityRulesSchema = z
   .object({
     /** ISO 3166 country used for phone numbers written without a country code, e.g. "GB". */
@@ -84,11 +93,18 @@ export const IdentityRulesSchema = z
     autoMergeTrust: TrustSchema.default('channel'),
     /** Per-kind overrides of priority, limit and verifiedConflict. */
     kinds: kindRecord(KindRuleSchema.partial()).default({}),
-    /** Values that never identify anybody, per kind, on top of the built-in list. */
+    /** Values that never identify anybody, per kind, on top of the built-in rules. */
     blocked: kindRecord(BlockListSchema).default({}),
-    /** Team or shared mailboxes (support@, info@ ...) that never link people. */
+    /** Team or shared mailboxes of your customers (frontdesk@hotel.io ...): recorded, marked shared, and they never link two people. */
     sharedMailboxes: z.array(z.string().min(3)).default([]),
-    /** Set to false to drop the built-in blocklist of placeholders (null, anonymous, test@example.com, 0000...). */
+    /**
+     * Our own addresses and domains (support@acme.io, acme.io): mail from them is ours (an agent's answer,
+     * recorded as outbound on the customer's timeline), never a customer; they are never anybody's identity.
+     */
+    ownAddresses: z.array(OwnAddressSchema).default([]),
+    /** Built-in rules to switch off, by id (see BUILT_IN_RULES): e.g. a team testing with example.com addresses. */
+    builtInRulesOff: z.array(z.enum(BUILT_IN_RULE_IDS)).default([]),
+    /** false switches off the three placeholder rules at once (placeholder-values, -emails, -phones). */
     builtInBlocklist: z.boolean().default(true),
   })
   .strict();
@@ -102,20 +118,12 @@ export interface IdentityRules {
   kinds: Record<HandleKind, KindRule>;
   blockedValues: Record<HandleKind, Set<string>>;
   blockedPatterns: Record<HandleKind, RegExp[]>;
-  builtInBlocklist: boolean;
+  sharedMailboxes: Set<string>;
+  /** Our own addresses (exact) and domains. */
+  own: { addresses: Set<string>; domains: string[] };
+  /** Which built-in rules are on. */
+  builtIn: Record<BuiltInRule, boolean>;
 }
-
-/** Placeholders that show up in every CRM export and web form. Matched against normalised values. */
-const BUILT_IN_ANY_KIND = /^(?:|[0\-\s.+_*x#]*|null|nil|none|undefined|anonymous|anon|unknown|n\/?a|test|guest|user|visitor|-)$/i;
-const BUILT_IN_EMAIL = [
-  // role and robot local parts
-  /^(?:no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?|null|none|nobody|anonymous|unknown|test|example)@/i,
-  // reserved and placeholder domains (RFC 2606 / RFC 6761)
-  /@(?:[a-z0-9-]+\.)*(?:example\.(?:com|org|net)|example|test|invalid|localhost)$/i,
-  /^(?:test@test\.com|email@email\.com|a@a\.com|user@domain\.com|name@domain\.com|your@email\.com|me@me\.com)$/i,
-];
-/** Phone numbers whose digits are all the same or a plain run like 1234567890. */
-const BUILT_IN_PHONE = [/^\+?\d?(\d)\1{5,}$/, /^\+?\d{0,3}(?:0123456789|1234567890|123456789|987654321)$/];
 
 export function compileRules(input: IdentityRulesInput | IdentityRules | undefined): IdentityRules {
   if (input && 'blockedValues' in input) return input;
@@ -129,7 +137,13 @@ export function compileRules(input: IdentityRulesInput | IdentityRules | undefin
     blockedValues[kind] = new Set((list?.values ?? []).map((v) => v.trim().toLowerCase()));
     blockedPatterns[kind] = (list?.patterns ?? []).map((p) => new RegExp(p, 'i'));
   }
-  for (const mailbox of parsed.sharedMailboxes) blockedValues.email.add(mailbox.trim().toLowerCase());
+  const off = new Set<BuiltInRule>(parsed.builtInRulesOff);
+  if (!parsed.builtInBlocklist) for (const id of ['placeholder-values', 'placeholder-emails', 'placeholder-phones'] as const) off.add(id);
+  const own = { addresses: new Set<string>(), domains: [] as string[] };
+  for (const entry of parsed.ownAddresses) {
+    if (entry.includes('@') && !entry.startsWith('@')) own.addresses.add(entry);
+    else own.domains.push(entry.replace(/^@/, ''));
+  }
   return {
     defaultCountry: parsed.defaultCountry as CountryCode | undefined,
     email: parsed.email,
@@ -137,21 +151,34 @@ export function compileRules(input: IdentityRulesInput | IdentityRules | undefin
     kinds,
     blockedValues,
     blockedPatterns,
-    builtInBlocklist: parsed.builtInBlocklist,
+    sharedMailboxes: new Set(parsed.sharedMailboxes.map((m) => m.trim().toLowerCase())),
+    own,
+    builtIn: Object.fromEntries(BUILT_IN_RULE_IDS.map((id) => [id, !off.has(id)])) as Record<BuiltInRule, boolean>,
   };
 }
 
-/** Why a value is blocked, or undefined when it may identify somebody. */
+/** Why a value can not identify anybody (a placeholder, a blocked value), or undefined when it may. */
 export function blockedReason(rules: IdentityRules, kind: HandleKind, value: string): string | undefined {
-  const lower = value.toLowerCase();
-  if (rules.blockedValues[kind].has(lower)) {
-    return kind === 'email' ? 'listed as a shared mailbox or blocked value' : 'listed as a blocked value';
-  }
+  if (rules.blockedValues[kind].has(value.toLowerCase())) return 'listed as a blocked value';
   const pattern = rules.blockedPatterns[kind].find((p) => p.test(value));
   if (pattern) return `matches the blocked pattern ${pattern}`;
-  if (!rules.builtInBlocklist) return undefined;
-  if (BUILT_IN_ANY_KIND.test(value)) return 'is a placeholder value (built-in blocklist)';
-  if (kind === 'email' && BUILT_IN_EMAIL.some((p) => p.test(value))) return 'is a placeholder or robot address (built-in blocklist)';
-  if (kind === 'phone' && BUILT_IN_PHONE.some((p) => p.test(value))) return 'is a placeholder number (built-in blocklist)';
-  return undefined;
+  return builtInPlaceholder(rules.builtIn, kind, value);
+}
+
+/**
+ * Why a value is shared by several people (a household landline, a role mailbox, a mailbox you listed),
+ * or undefined when it is one person's. A shared value is kept on the contacts that use it, marked
+ * shared, and never links two contacts (see resolve.ts).
+ */
+export function sharedReason(rules: IdentityRules, kind: HandleKind, value: string): string | undefined {
+  if (kind === 'email' && rules.sharedMailboxes.has(value.toLowerCase())) return 'a shared mailbox (listed in the store settings)';
+  return builtInShared(rules.builtIn, kind, value);
+}
+
+/** True for our own addresses (ownAddresses: an address, or any address of a domain or its subdomains). */
+export function isOwnAddress(rules: IdentityRules, email: string): boolean {
+  const value = email.trim().toLowerCase();
+  if (rules.own.addresses.has(value)) return true;
+  const domain = value.slice(value.lastIndexOf('@') + 1);
+  return rules.own.domains.some((d) => domain === d || domain.endsWith(`.${d}`));
 }

@@ -128,6 +128,41 @@ export async function completeOutboundEvent(
 }
 
 /**
+ * The conversation of the newest message or call, among these provider ids, that belongs to this person:
+ * what a reply (In-Reply-To, a chat's quoted message) continues.
+ */
+export async function conversationOfProviderIds(db: SqlExecutor, workspace: string, rootId: string, channel: string, ids: readonly string[]): Promise<string | undefined> {
+  if (!ids.length) return undefined;
+  const row = await db.get<{ conversation_id: string }>(
+    `SELECT conversation_id FROM events WHERE workspace = ? AND channel = ? AND provider_message_id IN (${inList(ids)}) AND conversation_id IS NOT NULL
+        AND contact_id IN (${FAMILY_IDS}) ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
+    [workspace, channel, ...ids, workspace, rootId],
+  );
+  return row?.conversation_id;
+}
+
+/** The contact of the newest message or call among these provider ids (whoever's it is). */
+export async function contactOfProviderIds(db: SqlExecutor, workspace: string, channel: string, ids: readonly string[]): Promise<string | undefined> {
+  if (!ids.length) return undefined;
+  const row = await db.get<{ contact_id: string }>(
+    `SELECT contact_id FROM events WHERE workspace = ? AND channel = ? AND provider_message_id IN (${inList(ids)}) AND kind IN ('message', 'call')
+      ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
+    [workspace, channel, ...ids],
+  );
+  return row?.contact_id;
+}
+
+/** Reopens an ended conversation (idle or resolved): a reply in its thread continues its story. */
+export async function reopenConversation(db: SqlExecutor, workspace: string, id: string): Promise<void> {
+  await db.run(`UPDATE conversations SET status = 'open', closed_at = NULL WHERE workspace = ? AND id = ?`, [workspace, id]);
+}
+
+/** Rewrites an event's text and data (an edit of a message, applied in place). */
+export async function updateEventContent(db: SqlExecutor, workspace: string, id: string, text: string, data: Record<string, unknown>): Promise<void> {
+  await db.run('UPDATE events SET text = ?, data = ? WHERE workspace = ? AND id = ?', [text, JSON.stringify(data), workspace, id]);
+}
+
+/**
  * The contact of the newest event in a provider thread (an email thread, a chat), if any. Threads belong
  * to one channel account: the same chat id under two bots or pages is two threads.
  */
@@ -317,12 +352,15 @@ export async function closeConversation(db: SqlExecutor, workspace: string, id: 
   await db.run(`UPDATE conversations SET status = ?, closed_at = ? WHERE workspace = ? AND id = ? AND status = 'open'`, [status, at, workspace, id]);
 }
 
-/** Counts a message into the conversation: its channels, last channel and activity time. */
-export async function touchConversation(db: SqlExecutor, workspace: string, row: ConversationRow, channel: string, at: number): Promise<void> {
+/**
+ * Counts a message into the conversation: its channels, last channel and activity time. An interaction (a
+ * button pressed) is activity but not a message: `countMessage` false.
+ */
+export async function touchConversation(db: SqlExecutor, workspace: string, row: ConversationRow, channel: string, at: number, countMessage = true): Promise<void> {
   const channels = JSON.parse(row.channels) as string[];
   if (!channels.includes(channel)) channels.push(channel);
   await db.run(
-    `UPDATE conversations SET channels = ?, last_channel = ?, message_count = message_count + 1,
+    `UPDATE conversations SET channels = ?, last_channel = ?, message_count = message_count + ${countMessage ? 1 : 0},
             last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END
       WHERE workspace = ? AND id = ?`,
     [JSON.stringify(channels), channel, at, at, workspace, row.id],

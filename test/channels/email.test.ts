@@ -67,7 +67,14 @@ describe('parseEmail', () => {
       channelAccount: 'support@shop.io',
       providerMessageId: '<m1@fastmail.fm>',
       threadKey: '<m1@fastmail.fm>',
-      from: { name: 'Maya Lindqvist', handles: [{ kind: 'email', value: 'maya@fastmail.fm', trust: 'channel' }] },
+      from: {
+        name: 'Maya Lindqvist',
+        // The signature's number comes along as a weak (asserted) handle.
+        handles: [
+          { kind: 'email', value: 'maya@fastmail.fm', trust: 'channel' },
+          { kind: 'phone', value: '+44 7911 123456', trust: 'asserted' },
+        ],
+      },
       text: 'Hello,\n\nmy parcel #4411 never arrived. Can you check?',
       sentAt: '2026-11-24T10:00:00.000Z',
       replyTo: { to: 'maya@fastmail.fm', messageId: '<m1@fastmail.fm>', references: [], subject: 'My parcel never arrived' },
@@ -270,7 +277,11 @@ describeStores('email threading through ingest', (ctx) => {
     expect(gmail.conversation.id).toBe(first.conversation.id);
     expect(outlook.conversation.id).toBe(first.conversation.id);
     expect(gmail.event?.threadKey).toBe('<m1@fastmail.fm>');
-    expect(first.contact.identities.map((i) => i.value)).toEqual(['maya@fastmail.fm']);
+    // The number in Maya's signature is recorded, at asserted trust only: what she says, never a link on its own.
+    expect(first.contact.identities.map((i) => [i.value, i.trust])).toEqual([
+      ['maya@fastmail.fm', 'channel'],
+      ['+447911123456', 'asserted'],
+    ]);
     // A redelivery (IMAP re-fetch, provider retry) changes nothing.
     expect((await ot.ingest(await parseEmail(eml('reply-gmail')))).duplicate).toBe(true);
   });
@@ -282,7 +293,7 @@ describeStores('email threading through ingest', (ctx) => {
         [`From: Front Desk <frontdesk@hotel.io>`, `To: ${to}`, `Subject: Booking`, `Message-ID: ${id}`, ...(inReplyTo ? [`In-Reply-To: ${inReplyTo}`] : []), '', 'Booking for a guest'].join('\r\n'),
       );
     const root = await ot.ingest(await mail('<t1@hotel.io>', 'support@shop.io'));
-    expect(root.contact.identities).toEqual([]);
+    expect(root.contact.identities.map((i) => [i.value, i.shared])).toEqual([['frontdesk@hotel.io', 'a shared mailbox (listed in the store settings)']]);
     // Same mailbox, same thread: the thread carries the conversation even without a linkable sender.
     const sameMailbox = await ot.ingest(await mail('<t2@hotel.io>', 'support@shop.io', '<t1@hotel.io>'));
     expect(sameMailbox.contact.id).toBe(root.contact.id);
@@ -293,7 +304,7 @@ describeStores('email threading through ingest', (ctx) => {
     // A new thread from the shared mailbox: a new person, never linked by the shared address.
     const otherThread = await ot.ingest(await mail('<t4@hotel.io>', 'support@shop.io'));
     expect(otherThread.contact.id).not.toBe(root.contact.id);
-    expect(otherThread.contact.identities).toEqual([]);
+    expect(otherThread.contact.identities.map((i) => i.shared ?? null)).toEqual(['a shared mailbox (listed in the store settings)']);
   });
 });
 

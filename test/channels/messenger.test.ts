@@ -152,7 +152,7 @@ describe('Messenger fixtures', () => {
     ]);
   });
 
-  test('several events in one delivery: attachments and reply_to, echo ignored, postbacks, deliveries; watermark-only reads and reactions skipped', () => {
+  test('several events in one delivery: attachments and reply_to, an echo of another sender as ours, postbacks, deliveries, a watermark read; reactions skipped', () => {
     const raw = JSON.parse(fixture('messenger/batch.json'));
     const events = raw.entry[0].messaging;
     const items = messengerChannel.parse(post(raw), config);
@@ -164,6 +164,8 @@ describe('Messenger fixtures', () => {
           channel: 'messenger',
           channelAccount: '1100200300',
           providerMessageId: 'm_attach_1',
+          // reply_to names the message it answers: the reply continues that message's conversation.
+          inReplyTo: ['m_out_9'],
           threadKey: '1100200300:7001',
           from: handle('1100200300'),
           text: 'Here is the damage',
@@ -176,6 +178,26 @@ describe('Messenger fixtures', () => {
           replyTo: { recipientId: '7001', pageId: '1100200300' },
           metadata: { attachmentTypes: ['image', 'file', 'fallback'], replyTo: { mid: 'm_out_9', is_self_reply: false } },
           raw: events[0],
+        },
+      },
+      {
+        // An echo without our metadata: somebody answered from the page (the Business Suite inbox, another
+        // tool). It is ours, to the customer: recorded as outbound on their timeline.
+        type: 'message',
+        message: {
+          channel: 'messenger',
+          channelAccount: '1100200300',
+          providerMessageId: 'm_echo_1',
+          direction: 'outbound',
+          threadKey: '1100200300:7001',
+          from: { handles: [{ kind: 'external_id', scope: 'messenger', value: '1100200300', trust: 'channel' }] },
+          to: handle('1100200300'),
+          text: 'We are on it',
+          attachments: [],
+          sentAt: 1764000100100,
+          replyTo: { recipientId: '7001', pageId: '1100200300' },
+          metadata: { echo: { appId: 1517776481860111 } },
+          raw: events[1],
         },
       },
       {
@@ -196,6 +218,19 @@ describe('Messenger fixtures', () => {
       },
       { type: 'status', status: { channel: 'messenger', channelAccount: '1100200300', providerMessageId: 'm_out_9', status: 'delivered', at: 1764000100300, details: {} } },
       { type: 'status', status: { channel: 'messenger', channelAccount: '1100200300', providerMessageId: 'm_out_10', status: 'delivered', at: 1764000100300, details: {} } },
+      // A Messenger read names no message: every message we sent her up to the watermark is read.
+      {
+        type: 'status',
+        status: {
+          channel: 'messenger',
+          channelAccount: '1100200300',
+          upTo: 1764000100300,
+          recipient: { kind: 'messenger_psid', scope: '1100200300', value: '7001', trust: 'channel' },
+          status: 'read',
+          at: 1764000100400,
+          details: {},
+        },
+      },
       {
         type: 'message',
         message: {
@@ -462,7 +497,9 @@ describe('random payloads through the webhook handler [sqlite]', () => {
 // Sending through a local Graph API stand-in
 // ---------------------------------------------------------------------------------------------
 
-describe.each(channels)('%s send', (_id, channel) => {
+describe.each(channels)('%s send', (id, channel) => {
+  // Messenger echoes message.metadata back: ours carry "omnithread", so an echo tells our messages from an agent's.
+  const ours = id === 'messenger' ? { metadata: 'omnithread' } : {};
   let base: string;
   let seen: ProviderRequest[] = [];
   let answer: (seen: ProviderRequest) => ProviderAnswer = () => ({ status: 200, body: { recipient_id: '7001', message_id: 'm_sent_1' } });
@@ -488,7 +525,7 @@ describe.each(channels)('%s send', (_id, channel) => {
     expect(seen[0].method).toBe('POST');
     expect(seen[0].url).toBe('/v21.0/me/messages?access_token=PAGE-TOKEN');
     expect(seen[0].headers['content-type']).toMatch(/^application\/json/);
-    expect(seen[0].body).toEqual({ recipient: { id: '7001' }, messaging_type: 'RESPONSE', message: { text: 'Your parcel left the depot' } });
+    expect(seen[0].body).toEqual({ recipient: { id: '7001' }, messaging_type: 'RESPONSE', message: { text: 'Your parcel left the depot', ...ours } });
   });
 
   test('media by URL (with text first, as attachments carry no caption); api version from the settings', async () => {
@@ -498,12 +535,12 @@ describe.each(channels)('%s send', (_id, channel) => {
     expect(result.providerMessageId).toBe('m_2');
     expect(seen.map((s) => s.url)).toEqual(['/v22.0/me/messages?access_token=PAGE-TOKEN', '/v22.0/me/messages?access_token=PAGE-TOKEN']);
     expect(seen.map((s) => s.body)).toEqual([
-      { recipient: { id: '7001' }, messaging_type: 'RESPONSE', message: { text: 'The label' } },
-      { recipient: { id: '7001' }, messaging_type: 'RESPONSE', message: { attachment: { type: 'file', payload: { url: 'https://cdn.example/label.pdf', is_reusable: true } } } },
+      { recipient: { id: '7001' }, messaging_type: 'RESPONSE', message: { text: 'The label', ...ours } },
+      { recipient: { id: '7001' }, messaging_type: 'RESPONSE', message: { attachment: { type: 'file', payload: { url: 'https://cdn.example/label.pdf', is_reusable: true } }, ...ours } },
     ]);
     seen.length = 0;
     await channel.send!({ to, text: '', media: { url: 'https://cdn.example/a.jpg', type: 'image' } }, sendConfig(), axios.create());
-    expect(seen.map((s) => s.body)).toEqual([{ recipient: { id: '7001' }, messaging_type: 'RESPONSE', message: { attachment: { type: 'image', payload: { url: 'https://cdn.example/a.jpg', is_reusable: true } } } }]);
+    expect(seen.map((s) => s.body)).toEqual([{ recipient: { id: '7001' }, messaging_type: 'RESPONSE', message: { attachment: { type: 'image', payload: { url: 'https://cdn.example/a.jpg', is_reusable: true } }, ...ours } }]);
   });
 
   test.each([

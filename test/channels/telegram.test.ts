@@ -49,11 +49,11 @@ function refusal(run: () => unknown): OmnithreadError {
 describe('Telegram settings and secret token', () => {
   test('settings, secrets and the bot id (configured, or the number before ":" in the token)', () => {
     expect(telegramChannel.id).toBe('telegram');
-    expect(telegramChannel.settings).toEqual(['secretToken', 'botToken', 'botId', 'apiBaseUrl']);
+    expect(telegramChannel.settings).toEqual(['secretToken', 'botToken', 'botId', 'apiBaseUrl', 'groups']);
     expect(telegramChannel.secrets).toEqual(['secretToken', 'botToken']);
     expect(messagesOf(fixture('text'))[0]).toMatchObject({ channelAccount: BOT_ID });
     const byId = channelConfig(telegramChannel, { secretToken: SECRET, botId: '999', botToken: BOT_TOKEN });
-    expect(messagesOf(fixture('text'), byId)[0]).toMatchObject({ channelAccount: '999', from: { handles: [{ scope: '999' }] } });
+    expect(messagesOf(fixture('text'), byId)[0]).toMatchObject({ channelAccount: '999', from: { handles: [{ scope: '999' }, { scope: 'telegram' }] } });
     expect(() => channelConfig(telegramChannel, { secretToken: SECRET })).toThrow(/botId: set the bot id or the bot token/);
     expect(() => channelConfig(telegramChannel, { secretToken: 'has spaces', botId: '1' })).toThrow(/secretToken/);
     expect(() => channelConfig(telegramChannel, { botToken: 'not-a-token' })).toThrow(/botToken/);
@@ -75,6 +75,8 @@ describe('Telegram settings and secret token', () => {
 
 describe('Telegram updates to messages', () => {
   const maya = { kind: 'telegram_user', scope: BOT_ID, value: '5123456789', trust: 'channel' };
+  // Her username is a handle too, at asserted trust: usernames change hands, so it can only ever suggest.
+  const mayal = { kind: 'username', scope: 'telegram', value: 'mayal', trust: 'asserted' };
 
   test('a text message', () => {
     const body = fixture('text');
@@ -84,7 +86,7 @@ describe('Telegram updates to messages', () => {
         channelAccount: BOT_ID,
         providerMessageId: '5123456789:42',
         threadKey: '7000000001:5123456789',
-        from: { name: 'Maya Lindqvist', handles: [maya] },
+        from: { name: 'Maya Lindqvist', handles: [maya, mayal] },
         text: 'Hi, my parcel never arrived',
         attachments: [],
         sentAt: 1795514400000,
@@ -95,20 +97,21 @@ describe('Telegram updates to messages', () => {
     ]);
   });
 
-  test('an edited message is an event of its own, pointing at the original', () => {
+  test('an edited message names the original and when it was edited (the core updates the original in place)', () => {
     const body = fixture('edited');
     expect(messagesOf(body)).toEqual([
       {
         channel: 'telegram',
         channelAccount: BOT_ID,
-        providerMessageId: '5123456789:42:edit:1795514460',
+        providerMessageId: '5123456789:42',
+        editedAt: 1795514460000,
         threadKey: '7000000001:5123456789',
-        from: { name: 'Maya Lindqvist', handles: [maya] },
+        from: { name: 'Maya Lindqvist', handles: [maya, mayal] },
         text: 'Hi, my parcel (order 1182) never arrived',
         attachments: [],
-        sentAt: 1795514460000,
+        sentAt: 1795514400000,
         replyTo: { chatId: 5123456789 },
-        metadata: { updateId: 815500002, chatType: 'private', username: 'mayal', languageCode: 'sv', edited: true, originalMessageId: '5123456789:42' },
+        metadata: { updateId: 815500002, chatType: 'private', username: 'mayal', languageCode: 'sv', edited: true },
         raw: body,
       },
     ]);
@@ -174,18 +177,20 @@ describe('Telegram updates to messages', () => {
     expect(other.metadata.contact).toEqual({ phoneNumber: '+14155550123', firstName: 'Jon', userId: 6000000001, own: false });
   });
 
-  test('a callback query (a button press): its data is the text', () => {
+  test('a callback query (a button press) is an interaction: its data is the text, the message with the button is what it answers', () => {
     const body = fixture('callback');
     expect(messagesOf(body)).toEqual([
       {
         channel: 'telegram',
         channelAccount: BOT_ID,
         providerMessageId: 'callback:4382bfdwdsb323b2d9',
+        kind: 'interaction',
         threadKey: '7000000001:5123456789',
-        from: { name: 'Maya Lindqvist', handles: [maya] },
+        inReplyTo: ['5123456789:50'],
+        from: { name: 'Maya Lindqvist', handles: [maya, mayal] },
         text: 'csat:yes',
         replyTo: { chatId: 5123456789 },
-        metadata: { updateId: 815500007, callbackQueryId: '4382bfdwdsb323b2d9', callbackMessageId: '5123456789:50', username: 'mayal' },
+        metadata: { updateId: 815500007, interaction: 'button', callbackQueryId: '4382bfdwdsb323b2d9', callbackMessageId: '5123456789:50', username: 'mayal' },
         raw: body,
       },
     ]);
@@ -316,22 +321,32 @@ describeStores('Telegram webhook', (ctx) => {
     const first = await handleWebhook(ot, telegramChannel, config, request(fixture('text')));
     expect(first.reply).toEqual({ status: 200, body: { received: 1, recorded: 1, duplicates: 0 } });
     const contact = first.recorded[0].contact;
-    expect(contact.identities.map((i) => [i.kind, i.scope, i.value])).toEqual([['telegram_user', BOT_ID, '5123456789']]);
+    expect(contact.identities.map((i) => [i.kind, i.scope, i.value, i.trust])).toEqual([
+      ['telegram_user', BOT_ID, '5123456789', 'channel'],
+      ['username', 'telegram', 'mayal', 'asserted'],
+    ]);
     expect(first.recorded[0].message).toMatchObject({ channel: 'telegram', providerMessageId: '5123456789:42', replyTo: { chatId: 5123456789 } });
 
     const again = await handleWebhook(ot, telegramChannel, config, request(fixture('text')));
     expect(again.reply.body).toEqual({ received: 1, recorded: 0, duplicates: 1 });
     expect(again.duplicates[0].event?.id).toBe(first.recorded[0].event?.id);
 
-    // The edit is its own event, on the same person.
+    // The edit updates the original item in place (no second message); its earlier text is kept.
     const edit = await handleWebhook(ot, telegramChannel, config, request(fixture('edited')));
-    expect(edit.recorded[0].contact.id).toBe(contact.id);
-    expect(edit.recorded[0].event?.id).not.toBe(first.recorded[0].event?.id);
+    expect(edit.reply.body).toEqual({ received: 1, recorded: 0, duplicates: 0, edited: 1 });
+    expect(edit.edited[0].contact.id).toBe(contact.id);
+    expect(edit.edited[0].event?.id).toBe(first.recorded[0].event?.id);
+    expect(edit.edited[0].event).toMatchObject({
+      text: 'Hi, my parcel (order 1182) never arrived',
+      data: { editedAt: '2026-11-24T10:01:00.000Z', edits: [{ text: 'Hi, my parcel never arrived', at: '2026-11-24T10:00:00.000Z' }] },
+    });
+    expect((await handleWebhook(ot, telegramChannel, config, request(fixture('edited')))).reply.body).toEqual({ received: 1, recorded: 0, duplicates: 1 });
+    expect((await ot.timeline(contact.id, { kinds: ['message'] })).events.map((e) => e.text)).toEqual(['Hi, my parcel (order 1182) never arrived']);
 
     // Her own phone number, shared with the bot, joins her contact.
     const shared = await handleWebhook(ot, telegramChannel, config, request(fixture('contact')));
     expect(shared.recorded[0].contact.id).toBe(contact.id);
-    expect(shared.recorded[0].contact.identities.map((i) => i.value).sort()).toEqual(['+447911123456', '5123456789']);
+    expect(shared.recorded[0].contact.identities.map((i) => i.value).sort()).toEqual(['+447911123456', '5123456789', 'mayal']);
 
     // The same user id under another bot is another handle, so another person as far as ids go.
     const otherBot = channelConfig(telegramChannel, { secretToken: SECRET, botId: '7000000002' });

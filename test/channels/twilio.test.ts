@@ -273,10 +273,12 @@ describe('Twilio parsing (fixtures)', () => {
     expect(twilioVoiceChannel.parse(request({ ...fixture('call-completed'), RecordingUrl: 'https://api.twilio.com/r', RecordingSid: 'RE66666666666666666666666666666666' }, VOICE_URL), voiceConfig)).toEqual([]);
   });
 
-  test('withheld and non-phone callers are not phone handles and get no thread key', () => {
-    const [anon] = twilioVoiceChannel.parse(request({ ...fixture('incoming-call'), From: '+266696687' }, VOICE_URL), voiceConfig);
+  test("withheld and non-phone callers are not phone handles; a withheld caller's thread is the call itself", () => {
+    const incoming = fixture('incoming-call');
+    const [anon] = twilioVoiceChannel.parse(request({ ...incoming, From: '+266696687' }, VOICE_URL), voiceConfig);
     expect(anon).toMatchObject({ message: { from: { handles: [{ kind: 'external_id', scope: 'twilio', value: 'anonymous' }] } } });
-    expect(anon.type === 'message' && anon.message.threadKey).toBeUndefined();
+    // No number to thread by: the call's sid keeps the call and its transcription on one contact.
+    expect(anon.type === 'message' && anon.message.threadKey).toBe(`call:${incoming.CallSid}`);
     const [client] = twilioVoiceChannel.parse(request({ ...fixture('incoming-call'), From: 'client:agent-7' }, VOICE_URL), voiceConfig);
     expect(client).toMatchObject({ message: { from: { handles: [{ kind: 'external_id', value: 'client:agent-7' }] } } });
     const [wa] = twilioSmsChannel.parse(request({ ...fixture('inbound-sms'), From: 'whatsapp:+447911123456' }), smsConfig);

@@ -96,13 +96,13 @@ describe('web chat parse and verify', () => {
     expect(invalid(() => webchatChannel.parse(post('{nope'), config)).field).toBe('(body)');
     const cases: [unknown, string][] = [
       [{ messageId: 'm', text: 'x' }, 'visitorId'],
-      [{ visitorId: 'v', text: 'x' }, 'messageId'],
+      [{ visitorId: 'v' }, 'text'],
       [msg({ text: '   ' }), 'text'],
       [msg({ text: 42 }), 'text'],
       [msg({ visitorId: 'has space' }), 'visitorId'],
+      [msg({ messageId: 'has space' }), 'messageId'],
       [msg({ user: { email: 'not-an-email' } }), 'user.email'],
-      [msg({ user: { mail: 'x@y.z' } }), 'user'],
-      [msg({ extra: 1 }), ''],
+      [msg({ fields: { nested: { too: 'deep' } } }), 'fields.nested'],
       [msg({ siteId: 'other' }), 'siteId'],
       [[msg()], ''],
     ];
@@ -110,6 +110,38 @@ describe('web chat parse and verify', () => {
       const error = invalid(() => webchatChannel.parse(post(body), config));
       if (field) expect(error.field).toBe(field);
     }
+  });
+
+  test("pre-chat fields people expect: name, email and phone typed (asserted), custom fields as attributes; unknown fields and a missing message id don't refuse the message", () => {
+    // What a widget with a pre-chat form posts (Chatwoot-style names and extra fields of its own).
+    const body = {
+      visitorId: 'v-9',
+      text: 'Hi, I have a question about my order',
+      name: 'Joana Ribeiro',
+      email: 'joana.ribeiro@example.com.br',
+      phone: '+55 21 98876-4321',
+      fields: { orderNumber: '44719', plan: 'pro', newsletter: false },
+      widgetVersion: '3.2.1',
+      locale: 'pt-BR',
+      page: { url: 'https://shop.example/help', title: 'Help', referrer: 'https://google.com' },
+    };
+    const m = only(webchatChannel.parse(post(body), config));
+    expect(m.from).toEqual({
+      name: 'Joana Ribeiro',
+      handles: [
+        { kind: 'webchat_visitor', scope: 'shop', value: 'v-9', trust: 'channel' },
+        { kind: 'email', value: 'joana.ribeiro@example.com.br', trust: 'asserted' },
+        { kind: 'phone', value: '+55 21 98876-4321', trust: 'asserted' },
+      ],
+      attributes: { webchat: { orderNumber: '44719', plan: 'pro', newsletter: false } },
+    });
+    // No message id: the server assigns one (a retrying client must send its own, or its retry is a second message).
+    expect(m.providerMessageId).toMatch(/^v-9:srv-[0-9a-f-]{36}$/);
+    expect(m.metadata).toMatchObject({ webchat: { serverAssignedId: true }, ignoredFields: ['widgetVersion', 'locale'] });
+    // In a verified session the site vouches for who typed them: channel trust.
+    const hash = webchatUserHash(SECRET, 'maya@fastmail.fm');
+    const verified = only(webchatChannel.parse(post(msg({ user: { email: 'maya@fastmail.fm', userHash: hash }, phone: '+447911123456' })), config));
+    expect(verified.from.handles).toContainEqual({ kind: 'phone', value: '+447911123456', trust: 'channel' });
   });
 
   test('origin: allowed origins pass, another origin gets 403; no list = any origin', () => {
@@ -165,7 +197,7 @@ describeStores('web chat through the webhook handler', (ctx) => {
     const refused = await handleWebhook(ot, webchatChannel, config, post(msg({ messageId: 'm-9' }), { origin: 'https://evil.example' }));
     expect(refused.reply.status).toBe(403);
     const bad = await handleWebhook(ot, webchatChannel, config, post({ visitorId: 'v-1' }));
-    expect(bad.reply).toMatchObject({ status: 400, body: { field: 'messageId' } });
+    expect(bad.reply).toMatchObject({ status: 400, body: { field: 'text' } });
     expect(await countRows(ctx().store)).toEqual(before);
   });
 

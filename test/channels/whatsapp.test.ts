@@ -102,13 +102,15 @@ function mayaMessage(name: (typeof FIXTURES)[number], own: { text: string; attac
     channel: 'whatsapp',
     channelAccount: PNID,
     providerMessageId: raw.id,
+    // A reply to one of our messages (context.id) names it, so it continues that conversation.
+    ...(raw.context?.id ? { inReplyTo: [raw.context.id] } : {}),
     threadKey: MAYA_WA,
     from: { handles: MAYA_HANDLES, name: 'Maya Lindqvist' } as MessageInput['from'],
     text: own.text,
     attachments: (own.attachments ?? []) as MessageInput['attachments'],
     sentAt: Number(raw.timestamp) * 1000,
     replyTo: { to: MAYA_WA, phoneNumberId: PNID },
-    metadata: { type: raw.type, wabaId: WABA, displayPhoneNumber: DISPLAY, waId: MAYA_WA, bsuid: MAYA_BSUID, ...own.metadata },
+    metadata: { type: raw.type, wabaId: WABA, displayPhoneNumber: DISPLAY, waId: MAYA_WA, bsuid: MAYA_BSUID, profileName: 'Maya Lindqvist', ...own.metadata },
     raw,
   };
 }
@@ -205,12 +207,19 @@ describe('WhatsApp channel: parsing the documented payloads', () => {
           channelAccount: PNID,
           providerMessageId: 'wamid.bsuid-1',
           threadKey: ZOE_BSUID,
-          from: { handles: [{ kind: 'whatsapp_bsuid', scope: WABA, value: ZOE_BSUID, trust: 'channel' }], name: 'Zoe' },
+          // The username is a handle too, at asserted trust: it can suggest a merge, never make one.
+          from: {
+            handles: [
+              { kind: 'whatsapp_bsuid', scope: WABA, value: ZOE_BSUID, trust: 'channel' },
+              { kind: 'username', scope: 'whatsapp', value: 'zoe.travels', trust: 'asserted' },
+            ],
+            name: 'Zoe',
+          },
           text: 'Hello, I use a username',
           attachments: [],
           sentAt: 1795514940000,
           replyTo: { to: ZOE_BSUID, phoneNumberId: PNID },
-          metadata: { type: 'text', wabaId: WABA, displayPhoneNumber: DISPLAY, bsuid: ZOE_BSUID, username: 'zoe.travels' },
+          metadata: { type: 'text', wabaId: WABA, displayPhoneNumber: DISPLAY, bsuid: ZOE_BSUID, username: 'zoe.travels', profileName: 'Zoe' },
           raw,
         },
       },
@@ -386,7 +395,10 @@ describeStores('WhatsApp webhook', (ctx) => {
     const outcome = await handleWebhook(ot, whatsappChannel, config, request(fixture('bsuid-only')));
     expect(outcome.reply.status).toBe(200);
     const { contact, message } = outcome.recorded[0];
-    expect(contact.identities.map((i) => [i.kind, i.value, i.scope, i.trust])).toEqual([['whatsapp_bsuid', ZOE_BSUID, WABA, 'channel']]);
+    expect(contact.identities.map((i) => [i.kind, i.value, i.scope, i.trust])).toEqual([
+      ['username', 'zoe.travels', 'whatsapp', 'asserted'],
+      ['whatsapp_bsuid', ZOE_BSUID, WABA, 'channel'],
+    ]);
     expect(contact.name).toBe('Zoe');
     expect(message.replyTo).toEqual({ to: ZOE_BSUID, phoneNumberId: PNID });
     expect(whatsappMessageBody({ to: message.replyTo as Json, text: 'Hi Zoe' })).toEqual({

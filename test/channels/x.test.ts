@@ -78,6 +78,8 @@ describe('X settings, CRC and signature', () => {
 
 describe('X deliveries to messages', () => {
   const handle = { kind: 'x_user', scope: ACCOUNT, value: MAYA, trust: 'channel' };
+  // The screen name is a handle too, at asserted trust: it can suggest a merge, never make one.
+  const screenName = { kind: 'username', scope: 'x', value: 'mayal', trust: 'asserted' };
 
   test('a DM', () => {
     const body = fixture('dm');
@@ -87,7 +89,7 @@ describe('X deliveries to messages', () => {
         channelAccount: ACCOUNT,
         providerMessageId: '1862000000000000101',
         threadKey: `${MAYA}-${ACCOUNT}`,
-        from: { name: 'Maya Lindqvist', handles: [handle] },
+        from: { name: 'Maya Lindqvist', handles: [handle, screenName] },
         text: 'Hello, my order 1182 is late',
         attachments: [],
         sentAt: 1795514400123,
@@ -106,7 +108,7 @@ describe('X deliveries to messages', () => {
         channelAccount: ACCOUNT,
         providerMessageId: '1862000000000000102',
         threadKey: `${MAYA}-${ACCOUNT}`,
-        from: { name: 'Maya Lindqvist', handles: [handle] },
+        from: { name: 'Maya Lindqvist', handles: [handle, screenName] },
         text: 'This is what arrived https://t.co/abc123',
         attachments: [{ url: 'https://ton.twitter.com/1.1/ton/data/dm/1862000000000000102/1862000000000000200/crushed.jpg', name: 'photo' }],
         sentAt: 1795514500456,
@@ -250,7 +252,10 @@ describeStores('X webhook', (ctx) => {
     const first = await handleWebhook(ot, xChannel, config, request(fixture('dm')));
     expect(first.reply).toEqual({ status: 200, body: { received: 1, recorded: 1, duplicates: 0 } });
     const contact = first.recorded[0].contact;
-    expect(contact.identities.map((i) => [i.kind, i.scope, i.value])).toEqual([['x_user', ACCOUNT, MAYA]]);
+    expect(contact.identities.map((i) => [i.kind, i.scope, i.value, i.trust])).toEqual([
+      ['username', 'x', 'mayal', 'asserted'],
+      ['x_user', ACCOUNT, MAYA, 'channel'],
+    ]);
     expect(contact.name).toBe('Maya Lindqvist');
 
     const again = await handleWebhook(ot, xChannel, config, request(fixture('dm')));
