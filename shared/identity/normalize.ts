@@ -64,19 +64,15 @@ const PHONE_ERRORS: Record<string, string> = {
 
 /**
  * One line, one spelling. WhatsApp still sends older Brazilian mobiles without the ninth digit
- * (55 DD 8xxx-xxxx) and Mexican mobiles with the old "1" (52 1 ...), while SMS and calls give the same
- * lines as +55 DD 9 8xxx-xxxx and +52 ...: both are rewritten to the current form (a mobile's subscriber
- * number in Brazil starts with 6-9; landlines, 2-5, are left alone).
+ * (55 DD 8xxx-xxxx) while SMS and calls give the same lines as +55 DD 9 8xxx-xxxx: rewritten to the
+ * current form (a mobile's subscriber number in Brazil starts with 6-9; landlines, 2-5, are left alone).
+ * Mexico's old mobile "1" (52 1 ...) is handled before parsing (see parsePhone).
  */
 function canonicalLine(number: PhoneNumber, rules: PhoneRules): { number: PhoneNumber; note?: string } {
   const national = number.nationalNumber as string;
   if (rules.builtIn?.['brazil-ninth-digit'] !== false && number.countryCallingCode === '55' && /^[1-9]{2}[6-9]\d{7}$/.test(national)) {
     const fixed = parsePhoneNumberFromString(`+55${national.slice(0, 2)}9${national.slice(2)}`);
     if (fixed?.isValid()) return { number: fixed, note: `Brazilian mobile ${number.number} is written without its ninth digit: recorded as ${fixed.number}, the same line (built-in rule brazil-ninth-digit)` };
-  }
-  if (rules.builtIn?.['mexico-mobile-prefix'] !== false && number.countryCallingCode === '52' && /^1\d{10}$/.test(national)) {
-    const fixed = parsePhoneNumberFromString(`+52${national.slice(1)}`);
-    if (fixed?.isValid()) return { number: fixed, note: `Mexican mobile ${number.number} carries the old "1" prefix: recorded as ${fixed.number}, the same line (built-in rule mexico-mobile-prefix)` };
   }
   return { number };
 }
@@ -91,6 +87,10 @@ export function parsePhone(raw: string, rules: PhoneRules): PhoneResult {
   const cleaned = raw.trim().replace(/^(?:tel|sms|whatsapp):/i, '').replace(/^00(?=[1-9])/, '+');
   // WhatsApp wa_ids, Telegram contacts and some providers give international numbers without the leading "+".
   const candidates = cleaned.startsWith('+') ? [cleaned] : /^\d{8,15}$/.test(cleaned) ? [cleaned, `+${cleaned}`] : [cleaned];
+  // Mexico's old mobile "1" makes the number too long to parse at all: rewritten before parsing.
+  const digits = cleaned.replace(/[^\d+]/g, '');
+  const mexican = /^\+?521\d{10}$/.test(digits) && rules.builtIn?.['mexico-mobile-prefix'] !== false;
+  if (mexican) candidates.unshift(`+52${digits.slice(digits.startsWith('+') ? 4 : 3)}`);
   const parsed: PhoneNumber[] = [];
   let error: string | undefined;
   for (const candidate of candidates) {
@@ -102,6 +102,9 @@ export function parsePhone(raw: string, rules: PhoneRules): PhoneResult {
   }
   const canonical = parsed.map((p) => canonicalLine(p, rules));
   const valid = canonical.find((c) => c.number.isValid());
+  if (valid && mexican && valid.number.countryCallingCode === '52') {
+    return { value: valid.number.number, valid: true, notes: [`Mexican mobile ${raw.trim()} carries the old "1" prefix: recorded as ${valid.number.number}, the same line (built-in rule mexico-mobile-prefix)`] };
+  }
   if (valid) return { value: valid.number.number, valid: true, notes: valid.note ? [valid.note] : [] };
   const possible = canonical.find((c) => c.number.isPossible());
   if (possible) {

@@ -68,6 +68,11 @@ export function eventLine(event: TimelineEvent, maxChars: number): string | unde
     }
     case 'call':
       return `${head} ${event.direction === 'outbound' ? 'We called the customer' : 'The customer called'}${event.text ? `: ${clip(event.text, maxChars)}` : ''}`;
+    case 'interaction':
+      // A button pressed is something the customer did, not something they said.
+      return `${head} The customer pressed a button: ${clip(event.text, maxChars)}`;
+    case 'conversation_reopened':
+      return `${head} -- the customer answered in this conversation's thread: it was reopened`;
     case 'status':
       // Deliveries and reads are noise for a reader; a failure is not.
       return event.data.status === 'failed' ? `${head} -- our message could not be delivered` : undefined;
