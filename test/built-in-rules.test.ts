@@ -7,7 +7,7 @@
 import { BUILT_IN_RULES, BUILT_IN_RULE_IDS, compileRules, isOwnAddress, normalizeHandles, parsePhone, resolveSettings } from '../shared';
 
 const gb = compileRules({ defaultCountry: 'GB' });
-const none = compileRules();
+const none = compileRules({});
 const phoneOf = (raw: string, rules = gb) => normalizeHandles([{ kind: 'phone', value: raw, trust: 'channel' }], rules);
 
 describe('phone numbers a provider vouches for are kept', () => {

@@ -25,7 +25,7 @@ export interface ChannelDelivery {
 const fixture = (path: string): string => readFileSync(join(__dirname, '..', 'channels', 'fixtures', path), 'utf8');
 
 /** WhatsApp/Messenger/Instagram: messages must be recent enough for nothing; only the body is signed. */
-function meta(channel: string, path: string, expectHandle: string): ChannelDelivery {
+export function meta(channel: string, path: string, expectHandle: string): ChannelDelivery {
   const appSecret = `${channel}-app-secret`;
   return {
     channel,
@@ -41,7 +41,7 @@ function meta(channel: string, path: string, expectHandle: string): ChannelDeliv
 }
 
 /** Twilio's X-Twilio-Signature: base64 HMAC-SHA1 over the URL then each parameter name and value, sorted by name. */
-function twilio(channel: 'sms' | 'voice', path: string): ChannelDelivery {
+export function twilio(channel: 'sms' | 'voice', path: string): ChannelDelivery {
   const authToken = `${channel}-auth-token`;
   const publicUrl = `https://support.example.com/webhooks/${channel}`;
   return {
@@ -59,31 +59,41 @@ function twilio(channel: 'sms' | 'voice', path: string): ChannelDelivery {
   };
 }
 
-export const CHANNEL_DELIVERIES: ChannelDelivery[] = [
-  meta('whatsapp', 'whatsapp/text.json', 'phone:+447911123456'),
-  meta('messenger', 'messenger/text-quick-reply.json', 'messenger_psid:1100200300:7001'),
-  meta('instagram', 'instagram/batch.json', 'instagram_igsid:17841400000000001:9001'),
-  {
+/** A Telegram update from the fixtures, with the secret token header (settings: the bot id). */
+export function telegram(path: string, botId = '123456789', extra: Record<string, string> = {}): ChannelDelivery {
+  return {
     channel: 'telegram',
-    settings: { botId: '123456789' },
+    settings: { botId, ...extra },
     secrets: { secretToken: 'telegram-secret-token' },
-    body: () => ({ body: fixture('telegram/text.json'), headers: { 'x-telegram-bot-api-secret-token': 'telegram-secret-token' }, contentType: 'application/json' }),
-    expectHandle: 'telegram_user:123456789:5123456789',
+    body: () => ({ body: fixture(path), headers: { 'x-telegram-bot-api-secret-token': 'telegram-secret-token' }, contentType: 'application/json' }),
+    expectHandle: '',
     refusedWith: 403,
-  },
-  twilio('sms', 'twilio/inbound-sms.json'),
-  twilio('voice', 'twilio/incoming-call.json'),
-  {
+  };
+}
+
+/** An X Account Activity delivery from the fixtures, signed with the consumer secret. */
+export function x(path: string): ChannelDelivery {
+  return {
     channel: 'x',
     settings: {},
     secrets: { consumerSecret: 'x-consumer-secret' },
     body: () => {
-      const body = fixture('x/dm.json');
+      const body = fixture(path);
       return { body, headers: { 'x-twitter-webhooks-signature': `sha256=${createHmac('sha256', 'x-consumer-secret').update(body).digest('base64')}` }, contentType: 'application/json' };
     },
-    expectHandle: 'x_user:1450000000000000001:3805104374',
+    expectHandle: '',
     refusedWith: 401,
-  },
+  };
+}
+
+export const CHANNEL_DELIVERIES: ChannelDelivery[] = [
+  meta('whatsapp', 'whatsapp/text.json', 'phone:+447911123456'),
+  meta('messenger', 'messenger/text-quick-reply.json', 'messenger_psid:1100200300:7001'),
+  meta('instagram', 'instagram/batch.json', 'instagram_igsid:17841400000000001:9001'),
+  { ...telegram('telegram/text.json'), expectHandle: 'telegram_user:123456789:5123456789' },
+  twilio('sms', 'twilio/inbound-sms.json'),
+  twilio('voice', 'twilio/incoming-call.json'),
+  { ...x('x/dm.json'), expectHandle: 'x_user:1450000000000000001:3805104374' },
 ];
 
 /** The same delivery with its signature header replaced by a forged one. */
