@@ -26,7 +26,8 @@ export interface DovecotServer {
   /** Root of the Maildirs (the test user's is `<maildir>/<user>/Maildir`). */
   maildir: string;
   /** Stores a raw RFC 822 mail in a mailbox with IMAP APPEND; returns its UID. */
-  append(raw: string | Buffer, mailbox?: string): Promise<number | undefined>;
+  /** APPENDs a mail; `internalDate` is the server's arrival time (IMAP INTERNALDATE), now by default. */
+  append(raw: string | Buffer, mailbox?: string, internalDate?: Date): Promise<number | undefined>;
   /** An IMAP client logged in as the test user (the caller logs out). */
   client(): Promise<ImapFlow>;
   /** The flags of every mail in a mailbox, by UID (empty when it holds none). */
@@ -183,10 +184,10 @@ export async function startDovecot(): Promise<DovecotServer> {
       }
       return out;
     },
-    append: async (raw, mailbox = 'INBOX') => {
+    append: async (raw, mailbox = 'INBOX', internalDate?: Date) => {
       const c = await client();
       try {
-        const result = await c.append(mailbox, raw);
+        const result = await c.append(mailbox, raw, [], internalDate);
         return result ? Number(result.uid) : undefined;
       } finally {
         await c.logout().catch(() => c.close());
