@@ -40,6 +40,12 @@ export function meta(channel: string, path: string, expectHandle: string): Chann
   };
 }
 
+/** X-Twilio-Signature of form parameters posted to `url`. */
+export const twilioSignature = (authToken: string, url: string, params: Record<string, string>): string =>
+  createHmac('sha1', authToken)
+    .update(url + Object.keys(params).sort().map((k) => k + params[k]).join(''))
+    .digest('base64');
+
 /** Twilio's X-Twilio-Signature: base64 HMAC-SHA1 over the URL then each parameter name and value, sorted by name. */
 export function twilio(channel: 'sms' | 'voice', path: string): ChannelDelivery {
   const authToken = `${channel}-auth-token`;
@@ -50,9 +56,7 @@ export function twilio(channel: 'sms' | 'voice', path: string): ChannelDelivery 
     secrets: { authToken },
     body: () => {
       const params = JSON.parse(fixture(path)) as Record<string, string>;
-      const signed = publicUrl + Object.keys(params).sort().map((k) => k + params[k]).join('');
-      const signature = createHmac('sha1', authToken).update(signed).digest('base64');
-      return { body: new URLSearchParams(params).toString(), headers: { 'x-twilio-signature': signature }, contentType: 'application/x-www-form-urlencoded' };
+      return { body: new URLSearchParams(params).toString(), headers: { 'x-twilio-signature': twilioSignature(authToken, publicUrl, params) }, contentType: 'application/x-www-form-urlencoded' };
     },
     expectHandle: 'phone:+447911123456',
     refusedWith: 403,
