@@ -20,6 +20,20 @@ const isBusy = (error: unknown): boolean => {
   return primary === SQLITE_BUSY || primary === SQLITE_LOCKED;
 };
 
+/** Runs a statement of the open sequence, again after a short pause while SQLite answers BUSY (at most ~2 s). */
+function openRetrying(statement: () => void): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      statement();
+      return;
+    } catch (error) {
+      if (!isBusy(error) || attempt >= 40) throw error;
+      Atomics.wait(pause, 0, 0, 5 + Math.floor(Math.random() * 45));
+    }
+  }
+}
+
 /**
  * SQLite through Node's built-in `node:sqlite`: no native module to compile. WAL lets readers run beside
  * the one writer; BEGIN IMMEDIATE takes the write lock up front, so two processes never interleave a
@@ -39,8 +53,10 @@ export class SqliteDriver implements SqlDriver {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
       this.db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs });
       this.db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs)}`);
-      // Setting WAL needs a moment of exclusive access; the busy timeout covers several processes opening at once.
-      this.db.exec('PRAGMA journal_mode = WAL');
+      // Setting WAL needs a moment of exclusive access. When several processes open a new file at once,
+      // SQLite can answer BUSY at once, without waiting on the busy timeout (a lock upgrade that could
+      // deadlock): the switch is retried a few times, a few milliseconds apart.
+      openRetrying(() => this.db.exec('PRAGMA journal_mode = WAL'));
       this.db.exec('PRAGMA synchronous = NORMAL');
       this.db.exec('PRAGMA foreign_keys = ON');
       // Erased data must not linger in free pages: overwrite deleted content with zeros.
