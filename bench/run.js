@@ -8,6 +8,10 @@
  *       against a raw indexed point query on the same file, and resident memory     bench/seed.js, bench/scale.js
  *   (c) route decisions (classifyWithRules, routeMessage) with 200 agents and 100k contacts,
  *       against the raw open-assignments query every decision runs                  bench/route.js
+ *   (d) identity accuracy: seeded synthetic customers over every channel, with the traps of real
+ *       support data (family landlines, role mailboxes, placeholders, Brazil's ninth digit...),
+ *       ingested in time order and scored against the ground truth: pairwise F1,
+ *       forbidden merges, recall on linkable pairs, a hand-check sample               bench/identity/
  * Each part runs in its own child process, so memory figures belong to that part alone. Figures go to
  * stdout and to bench/results.json. Temporary stores live in a temp dir, removed at the end.
  *
@@ -18,8 +22,10 @@
  *   BENCH_DIAGNOSE [auto]   re-measure (b) after a full ANALYZE: 1 always, 0 never, auto = when a
  *                           statement's plan reads a whole workspace
  *   BENCH_ROUTE_DECISIONS [2000]   decisions measured in (c) (same BENCH_CONTACTS / BENCH_EVENTS store)
- *   BENCH_PARTS [ingest,scale,route]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
- * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone.
+ *   BENCH_IDENTITY_PEOPLE [20000]  people generated for (d), about 5 messages each (+7% redeliveries)
+ *   BENCH_IDENTITY_SEED [20260601] seed of (d)'s generator: the same seed gives the same data
+ *   BENCH_PARTS [ingest,scale,route,identity]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
+ * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone.
  */
 const { fork, execFileSync } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
@@ -159,7 +165,9 @@ async function parent() {
     budgetSeconds: envInt('BENCH_BUDGET_S', 20),
     diagnose: process.env.BENCH_DIAGNOSE === '1' ? true : process.env.BENCH_DIAGNOSE === '0' ? false : 'auto',
     routeDecisions: envInt('BENCH_ROUTE_DECISIONS', 2000),
-    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route').split(',').map((p) => p.trim()),
+    identityPeople: envInt('BENCH_IDENTITY_PEOPLE', 20_000),
+    identitySeed: envInt('BENCH_IDENTITY_SEED', 20260601),
+    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route,identity').split(',').map((p) => p.trim()),
   };
   const dir = mkdtempSync(join(os.tmpdir(), 'omnithread-bench-'));
   const cleanup = () => {
@@ -209,6 +217,13 @@ async function parent() {
       console.log(`\n${lines.join('\n')}`);
       report.push(...lines);
     }
+    if (config.parts.includes('identity')) {
+      process.stderr.write('running (d) identity accuracy...\n');
+      results.identity = await runChild('identity', { dir, people: config.identityPeople, seed: config.identitySeed });
+      const lines = require('./identity/score').report(results.identity, { int });
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
   } finally {
     cleanup();
   }
@@ -225,7 +240,7 @@ if (CHILD) {
   // A part of the benchmark, started by parent() above: options come in, the result goes back.
   process.once('message', async (options) => {
     try {
-      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route' }[CHILD];
+      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route', identity: './identity/score' }[CHILD];
       const result = await require(part).main(options);
       process.send({ result }, () => process.exit(0));
     } catch (error) {

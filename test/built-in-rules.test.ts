@@ -39,8 +39,10 @@ describe('phone numbers a provider vouches for are kept', () => {
     ['020 7946 0958', none, 'has no +country code and no default country is set in the store settings'],
     ['12345', gb, 'is too short to be a phone number'],
     ['+44 12345', none, 'is too short to be a phone number'],
-    ['+4412345678901234', none, 'is too long to be a phone number'],
-    ['+999 1234 5678', none, 'has an unknown country calling code'],
+    ['+4419283746519283', none, 'is too long to be a phone number'],
+    ['+999 8271 6354', none, 'has an unknown country calling code'],
+    // National format, possible for the default country but not valid there: more likely another country's.
+    ['030 7507324', gb, "is not a valid number for GB, and without its +country code it could be another country's"],
     ['call me maybe', gb, 'is not a phone number'],
   ])('%s is refused with its real reason', (raw, rules, reason) => {
     const { handles, skipped } = phoneOf(raw, rules);

@@ -114,7 +114,7 @@ export class OmnithreadEmailTrigger implements INodeType {
 		properties: [
 			{
 				displayName:
-					'Each poll reads the mails that arrived since the last one, records them and marks them as read (or moves them). "Fetch Test Event" polls for real too: what it fetches is recorded and will not start the active workflow again.',
+					'Each poll reads the mails that arrived since the last one, records them and marks them as read (or moves them). "Fetch Test Event" polls for real too: what it fetches is recorded and will not start the active workflow again. Mails from your own side (this support address, or the Own Addresses of the Omnithread Store credential) are recorded as your answers on the customer\'s timeline and do not start the workflow.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
