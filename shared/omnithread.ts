@@ -29,18 +29,7 @@ import type {
   RoutingContext,
 } from './facade/types';
 
-export type {
-  AssignedConversation,
-  ContactExport,
-  EraseReport,
-  IngestResult,
-  OmnithreadRoster,
-  RecordResult,
-  RouteCommit,
-  RouteCommitResult,
-  RoutingContext,
-  RoutingState,
-} from './facade/types';
+export type * from './facade/types';
 
 const DAY = 24 * 60 * 60 * 1000;
 

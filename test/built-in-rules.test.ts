@@ -28,6 +28,11 @@ describe('phone numbers a provider vouches for are kept', () => {
     expect(handles.map((h) => h.value)).toEqual([e164]);
   });
 
+  test('a number typed in national format is read in the default country, and kept when possible at its trust', () => {
+    const typed = normalizeHandles([{ kind: 'phone', value: '07911 346124', trust: 'asserted' }], gb).handles[0];
+    expect(typed).toMatchObject({ value: '+447911346124', trust: 'asserted' });
+  });
+
   test('a number outside the listed ranges is kept with a note: validity only lowers confidence', () => {
     const [handle] = phoneOf('+447700900461').handles;
     expect(handle.notes).toEqual(['+447700900461 is not in a range libphonenumber lists as assigned; kept, as its sender gave it, with lower confidence']);
@@ -41,8 +46,6 @@ describe('phone numbers a provider vouches for are kept', () => {
     ['+44 12345', none, 'is too short to be a phone number'],
     ['+4419283746519283', none, 'is too long to be a phone number'],
     ['+999 8271 6354', none, 'has an unknown country calling code'],
-    // National format, possible for the default country but not valid there: more likely another country's.
-    ['030 7507324', gb, "is not a valid number for GB, and without its +country code it could be another country's"],
     ['call me maybe', gb, 'is not a phone number'],
   ])('%s is refused with its real reason', (raw, rules, reason) => {
     const { handles, skipped } = phoneOf(raw, rules);

@@ -46,7 +46,7 @@ export function normalizeEmail(raw: string, options: IdentityRules['email']): st
   return value;
 }
 
-export type PhoneResult = { value: string; valid: boolean; notes: string[] } | { reason: string; /** The E.164 it would have been, when refused for its range. */ readAs?: string };
+export type PhoneResult = { value: string; valid: boolean; notes: string[] } | { reason: string };
 
 /** What phone parsing reads of the rules: the default country, and which built-in rules are on (all, when not given). */
 export interface PhoneRules {
@@ -92,14 +92,10 @@ export function parsePhone(raw: string, rules: PhoneRules): PhoneResult {
   const mexican = /^\+?521\d{10}$/.test(digits) && rules.builtIn?.['mexico-mobile-prefix'] !== false;
   if (mexican) candidates.unshift(`+52${digits.slice(digits.startsWith('+') ? 4 : 3)}`);
   const parsed: PhoneNumber[] = [];
-  /** Read through the default country (written without +country): such a number is only taken when valid. */
-  const national = new Set<PhoneNumber>();
   let error: string | undefined;
   for (const candidate of candidates) {
     try {
-      const number = parsePhoneNumberWithError(candidate, rules.defaultCountry);
-      parsed.push(number);
-      if (!candidate.startsWith('+')) national.add(number);
+      parsed.push(parsePhoneNumberWithError(candidate, rules.defaultCountry));
     } catch (e) {
       error ??= (e as Error).message;
     }
@@ -110,13 +106,9 @@ export function parsePhone(raw: string, rules: PhoneRules): PhoneResult {
     return { value: valid.number.number, valid: true, notes: [`Mexican mobile ${raw.trim()} carries the old "1" prefix: recorded as ${valid.number.number}, the same line (built-in rule mexico-mobile-prefix)`] };
   }
   if (valid) return { value: valid.number.number, valid: true, notes: valid.note ? [valid.note] : [] };
-  // Only possible: kept when the number came in international form (as providers give senders). A national
-  // number that is not valid for the default country is more likely another country's, typed without its code.
-  const possible = canonical.find((c) => c.number.isPossible() && !national.has(c.number));
-  const readAs = parsed.find((p) => national.has(p) && p.isPossible());
-  if (!possible && readAs) {
-    return { reason: `is not a valid number for ${rules.defaultCountry}, and without its +country code it could be another country's`, readAs: readAs.number };
-  }
+  // Only possible: kept all the same (a provider's sender, or what a person typed, at its trust). A number
+  // typed without +country is read in the default country: set it, or such numbers may be misread.
+  const possible = canonical.find((c) => c.number.isPossible());
   if (possible) {
     const n = possible.number;
     const where = n.country ? ` for ${n.country}` : '';
@@ -161,7 +153,7 @@ export function normalizeHandle(input: HandleInput, rules: IdentityRules): Norma
     case 'phone': {
       const phone = parsePhone(handle.value, rules);
       // A made-up number is refused as one, whatever else is wrong with it.
-      if ('reason' in phone) return skipped(blockedReason(rules, 'phone', phone.readAs ?? handle.value) ?? blockedReason(rules, 'phone', handle.value) ?? phone.reason);
+      if ('reason' in phone) return skipped(blockedReason(rules, 'phone', handle.value) ?? phone.reason);
       value = phone.value;
       notes = phone.notes;
       break;

@@ -311,6 +311,36 @@ describe('Telegram parser under random input', () => {
   });
 });
 
+describe('Telegram groups (real-format updates, test/channels/fixtures/real/telegram)', () => {
+  const real = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(__dirname, 'fixtures', 'real', 'telegram', `${name}.json`), 'utf8'));
+  const bot = (groups?: boolean) => channelConfig(telegramChannel, { secretToken: SECRET, botId: '7412305518', ...(groups === undefined ? {} : { groups }) });
+
+  test('off by default: group and supergroup updates are acknowledged and give no item', () => {
+    expect(messagesOf(real('group-text'), bot())).toEqual([]);
+    expect(messagesOf(real('supergroup-text'), bot(false))).toEqual([]);
+    // The editors save a checkbox as a string in some paths: "false" stays off.
+    expect(messagesOf(real('group-text'), channelConfig(telegramChannel, { secretToken: SECRET, botId: '7412305518', groups: 'false' }))).toEqual([]);
+  });
+
+  test("on: a group is a party of its own (its chat, never a member's private contact), and who wrote is kept", () => {
+    const [group] = messagesOf(real('group-text'), bot(true)) as MessageInputType[];
+    expect(group).toMatchObject({
+      channel: 'telegram',
+      channelAccount: '7412305518',
+      providerMessageId: '-4089123456:57',
+      threadKey: '7412305518:-4089123456',
+      from: { name: 'Acme Clientes VIP', handles: [{ kind: 'external_id', scope: 'telegram:7412305518', value: 'group:-4089123456', trust: 'channel' }] },
+      metadata: { chatType: 'group', chatTitle: 'Acme Clientes VIP', sender: { id: 6281430957, name: 'Joana Ribeiro', username: 'joanaribeiro_rj' } },
+    });
+    expect(group.from.handles).toHaveLength(1);
+    const [supergroup] = messagesOf(real('supergroup-text'), bot(true)) as MessageInputType[];
+    expect(supergroup.from.handles[0]).toMatchObject({ value: `group:${(real('supergroup-text').message as { chat: { id: number } }).chat.id}` });
+    expect(MessageInputSchema.safeParse(group).success).toBe(true);
+  });
+});
+
+type MessageInputType = { from: { handles: { kind: string; value: string }[] } } & Record<string, unknown>;
+
 // ---------------------------------------------------------------------------------------------
 // Through the webhook handler, on both stores
 // ---------------------------------------------------------------------------------------------

@@ -8,20 +8,15 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { acquireStore, createOmnithread } from '../../shared';
 import { useRuntimeClock } from '../support/clock';
-import { FlowNode, collect, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
+import { FlowNode, collect, loadFlow, useFlowDir } from '../support/node-red-helper';
 import { REAL_TRAFFIC, REPLAY_CLOCK, expectRealTrafficRecorded, isTwiml } from '../support/real-traffic';
 
 useRuntimeClock(REPLAY_CLOCK);
 
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(async () => {
-  await unloadFlow();
-  cleanup();
-});
+const flowDir = useFlowDir();
 
 test('a day of real-format deliveries from every provider, replayed through omnithread-in', async () => {
+  const dir = flowDir();
   const channels = [...new Map(REAL_TRAFFIC.map((s) => [s.delivery.channel, s.delivery])).values()];
   const flow: FlowNode[] = [
     { id: 'f1', type: 'tab' },

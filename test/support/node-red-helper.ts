@@ -87,6 +87,19 @@ export async function unloadFlow(): Promise<void> {
   await closeAllStores();
 }
 
+/** In a suite: a temporary folder per test (for the store file), the flow unloaded and the folder removed after each. */
+export function useFlowDir(): () => string {
+  let dir: { dir: string; cleanup: () => void } | undefined;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    await unloadFlow();
+    dir?.cleanup();
+  });
+  return () => dir!.dir;
+}
+
 /** A temporary folder used as the Node-RED user directory and for SQLite files; removed by cleanup(). */
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'omnithread-node-red-'));
