@@ -253,9 +253,10 @@ function toMessage(parts: EmailParts, options: ParseEmailOptions): MessageInput 
   if (!messageId) messageId = `<${createHash('sha256').update(parts.syntheticFrom ?? '').digest('hex')}@omnithread.invalid>`;
   const threadKey = parts.references[0] ?? parts.inReplyTo[0] ?? messageId;
   const sender = parts.from.address.toLowerCase();
-  const receiving = [options.mailbox, parts.mailbox, options.defaultMailbox].find((m) => typeof m === 'string' && m.trim())?.trim().toLowerCase();
+  const mailboxes = [options.mailbox, parts.mailbox, options.defaultMailbox].filter((m): m is string => typeof m === 'string' && !!m.trim()).map((m) => m.trim().toLowerCase());
+  const receiving = mailboxes[0];
   // Ours: sent from the mailbox that received it (a copy of an agent's answer), or from one of our own addresses.
-  const ours = sender === receiving || options.isOwnAddress?.(sender) === true;
+  const ours = mailboxes.includes(sender) || options.isOwnAddress?.(sender) === true;
   const mailboxCandidate = ours ? (receiving ?? sender) : [options.mailbox, parts.mailbox, ...parts.to, options.defaultMailbox].find((m) => typeof m === 'string' && m.trim());
   const channelAccount = cut((mailboxCandidate ?? '').trim().toLowerCase(), 256);
   const references = parts.references.length ? parts.references : parts.inReplyTo.slice(0, 1);
