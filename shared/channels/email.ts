@@ -1,7 +1,7 @@
 /**
- * Email: parsing (mailparser), threading (Message-ID / In-Reply-To / References), the inbound-webhook mode for
- * providers that POST mail, and sending over SMTP (nodemailer). The IMAP poller is a separate step; it will call
- * `parseEmail` on each fetched message.
+ * Email: parsing (mailparser), threading (Message-ID / In-Reply-To / References), and the inbound-webhook mode for
+ * providers that POST mail; the channel sends over SMTP (../email/smtp.ts). The IMAP poller (../email/poll.ts)
+ * calls `parseEmail` on each fetched message.
  *
  * Parsing (`parseEmail`, RFC 5322 headers, RFC 2045-2047 bodies and encodings, all decoded by mailparser):
  * - providerMessageId = Message-ID (RFC 5322 3.6.4). A mail without one gets `<sha256 of the raw bytes>@omnithread.invalid`
@@ -11,11 +11,15 @@
  *   does not join the thread on its key alone.
  * - channelAccount = the mailbox that received it: `options.mailbox`, else Delivered-To, else the first To
  *   address (lower case).
- * - from = the From address as an `email` handle with trust `channel`, plus the display name.
- * - text = the NEW part only: quoted history ("On ... wrote:" in en/de/fr/es/nl/sv, "-----Original Message-----"
- *   and its translations, Outlook "From:/Sent:" header blocks, `>`-quoted lines; Gmail/Outlook/Apple/Thunderbird
- *   quote markers in HTML-only mail) and signatures ("-- " delimiter, "Sent from my iPhone" lines) removed.
- *   metadata.fullText holds the whole text body; HTML-only mail is converted to text.
+ * - direction = outbound when the sender is a mailbox it was delivered to, or one of our own addresses
+ *   (`options.isOwnAddress`): an agent's answer, which the core records on the customer's timeline.
+ * - from = the From address as an `email` handle with trust `channel`, plus the display name, and the
+ *   phone numbers of a customer's signature as `asserted` phone handles. to = the To and Cc addresses.
+ * - inReplyTo = the In-Reply-To and References ids: a reply continues the conversation of what it answers.
+ * - sentAt = Date; receivedAt = the IMAP INTERNALDATE, else the newest Received: header's date.
+ * - text = the NEW part only (../email/reply-text.ts: email-reply-parser plus our signature rules; HTML-only
+ *   mail is cut at the clients' quote markers, then converted to text). metadata.fullText holds the whole
+ *   text body, metadata.signature the signature removed.
  * - attachments = metadata only (name, contentType, size), never the content.
  * - replyTo = { to: Reply-To or From address, messageId, references (the mail's References, or its In-Reply-To),
  *   subject }: what `send` needs to answer in the same thread.
@@ -43,25 +47,22 @@
  * header `X-Omnithread-Secret: <secret>`, HTTP Basic auth whose password is the secret (Postmark and Mailgun
  * support https://user:secret@host/... webhook URLs), or the query parameter `?token=<secret>`.
  * Mailgun's own HMAC signature (timestamp/token/signature) is not checked (not built yet).
- *
- * Sending (`sendEmail`, `emailChannel.send`): SMTP via nodemailer. A reply carries In-Reply-To = the answered
- * Message-ID and References = its references + that id (RFC 5322 3.6.4), subject "Re: <subject>" (never
- * "Re: Re:"). The Message-ID is generated here (`<uuid@domain of from>`) so it is known before sending, and is
- * the providerMessageId. SMTP failures: 535/534/530 or a refused login -> AUTH_FAILED; 421/450/451/452 and other
- * 4xx (temporary, RFC 5321 4.2.1) -> RATE_LIMITED with retryAfterSeconds 60; connection refused, timeouts and
- * 5xx -> PROVIDER_ERROR (details: code, responseCode, response; never the password).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AxiosInstance } from 'axios';
 import { AddressObject, ParsedMail, simpleParser } from 'mailparser';
-import nodemailer from 'nodemailer';
-import type { Transporter } from 'nodemailer';
 import { z } from 'zod';
 import { OmnithreadError, invalidInput } from '../errors';
-import { Attachment, MessageInput, MessageInputSchema, parseInput } from '../model';
+import { Attachment, MessageInput, MessageInputSchema } from '../model';
+import { isAddress, messageIds, parseAddress } from '../email/headers';
 import { extractReplyText } from '../email/reply-text';
-import { ChannelModule, InboundItem, OutboundRequest, ParseContext, SendResult, WebhookRequest, header } from './channel';
+import { EmailSendConfigSchema, sendEmail } from '../email/smtp';
+import { ChannelModule, InboundItem, OutboundRequest, ParseContext, WebhookRequest, header } from './channel';
 import { safeEqual } from './http';
+
+export { messageIds, parseAddress, replySubject } from '../email/headers';
+export { EMAIL_SEND_SECRETS, EMAIL_SEND_SETTINGS, EmailSendConfigSchema, sendEmail, smtpError } from '../email/smtp';
+export type { EmailSendConfig } from '../email/smtp';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -77,27 +78,6 @@ export const EmailChannelConfigSchema = z
   .strict();
 export type EmailChannelConfig = z.output<typeof EmailChannelConfigSchema>;
 
-export const EmailSendConfigSchema = z
-  .object({
-    host: z.string().trim().min(1, 'is required: the SMTP server host'),
-    port: z.coerce.number().int().min(1).max(65535).default(587),
-    /** true = TLS from the start (port 465); false = plain, upgraded with STARTTLS when offered. */
-    secure: z.boolean().default(false),
-    /** Never upgrade with STARTTLS (only for local test servers). */
-    ignoreTLS: z.boolean().default(false),
-    user: z.string().default(''),
-    /** Secret. */
-    password: z.string().default(''),
-    from: z.string().trim().email('must be the email address to send from'),
-    fromName: z.string().trim().max(256).default(''),
-    /** Milliseconds to wait for the connection, greeting and each answer. */
-    timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
-  })
-  .strict();
-export type EmailSendConfig = z.output<typeof EmailSendConfigSchema>;
-export const EMAIL_SEND_SETTINGS = Object.keys(EmailSendConfigSchema.shape);
-export const EMAIL_SEND_SECRETS = ['password'] as const;
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
@@ -105,38 +85,6 @@ export const EMAIL_SEND_SECRETS = ['password'] as const;
 const MAX_RAW_BYTES = 30 * 1024 * 1024;
 const MAX_TEXT = 200_000;
 const cut = (value: string, max: number): string => (value.length > max ? value.slice(0, max) : value);
-
-/** The `<id@host>` tokens of a Message-ID, In-Reply-To or References value (RFC 5322 3.6.4). */
-export function messageIds(value: unknown): string[] {
-  const values = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
-  const out: string[] = [];
-  for (const v of values) {
-    if (typeof v !== 'string') continue;
-    const bracketed = v.match(/<[^<>\s]+>/g);
-    const ids = bracketed ?? v.split(/[\s,]+/).filter(Boolean).map((id) => `<${id.replace(/^<|>$/g, '')}>`);
-    for (const id of ids) if (id.length > 2 && id.length <= 512 && !out.includes(id)) out.push(id);
-  }
-  return out;
-}
-
-const EMAIL_RE = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+$/;
-const isAddress = (value: string | undefined): value is string => !!value && value.length <= 512 && EMAIL_RE.test(value);
-
-/** "Name <addr>" or "addr" (a display name with commas must be quoted, RFC 5322 3.4). */
-export function parseAddress(value: unknown): { address: string; name?: string } | undefined {
-  if (typeof value !== 'string') return undefined;
-  const angle = value.match(/^\s*(?:"?([^"<]*?)"?\s*)?<([^<>]+)>\s*$/);
-  if (angle && isAddress(angle[2].trim())) return { address: angle[2].trim(), name: angle[1]?.trim() || undefined };
-  const bare = value.trim().split(/\s*,\s*/)[0];
-  return isAddress(bare) ? { address: bare } : undefined;
-}
-
-const REPLY_PREFIX = /^\s*(?:re|aw|sv|antw|ref|réf|rif|r)\s*(?:\[\d+\])?\s*:/i;
-/** "Re: <subject>", without stacking prefixes (Re:, AW:, SV:, Antw:, RE:...). */
-export function replySubject(subject: string | undefined): string {
-  const s = (subject ?? '').trim();
-  return REPLY_PREFIX.test(s) ? s : `Re: ${s}`.trim();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Quote and signature stripping
@@ -532,84 +480,6 @@ export async function parseEmailDelivery(request: WebhookRequest, config: EmailC
   return parseJsonForm(body, config, context);
 }
 
-
-// ---------------------------------------------------------------------------------------------
-// Sending
-// ---------------------------------------------------------------------------------------------
-
-const ReplyToSchema = z
-  .object({
-    to: z.string().trim().email('must be the email address to send to'),
-    messageId: z.string().max(512).optional(),
-    references: z.array(z.string().max(1024)).max(200).optional(),
-    subject: z.string().max(2000).optional(),
-  })
-  .passthrough();
-
-type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string };
-
-/** An SMTP failure as an OmnithreadError (see the module header for the mapping). */
-export function smtpError(error: unknown): OmnithreadError {
-  if (error instanceof OmnithreadError) return error;
-  const e = (error ?? {}) as SmtpError;
-  const details = { provider: 'smtp', code: e.code, responseCode: e.responseCode, response: e.response, command: e.command };
-  const said = e.response ?? e.message ?? String(error);
-  if (e.code === 'EAUTH' || e.responseCode === 535 || e.responseCode === 534 || e.responseCode === 530) {
-    return new OmnithreadError('AUTH_FAILED', `The SMTP server refused the login: ${said}`, { details });
-  }
-  if (typeof e.responseCode === 'number' && e.responseCode >= 400 && e.responseCode < 500) {
-    return new OmnithreadError('RATE_LIMITED', `The SMTP server refused the mail for now (${e.responseCode}): ${said}; retry later`, {
-      details: { ...details, retryAfterSeconds: 60 },
-    });
-  }
-  if (typeof e.responseCode === 'number') return new OmnithreadError('PROVIDER_ERROR', `The SMTP server refused the mail (${e.responseCode}): ${said}`, { details });
-  return new OmnithreadError('PROVIDER_ERROR', `The SMTP server could not be reached: ${e.message ?? String(error)}`, { details });
-}
-
-/** Sends a mail (a reply when `request.to.messageId` is set) and returns the Message-ID it carries. */
-export async function sendEmail(request: OutboundRequest, sendConfig: unknown, transport?: Transporter): Promise<SendResult> {
-  const config = parseInput(EmailSendConfigSchema, sendConfig, 'email send settings');
-  const to = parseInput(ReplyToSchema, request.to, 'email reply address');
-  if (request.template) throw new OmnithreadError('INVALID_INPUT', 'Email has no templates: send text', { field: 'template' });
-  const domain = config.from.split('@')[1];
-  const messageId = `<${randomUUID()}@${domain}>`;
-  const answered = messageIds(to.messageId)[0];
-  const references = answered ? [...messageIds(to.references ?? []).filter((r) => r !== answered), answered] : messageIds(to.references ?? []);
-  const subject = answered ? replySubject(to.subject) : (to.subject ?? '');
-  const own = !transport;
-  const mailer =
-    transport ??
-    nodemailer.createTransport({
-      host: config.host,
-      port: config.port,
-      secure: config.secure,
-      ignoreTLS: config.ignoreTLS,
-      auth: config.user ? { user: config.user, pass: config.password } : undefined,
-      connectionTimeout: config.timeoutMs,
-      greetingTimeout: config.timeoutMs,
-      socketTimeout: config.timeoutMs,
-    });
-  try {
-    const info = await mailer.sendMail({
-      from: config.fromName ? { name: config.fromName, address: config.from } : config.from,
-      to: to.to,
-      subject,
-      text: request.text,
-      messageId,
-      ...(answered ? { inReplyTo: answered } : {}),
-      ...(references.length ? { references } : {}),
-      ...(request.media ? { attachments: [{ path: request.media.url, ...(request.media.filename ? { filename: request.media.filename } : {}) }] } : {}),
-    });
-    return {
-      providerMessageId: messageId,
-      response: { messageId, accepted: info.accepted, rejected: info.rejected, response: info.response, subject, inReplyTo: answered ?? null, references },
-    };
-  } catch (error) {
-    throw smtpError(error);
-  } finally {
-    if (own) mailer.close();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The module

@@ -11,7 +11,7 @@
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
-import { EmailSendConfigSchema, smtpError } from '../channels/email';
+import { EmailSendConfigSchema, smtpError } from './smtp';
 import { parseInput } from '../model';
 import { connectionError } from './imap';
 import { ImapSettingsSchema } from './poll';
