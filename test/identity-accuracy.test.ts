@@ -14,10 +14,10 @@ const DIST = join(__dirname, '..', 'dist', 'shared', 'index.js');
 test('no two people merged by their own identities, every pair linked by a shared usable identifier found, on 600 generated people', async () => {
   if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run "npm run build" (npm test does) before this test`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { main } = require('../bench/identity/score') as { main: (o: { dir: string; people: number; seed: number }) => Promise<Record<string, any>> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const { main } = require('../bench/identity/score') as { main: (o: { dir: string; people: number; seed: number; quiet: boolean }) => Promise<Record<string, any>> }; // eslint-disable-line @typescript-eslint/no-explicit-any
   const dir = mkdtempSync(join(tmpdir(), 'omnithread-identity-'));
   try {
-    const result = await main({ dir, people: 600, seed: 20261207 });
+    const result = await main({ dir, people: 600, seed: 20261207, quiet: true });
     expect(result.forbidden.personPairs).toBe(0);
     expect(result.linkable.pairs).toBeGreaterThan(1000);
     expect(result.linkable.recall).toBeGreaterThanOrEqual(0.99);

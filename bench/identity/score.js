@@ -39,8 +39,8 @@ function markUnknownNumbers(deliveries) {
   }
 }
 
-async function main({ dir, people = 20_000, seed = 20260601 }) {
-  const log = (line) => process.stderr.write(`  [identity] ${line}\n`);
+async function main({ dir, people = 20_000, seed = 20260601, quiet = false }) {
+  const log = (line) => quiet || process.stderr.write(`  [identity] ${line}\n`);
   const t0 = process.hrtime.bigint();
   const data = generate({ people, seed });
   const generateSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
