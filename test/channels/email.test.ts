@@ -58,6 +58,35 @@ function request(body: string | Buffer, contentType: string, extra: Partial<Webh
   return { method: 'POST', headers: { 'content-type': contentType }, query: {}, rawBody: Buffer.from(body), ...extra };
 }
 
+describe('parseEmail: replies as mail clients write them (test/channels/fixtures/email/clients)', () => {
+  const client = (name: string) => readFileSync(join(__dirname, 'fixtures', 'email', 'clients', `${name}.eml`));
+  test.each([
+    ['gmail-reply', 'Thanks, but the tracking link still says "in transit". Can you send a\nreplacement?', ['+46 70 318 42 95']],
+    // A bare first name under the message is kept: with nothing else to go on it may be part of it.
+    ['gmail-html-only', 'It arrived this morning, thank you!\n\nMaya', []],
+    ['outlook-html-only', 'Hallo,\n\ndie Rechnung ist immer noch nicht angekommen. Können Sie sie bitte erneut\nsenden?', ['+49 30 2239 4581']],
+    ['apple-mail-reply', 'Yes please, to the same address.', []],
+    ['thunderbird-bottom-post', 'Kastanienallee 12, 10435 Berlin. Danke!', []],
+    ['thunderbird-html-only', 'The courier can also leave it with the neighbour at number 14.', ['0176 2234 5581']],
+  ])('%s: the new part only, the signature apart, its phone an asserted handle', async (name, text, phones) => {
+    const m = await parseEmail(client(name), { defaultMailbox: 'support@shop.io' });
+    expect(m.text).toBe(text);
+    expect(m.direction).toBe('inbound');
+    expect(m.from.handles.slice(1)).toEqual((phones as string[]).map((value) => ({ kind: 'phone', value, trust: 'asserted' })));
+  });
+
+  test("an agent's answer from the support mailbox is ours, addressed to the customer; a forward between our addresses names no customer", async () => {
+    const agent = await parseEmail(client('agent-reply-from-support'), { defaultMailbox: 'support@shop.io' });
+    expect(agent).toMatchObject({ direction: 'outbound', channelAccount: 'support@shop.io', to: { handles: [{ kind: 'email', value: 'maya.lindqvist@gmail.com' }] } });
+    expect(agent.inReplyTo?.[0]).toBe('<CAJx9kLq0b7Fq2v3mZ+P5yQk8sWtG4ddnR1@mail.gmail.com>');
+    // Delivered to another of our mailboxes, sent from the support address: ours too.
+    const viaAlias = await parseEmail(Buffer.concat([Buffer.from('Delivered-To: inbox@shop.io\r\n'), client('agent-reply-from-support')]), { defaultMailbox: 'support@shop.io' });
+    expect(viaAlias.direction).toBe('outbound');
+    const internal = await parseEmail(client('internal-forward'), { defaultMailbox: 'support@shop.io', isOwnAddress: (a) => a.endsWith('@shop.io') });
+    expect(internal).toMatchObject({ direction: 'outbound', to: { handles: [{ value: 'billing@shop.io' }] } });
+  });
+});
+
 describe('parseEmail', () => {
   test('plain text mail: ids, sender, mailbox, thread root, signature stripped, full text kept', async () => {
     const m = await parseEmail(eml('plain'));

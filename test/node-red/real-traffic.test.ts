@@ -17,21 +17,23 @@ const flowDir = useFlowDir();
 
 test('a day of real-format deliveries from every provider, replayed through omnithread-in', async () => {
   const dir = flowDir();
-  const channels = [...new Map(REAL_TRAFFIC.map((s) => [s.delivery.channel, s.delivery])).values()];
+  // One omnithread-in per channel and settings (a second Telegram node has groups on), on one store.
+  const nodeOf = (d: (typeof REAL_TRAFFIC)[number]['delivery']) => `in-${d.channel}-${Object.values(d.settings).join('-').replace(/[^a-z0-9]/gi, '')}`;
+  const channels = [...new Map(REAL_TRAFFIC.map((s) => [nodeOf(s.delivery), s.delivery])).values()];
   const flow: FlowNode[] = [
     { id: 'f1', type: 'tab' },
     { id: 'store', type: 'omnithread-store', storeType: 'sqlite', sqlitePath: join(dir, 'omnithread.db'), workspace: 'nodered', autoMergeTrust: 'channel' },
     { id: 'out', z: 'f1', type: 'helper' },
-    ...channels.map((d) => ({ id: `in-${d.channel}`, z: 'f1', type: 'omnithread-in', store: 'store', path: `/omnithread/${d.channel}`, channel: d.channel, respond: 'ack', wires: [['out']], ...d.settings })),
+    ...channels.map((d) => ({ id: nodeOf(d), z: 'f1', type: 'omnithread-in', store: 'store', path: `/${nodeOf(d)}`, channel: d.channel, respond: 'ack', wires: [['out']], ...d.settings })),
   ];
-  const app = await loadFlow(flow, Object.fromEntries(channels.map((d) => [`in-${d.channel}`, d.secrets])));
+  const app = await loadFlow(flow, Object.fromEntries(channels.map((d) => [nodeOf(d), d.secrets])));
   const out = collect('out');
   // The nodes' own connection (one per store file and process, as in production).
   const { store, release } = await acquireStore({ type: 'sqlite', path: join(dir, 'omnithread.db') });
   try {
     for (const step of REAL_TRAFFIC) {
       if (step.before) await step.before(createOmnithread({ store, workspace: 'nodered' }));
-      const url = `/omnithread/${step.delivery.channel}`;
+      const url = `/${nodeOf(step.delivery)}`;
       const signed = step.delivery.body(`http://127.0.0.1${url}`);
       const before = out.messages.length;
       let req = request(app).post(url).set('content-type', signed.contentType);

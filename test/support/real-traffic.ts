@@ -44,6 +44,8 @@ export const REAL_TRAFFIC: RealStep[] = [
   { name: 'telegram group, groups off', delivery: telegram(real('telegram/group-text.json'), BOT), answer: { received: 0, recorded: 0 } },
   { name: 'telegram supergroup, groups off', delivery: telegram(real('telegram/supergroup-text.json'), BOT), answer: { received: 0, recorded: 0 } },
   { name: 'telegram phone shared', delivery: telegram(real('telegram/contact-shared.json'), BOT), answer: { received: 1, recorded: 1 } },
+  // A second Telegram trigger of the same bot with groups on: the group is a party of its own.
+  { name: 'telegram group, groups on', delivery: telegram(real('telegram/group-text.json'), BOT, { groups: 'true' }), answer: { received: 1, recorded: 1 } },
   { name: 'whatsapp 12-digit Brazilian wa_id', delivery: meta('whatsapp', real('whatsapp/brazil-old-number.json'), ''), answer: { received: 1, recorded: 1 } },
   { name: 'whatsapp redelivered', delivery: meta('whatsapp', real('whatsapp/brazil-old-number.json'), ''), answer: { received: 1, recorded: 0, duplicates: 1 } },
   { name: 'whatsapp edit (of a message not seen)', delivery: meta('whatsapp', real('whatsapp/edited.json'), ''), answer: { received: 1, recorded: 1 } },
@@ -151,6 +153,12 @@ export async function expectRealTrafficRecorded(store: Store, workspace: string)
   // The landline is shared: its contact holds it, marked so.
   const home = (await ot.findContact({ kind: 'phone', value: '+442079460321' }))!;
   expect(home.identities).toMatchObject([{ value: '+442079460321', shared: expect.stringMatching(/^a fixed line/) }]);
+  // The group, with groups on, is a party of its own: never Joana's private conversation or contact.
+  const group = (await ot.findContact({ kind: 'external_id', scope: `telegram:${BOT}`, value: 'group:-4089123456' }))!;
+  expect(group).toMatchObject({ name: 'Acme Clientes VIP' });
+  expect(group.id).not.toBe(joana.id);
+  const groupMessages = (await ot.timeline(group.id, { kinds: ['message'] })).events;
+  expect(groupMessages.map((e) => (e.data.metadata as { sender?: { username?: string } }).sender?.username)).toEqual(['joanaribeiro_rj']);
   // Usernames are asserted handles.
   const onX = (await ot.findContact({ kind: 'username', scope: 'x', value: 'joana_rib' }))!;
   expect(onX.identities.find((i) => i.kind === 'username')?.trust).toBe('asserted');
