@@ -187,6 +187,15 @@ export class OmnithreadStoreApi implements ICredentialType {
 			description: 'Built-in identity rules to switch off, one by one (e.g. placeholder-emails when you test with example.com addresses)',
 		},
 		{
+			displayName: 'Raw Payload Kept (KB)',
+			name: 'rawPayloadKb',
+			type: 'number',
+			typeOptions: { minValue: 0, maxValue: 10240 },
+			default: 32,
+			description:
+				"How much of each provider's raw payload is kept with the message, for audits and fields Omnithread does not read. Larger payloads are replaced by a note of their size; 0 keeps none. Erased with the person.",
+		},
+		{
 			displayName: 'Conversation Idle Timeout (Days)',
 			name: 'idleTimeoutDays',
 			type: 'number',

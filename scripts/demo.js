@@ -290,6 +290,13 @@ async function main() {
   const { webchatUserHash } = require(path.join(root, 'dist', 'shared'));
   app.get('/shop', (_req, res) => res.type('html').send(shopPage(webchatUserHash(WEBCHAT.identitySecret, MAYA.email))));
   app.use(settings.httpAdminRoot, RED.httpAdmin);
+  // Until the flows have started, a webhook's route does not exist yet: express would answer 404, which
+  // providers take as final. Deliveries get 503 with Retry-After instead, so they come again.
+  let flowsReady = false;
+  app.use((req, res, next) => {
+    if (flowsReady || req.method !== 'POST') return next();
+    res.status(503).set('Retry-After', '5').json({ error: 'Not recorded, please retry: Node-RED is starting; retry after 5 s' });
+  });
   app.use(settings.httpNodeRoot, RED.httpNode);
 
   await new Promise((resolve) => {
@@ -302,6 +309,7 @@ async function main() {
   const flowsStarted = new Promise((resolve) => RED.events.once('flows:started', resolve));
   await RED.start();
   await Promise.race([flowsStarted, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  flowsReady = true;
 
   let stopping = false;
   const stop = async (signal) => {

@@ -40,14 +40,19 @@ export function isOmnithreadError(error: unknown, code?: OmnithreadErrorCode): e
   return error instanceof OmnithreadError && (code === undefined || error.code === code);
 }
 
-/** Turns a zod failure into one error whose message names every offending field, first field first. */
+/** How many problems an error names; the rest are counted (a 600 KB array of bad items must not make a 12 MB answer). */
+const NAMED_ISSUES = 5;
+const DETAILED_ISSUES = 20;
+
+/** Turns a zod failure into one error whose message names the first offending fields (first field first) and counts the rest. */
 export function invalidInput(what: string, error: ZodError): OmnithreadError {
-  const issues = error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.join('.') : '(root)',
-    message: issue.message,
+  const issues = error.issues.slice(0, DETAILED_ISSUES).map((issue) => ({
+    field: (issue.path.length ? issue.path.join('.') : '(root)').slice(0, 200),
+    message: issue.message.slice(0, 300),
   }));
-  const text = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
-  return new OmnithreadError('INVALID_INPUT', `Invalid ${what}: ${text}`, { field: issues[0]?.field, details: issues });
+  const more = error.issues.length - Math.min(error.issues.length, NAMED_ISSUES);
+  const text = issues.slice(0, NAMED_ISSUES).map((i) => `${i.field}: ${i.message}`).join('; ') + (more > 0 ? `; and ${more} more problem${more > 1 ? 's' : ''}` : '');
+  return new OmnithreadError('INVALID_INPUT', `Invalid ${what}: ${text}`, { field: issues[0]?.field, details: { issues, count: error.issues.length } });
 }
 
 export function notFound(what: string, id: string): OmnithreadError {

@@ -44,7 +44,7 @@ export {
   metaSignature,
 } from './channels';
 export type { ChannelModule, SyncChannelModule, SettingField, WebhookRequest, WebhookReply, Verification, InboundItem, OutboundRequest, SendResult, GenericChannelConfig, GenericMessage } from './channels';
-export { handleWebhook, channelConfig, triggerOutput, renderReply, isProviderReply } from './webhook';
+export { handleWebhook, channelConfig, triggerOutput, renderReply, isProviderReply, failureReply, RETRY_AFTER_SECONDS } from './webhook';
 export type { WebhookOutcome, TriggerOutput } from './webhook';
 export { NodeStoreSettingsSchema, resolveSettings, defaultSqlitePath } from './settings';
 export type { NodeStoreSettings, ResolvedSettings } from './settings';

@@ -41,6 +41,11 @@ export const OmnithreadOptionsSchema = z
     idleTimeoutMs: z.number().int().min(60_000).default(7 * DAY),
     /** Who automatic actions are logged as in the merge log. */
     actor: z.string().min(1).max(256).default('omnithread'),
+    /**
+     * The provider's raw payload is kept with a message up to this many bytes (as JSON); a larger one is
+     * replaced by a note of its size. 0 keeps none. Default 32 KB: a provider event is a few KB.
+     */
+    rawPayloadLimitBytes: z.number().int().min(0).max(10 * 1024 * 1024).default(32 * 1024),
   })
   .strict();
 
@@ -61,7 +66,15 @@ export class Omnithread {
     const parsed = parseInput(OmnithreadOptionsSchema, rest, 'Omnithread options');
     this.workspace = parsed.workspace;
     this.rules = compileRules(rules);
-    this.ctx = { workspace: parsed.workspace, rules: this.rules, driver: store.driver, idleTimeoutMs: parsed.idleTimeoutMs, actor: parsed.actor, clock: clock ?? Date.now };
+    this.ctx = {
+      workspace: parsed.workspace,
+      rules: this.rules,
+      driver: store.driver,
+      idleTimeoutMs: parsed.idleTimeoutMs,
+      actor: parsed.actor,
+      rawPayloadLimitBytes: parsed.rawPayloadLimitBytes,
+      clock: clock ?? Date.now,
+    };
   }
 
   /** The facade's clock (epoch ms): what it stamps writes with; routing decides on it too. */

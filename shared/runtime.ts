@@ -69,7 +69,14 @@ export async function acquireStore(config: StoreConfig): Promise<{ store: Store;
 
 /** The Omnithread of a node's settings on an open store, on the runtime clock. */
 export function omnithreadOn(store: Store, settings: ResolvedSettings): Omnithread {
-  return createOmnithread({ store, workspace: settings.workspace, rules: settings.rules, idleTimeoutMs: settings.idleTimeoutMs, clock: () => runtimeClock() });
+  return createOmnithread({
+    store,
+    workspace: settings.workspace,
+    rules: settings.rules,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    rawPayloadLimitBytes: settings.rawPayloadLimitBytes,
+    clock: () => runtimeClock(),
+  });
 }
 
 /** An Omnithread for these settings on a shared store that stays open for the life of the process. */

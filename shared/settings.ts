@@ -37,6 +37,8 @@ export const NodeStoreSettingsSchema = z
       .transform((v) => (Array.isArray(v) ? v : list(v)))
       .pipe(z.array(z.enum(BUILT_IN_RULE_IDS, { errorMap: () => ({ message: `must be built-in rule ids: ${BUILT_IN_RULE_IDS.join(', ')}` }) }))),
     idleTimeoutDays: z.coerce.number().min(0.01).max(3650).default(7),
+    /** KB of a provider's raw payload kept with each message (0: none). */
+    rawPayloadKb: z.coerce.number().min(0).max(10240).default(32),
   })
   .passthrough();
 export type NodeStoreSettings = z.input<typeof NodeStoreSettingsSchema>;
@@ -54,6 +56,7 @@ export interface ResolvedSettings {
   workspace: string;
   rules: IdentityRulesInput;
   idleTimeoutMs: number;
+  rawPayloadLimitBytes: number;
 }
 
 /** Where the embedded store lives when the user names no file: a folder of ours in the engine's user folder. */
@@ -95,5 +98,6 @@ export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n
       ...(s.builtInRulesOff.length ? { builtInRulesOff: s.builtInRulesOff } : {}),
     },
     idleTimeoutMs: Math.round(s.idleTimeoutDays * 24 * 3600 * 1000),
+    rawPayloadLimitBytes: Math.round(s.rawPayloadKb * 1024),
   };
 }

@@ -4,9 +4,11 @@
  * field, nothing stored) -> record each message and status (a redelivery is recognised) -> 200.
  * Items are recorded before the provider gets its 200, so nothing acknowledged is ever lost; a store
  * failure answers 503 so the provider delivers again. (On a 503 part-way through a batch, `recorded`
- * still lists what was written: those are redeliveries for the provider's retry.)
+ * still lists what was written: those are redeliveries for the provider's retry.) 503 means only that:
+ * an input error is a 400, whatever layer finds it, and an error of Omnithread's own a 500 (see
+ * failureReply).
  */
-import { OmnithreadError, isOmnithreadError } from './errors';
+import { isOmnithreadError } from './errors';
 import { MessageInputSchema, StatusUpdateInputSchema, parseInput } from './model';
 import { isOwnAddress } from './identity/rules';
 import type { Message, StatusUpdateInput } from './model';
@@ -81,6 +83,23 @@ export const isProviderReply = (reply: WebhookReply): boolean => (reply.type ?? 
 
 export function channelConfig<C>(channel: ChannelModule<C>, settings: unknown): C {
   return parseInput(channel.configSchema, settings ?? {}, `${channel.displayName} channel settings`);
+}
+
+/** How long a provider should wait before delivering again after a 503 (the store was unreachable). */
+export const RETRY_AFTER_SECONDS = 30;
+
+/**
+ * The answer to a delivery that could not be recorded, for both engines: 503 with Retry-After only when
+ * the store could not be reached (the provider should deliver again); 400 naming the field for an input
+ * error, wherever it was found; 500 for anything else, an error of ours that a retry will not mend.
+ */
+export function failureReply(error: unknown): WebhookReply {
+  if (isOmnithreadError(error, 'STORE_UNAVAILABLE')) {
+    return { status: 503, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) }, body: { error: `Not recorded, please retry: ${error.message}` } };
+  }
+  if (isOmnithreadError(error, 'INVALID_INPUT')) return { status: 400, body: { error: error.message, field: error.field } };
+  const message = error instanceof Error ? error.message : String(error);
+  return { status: 500, body: { error: `Not recorded: ${message.slice(0, 500)}` } };
 }
 
 /** A channel's GET content; a request it refuses (a bad feed query) is a 400 naming the field. */
@@ -173,8 +192,8 @@ async function handleDelivery<C>(ot: Omnithread, channel: ChannelModule<C>, conf
       }
     }
   } catch (error) {
-    const reason = error instanceof OmnithreadError ? error.message : `store error: ${(error as Error).message}`;
-    return { ...outcome, reply: { status: 503, body: { error: `Not recorded, please retry: ${reason}` } }, refused: reason };
+    const reply = failureReply(error);
+    return { ...outcome, reply, refused: (reply.body as { error: string }).error };
   }
   const messages = items.filter((i) => i.type === 'message').length;
   outcome.reply = {

@@ -185,7 +185,7 @@ export function errorStatus(error: unknown): NodeStatus {
 // HTTP: raw bodies and routes on RED.httpNode.
 // ---------------------------------------------------------------------------------------------
 
-type RawRequest = Request & { _body?: boolean; skipRawBodyParser?: boolean };
+type RawRequest = Request & { _body?: boolean; skipRawBodyParser?: boolean; omnithreadBodyError?: Error & { status?: number } };
 
 const DEFAULT_LIMIT = 5 * 1024 * 1024;
 
@@ -198,17 +198,24 @@ export function byteLimit(setting: unknown): number {
   return Math.floor(Number(match[1]) * unit);
 }
 
+/**
+ * Reads a request body up to `limit` bytes. Past the limit it stops keeping the bytes and rejects with a
+ * 413 at once, without destroying the request: the answer (a JSON 413, "Connection: close") can still be
+ * written, and the rest of the upload is discarded.
+ */
 function readStream(req: Request, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(Object.assign(new Error(`The request body is larger than ${limit} bytes`), { status: 413 }));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
+      if (size <= limit) return void chunks.push(chunk);
+      req.removeListener('data', onData);
+      chunks.length = 0;
+      req.resume();
+      reject(Object.assign(new Error(`The request body is larger than ${limit} bytes (settings.apiMaxLength): nothing was recorded`), { status: 413 }));
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
@@ -218,6 +225,7 @@ function readStream(req: Request, limit: number): Promise<Buffer> {
 export function readRawBody(req: Request, limit: number): Promise<Buffer> {
   const r = req as RawRequest;
   if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
+  if (r.omnithreadBodyError) return Promise.reject(r.omnithreadBodyError);
   if (Buffer.isBuffer(r.body)) return Promise.resolve(r.body);
   if (r._body || r.readableEnded) {
     return Promise.reject(Object.assign(new Error('The request body was parsed before Omnithread could read its raw bytes (a body parser in httpNodeMiddleware?)'), { status: 500 }));
@@ -236,6 +244,14 @@ export const routePath = (path: unknown, fallback: string): string => normalizeP
 // capture middleware at the top of the root app reads our routes' bodies before anything parses them.
 const rawPaths = new Map<string, number>();
 const capturing = new WeakSet<object>();
+/**
+ * Paths whose node is being redeployed (or restarted) and since when: between the old node's close and the
+ * new node's start express would answer 404, which providers take as final. These get 503 with Retry-After
+ * instead, so the provider delivers again, for at most RESTART_GRACE_MS.
+ */
+const restarting = new Map<string, number>();
+const RESTART_GRACE_MS = 60_000;
+export const RESTART_RETRY_AFTER_SECONDS = 5;
 
 function rootApp(app: Express): Express {
   let current = app as Express & { parent?: Express };
@@ -248,18 +264,35 @@ function fullPath(RED: RedApi, path: string): string {
   return normalizePath(`${root}/${path}`);
 }
 
-/** Keeps the raw body of POSTs to this route path; returns the function that stops doing so. */
-export function captureRawBody(RED: RedApi, path: string): () => void {
+/**
+ * Keeps the raw body of POSTs to this route path; returns the function that stops doing so. Stopped with
+ * `removed` false (a redeploy or a restart, not a deletion), the path answers 503 until a node takes it again.
+ */
+export function captureRawBody(RED: RedApi, path: string): (removed?: boolean) => void {
   const full = fullPath(RED, path);
   rawPaths.set(full, (rawPaths.get(full) ?? 0) + 1);
+  restarting.delete(full);
   const app = rootApp(RED.httpNode);
   const router = (app as unknown as { _router?: { stack: { handle: unknown }[] } })._router;
   if (!capturing.has(app) && router) {
     capturing.add(app);
     const limit = byteLimit(RED.settings.apiMaxLength);
-    const capture = (req: Request, _res: Response, next: NextFunction) => {
+    const capture = (req: Request, res: Response, next: NextFunction) => {
       const r = req as RawRequest;
-      if (req.method !== 'POST' || r._body || !rawPaths.has(normalizePath(String(req.originalUrl || req.url).split('?')[0]))) return next();
+      const path = normalizePath(String(req.originalUrl || req.url).split('?')[0]);
+      if (!rawPaths.has(path)) {
+        const since = restarting.get(path);
+        if (since === undefined || Date.now() - since > RESTART_GRACE_MS) return next();
+        // The flow is being (re)deployed: not there yet, not gone either. The provider should retry. (Plain
+        // Node response methods: this runs before express has decorated the response.)
+        req.resume();
+        res.statusCode = 503;
+        res.setHeader('Retry-After', String(RESTART_RETRY_AFTER_SECONDS));
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.end(JSON.stringify({ error: `Not recorded, please retry: this webhook is restarting (a deploy is in progress); retry after ${RESTART_RETRY_AFTER_SECONDS} s` }));
+        return;
+      }
+      if (req.method !== 'POST' || r._body) return next();
       readStream(req, limit).then(
         (buffer) => {
           r.body = buffer;
@@ -267,7 +300,13 @@ export function captureRawBody(RED: RedApi, path: string): () => void {
           r.skipRawBodyParser = true;
           next();
         },
-        (error: Error & { status?: number }) => next(error),
+        // Answered by the node's own route (a JSON 413), not by express's HTML error page.
+        (error: Error & { status?: number }) => {
+          r.omnithreadBodyError = error;
+          r._body = true;
+          r.skipRawBodyParser = true;
+          next();
+        },
       );
     };
     app.use(capture);
@@ -275,12 +314,15 @@ export function captureRawBody(RED: RedApi, path: string): () => void {
     if (at > 0) router.stack.unshift(router.stack.splice(at, 1)[0]);
   }
   let stopped = false;
-  return () => {
+  return (removed = true) => {
     if (stopped) return;
     stopped = true;
     const count = (rawPaths.get(full) ?? 1) - 1;
     if (count > 0) rawPaths.set(full, count);
-    else rawPaths.delete(full);
+    else {
+      rawPaths.delete(full);
+      if (!removed) restarting.set(full, Date.now());
+    }
   };
 }
 

@@ -4,7 +4,7 @@
  * recorded message.
  */
 import type { Request, Response } from 'express';
-import { CHANNELS, channelById, channelConfig, handleWebhook, renderReply, triggerOutput } from '../../shared';
+import { CHANNELS, channelById, channelConfig, failureReply, handleWebhook, renderReply, triggerOutput } from '../../shared';
 import type { ChannelModule, IngestResult, WebhookOutcome, WebhookReply, WebhookRequest } from '../../shared';
 import { byteLimit, captureRawBody, httpNodeMiddleware, readRawBody, removeRoute, routePath, useStore } from './common';
 import type { NodeDef, NodeMessage, RedApi, RedNode } from './common';
@@ -81,8 +81,8 @@ export = function register(RED: RedApi): void {
     const stopCapture = captureRawBody(RED, path);
     const limit = byteLimit(RED.settings.apiMaxLength);
 
-    const refuse = (status: number, body: unknown, res: Response, why: string, request?: WebhookRequest) => {
-      reply(res, { status, body });
+    const refuse = (status: number, body: unknown, res: Response, why: string, request?: WebhookRequest, headers?: Record<string, string>) => {
+      reply(res, { status, body, ...(headers ? { headers } : {}) });
       const text =
         status === 401 || status === 403 ? 'bad signature' : status === 400 ? 'invalid' : status === 413 ? 'too large' : configError ? 'bad settings' : status === 503 ? 'store error' : 'error';
       node.status({ fill: 'red', shape: 'ring', text });
@@ -99,7 +99,8 @@ export = function register(RED: RedApi): void {
         rawBody = await readRawBody(req, limit);
       } catch (error) {
         const e = error as Error & { status?: number };
-        refuse(e.status ?? 400, { error: e.message }, res, e.message);
+        // Past the size limit: a JSON 413, and the connection closed so the client stops sending.
+        refuse(e.status ?? 400, { error: e.message }, res, e.message, undefined, e.status === 413 ? { Connection: 'close' } : undefined);
         return;
       }
       const request: WebhookRequest = {
@@ -110,19 +111,21 @@ export = function register(RED: RedApi): void {
         url: `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`,
       };
       if (configError || !channel) {
-        refuse(503, { error: `Not recorded, please retry: this webhook's settings are invalid: ${configError}` }, res, configError ?? 'bad settings', request);
+        // An error of the node's settings, not of the delivery: never a 400 or a 503.
+        refuse(500, { error: `Not recorded: this webhook's settings are invalid: ${configError}` }, res, configError ?? 'bad settings', request);
         return;
       }
       let outcome: WebhookOutcome;
       try {
         outcome = await handleWebhook(await omnithread, channel, config, request);
       } catch (error) {
-        const message = (error as Error).message;
-        refuse(503, { error: `Not recorded, please retry: ${message}` }, res, message, request);
+        // 503 (with Retry-After) only when the store is unreachable; an input error is a 400, a bug a 500.
+        const failed = failureReply(error);
+        refuse(failed.status, failed.body, res, (failed.body as { error: string }).error, request, failed.headers);
         return;
       }
       if (outcome.refused !== undefined) {
-        refuse(outcome.reply.status, outcome.reply.body, res, outcome.refused, request);
+        refuse(outcome.reply.status, outcome.reply.body, res, outcome.refused, request, outcome.reply.headers);
         return;
       }
       const recorded = outcome.recorded.length;
@@ -160,11 +163,12 @@ export = function register(RED: RedApi): void {
     if (gets) RED.httpNode.get(path, ...httpNodeMiddleware(RED), route);
     if (preflights) RED.httpNode.options(path, route);
 
-    node.on('close', (_removed, done) => {
+    node.on('close', (removed, done) => {
+      // The catch-all before our routes answers 503 for this path until the redeployed node takes it again.
+      stopCapture(removed === true);
       removeRoute(RED.httpNode, path, 'post');
       if (gets) removeRoute(RED.httpNode, path, 'get');
       if (preflights) removeRoute(RED.httpNode, path, 'options');
-      stopCapture();
       if (inUse.get(path) === node.id) inUse.delete(path);
       done();
     });

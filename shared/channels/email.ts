@@ -58,6 +58,7 @@ import { isAddress, messageIds, parseAddress } from '../email/headers';
 import { extractReplyText } from '../email/reply-text';
 import { EmailSendConfigSchema, sendEmail } from '../email/smtp';
 import { ChannelModule, InboundItem, OutboundRequest, ParseContext, WebhookRequest, header } from './channel';
+import { formParams, parseJsonBody, textBody } from './body';
 import { safeEqual } from './http';
 
 export { messageIds, parseAddress, replySubject } from '../email/headers';
@@ -343,17 +344,21 @@ function classify(request: WebhookRequest): Body {
   }
   if (type.startsWith('message/rfc822')) return { kind: 'raw', raw: request.rawBody };
   let body: Record<string, unknown> | undefined;
-  const text = request.rawBody.toString('utf8');
-  if (type.includes('json') || /^\s*\{/.test(text)) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
-    } catch (error) {
-      if (type.includes('json')) throw new OmnithreadError('INVALID_INPUT', `The request body is not valid JSON: ${(error as Error).message}`, { field: '(body)' });
-    }
-    if (!body && type.includes('json')) throw new OmnithreadError('INVALID_INPUT', 'The JSON body must be an object', { field: '(body)' });
+  // Raw MIME may be any 8-bit charset; JSON and forms must be UTF-8 (textBody refuses anything else).
+  if (type.includes('json')) {
+    const parsed = parseJsonBody(request);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new OmnithreadError('INVALID_INPUT', 'The JSON body must be an object', { field: '(body)' });
+    body = parsed as Record<string, unknown>;
   } else if (type.startsWith('application/x-www-form-urlencoded')) {
-    body = Object.fromEntries(new URLSearchParams(text));
+    body = Object.fromEntries(formParams(textBody(request)));
+  } else if (/^\s*\{/.test(request.rawBody.subarray(0, 64).toString('latin1'))) {
+    // JSON sent without its content type (or mail that starts with "{"): JSON when it parses as such.
+    try {
+      const parsed = parseJsonBody(request);
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+    } catch {
+      body = undefined;
+    }
   }
   if (!body) return { kind: 'raw', raw: request.rawBody };
   for (const key of ['raw', 'mime', 'body-mime']) {

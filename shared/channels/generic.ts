@@ -24,9 +24,9 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { OmnithreadError } from '../errors';
 import { AttachmentSchema, ChannelSchema, HandleInput, HandleInputSchema, MessageInput, TimestampSchema, TrustSchema, parseInput } from '../model';
-import { SyncChannelModule, InboundItem, WebhookRequest, header } from './channel';
+import { parseJsonBody } from './body';
+import { SyncChannelModule, InboundItem, header } from './channel';
 
 export const GenericChannelConfigSchema = z
   .object({
@@ -75,14 +75,7 @@ export function signGeneric(secret: string, rawBody: string | Buffer): string {
   return `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`;
 }
 
-export function parseJsonBody(request: WebhookRequest): unknown {
-  if (!request.rawBody.length) throw new OmnithreadError('INVALID_INPUT', 'The request body is empty: send a JSON message', { field: '(body)' });
-  try {
-    return JSON.parse(request.rawBody.toString('utf8'));
-  } catch (error) {
-    throw new OmnithreadError('INVALID_INPUT', `The request body is not valid JSON: ${(error as Error).message}`, { field: '(body)' });
-  }
-}
+export { parseJsonBody } from './body';
 
 export const genericChannel: SyncChannelModule<GenericChannelConfig> = {
   id: 'generic',
@@ -159,6 +152,6 @@ function toMessage(item: z.output<typeof GenericMessageSchema>, config: GenericC
     sentAt: item.sentAt,
     replyTo: item.replyTo,
     metadata: item.metadata,
-    raw: item,
+    // No `raw`: the generic body IS these fields; keeping it again would store every message twice.
   };
 }

@@ -30,7 +30,7 @@ import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { Attachment, HandleKind, MessageInput, parseInput } from '../model';
 import { SyncChannelModule, InboundItem, OutboundRequest, SendResult } from './channel';
-import { parseJsonBody } from './generic';
+import { parseJsonBody } from './body';
 import { providerError } from './http';
 import { metaChallenge, metaVerify } from './meta';
 

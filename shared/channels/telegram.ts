@@ -47,7 +47,7 @@ import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { Attachment, HandleInput, MessageInput, parseInput } from '../model';
 import { SyncChannelModule, InboundItem, OutboundRequest, SendResult, header } from './channel';
-import { parseJsonBody } from './generic';
+import { parseJsonBody } from './body';
 import { providerError, safeEqual } from './http';
 
 export const TELEGRAM_SECRET_HEADER = 'x-telegram-bot-api-secret-token';

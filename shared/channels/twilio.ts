@@ -40,6 +40,7 @@ import {
 } from '../model';
 import type { WebhookOutcome } from '../webhook';
 import { SyncChannelModule, InboundItem, OutboundRequest, SendResult, SettingField, Verification, WebhookReply, WebhookRequest, header } from './channel';
+import { formParams, textBody } from './body';
 import { providerError, safeEqual } from './http';
 
 // ---------------------------------------------------------------------------------------------
@@ -165,11 +166,11 @@ export function twilioParams(request: WebhookRequest): URLSearchParams {
   if (type && !/^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
     throw new OmnithreadError('INVALID_INPUT', `The request body is ${type.split(';')[0].trim()}, not form-encoded (application/x-www-form-urlencoded) as Twilio sends it`, { field: '(body)' });
   }
-  const text = request.rawBody.toString('utf8');
+  const text = textBody(request);
   if (/^\s*[{[<]/.test(text)) {
     throw new OmnithreadError('INVALID_INPUT', 'The request body looks like JSON or XML, not form-encoded parameters as Twilio sends them', { field: '(body)' });
   }
-  return new URLSearchParams(text);
+  return new URLSearchParams(formParams(text));
 }
 
 class Params {

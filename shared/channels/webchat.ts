@@ -47,7 +47,7 @@ import { parseInput } from '../model';
 import type { Omnithread } from '../omnithread';
 import type { WebhookOutcome } from '../webhook';
 import { SyncChannelModule, WebhookReply, WebhookRequest, header } from './channel';
-import { parseJsonBody } from './generic';
+import { parseJsonBody } from './body';
 import { safeEqual } from './http';
 import { WidgetOptions, demoPage, widgetScript } from './webchat-widget';
 

@@ -33,7 +33,7 @@ import { z } from 'zod';
 import { OmnithreadError, invalidInput } from '../errors';
 import { Attachment, HandleInput, MessageInput, MessageInputSchema, StatusUpdateInput, StatusUpdateInputSchema, parseInput } from '../model';
 import { SyncChannelModule, InboundItem, OutboundRequest, SendResult } from './channel';
-import { parseJsonBody } from './generic';
+import { parseJsonBody } from './body';
 import { providerError, retryAfterSeconds } from './http';
 import { metaChallenge, metaVerify } from './meta';
 

@@ -32,7 +32,7 @@ import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { Attachment, MessageInput, parseInput } from '../model';
 import { SyncChannelModule, InboundItem, OutboundRequest, SendResult, header } from './channel';
-import { parseJsonBody } from './generic';
+import { parseJsonBody } from './body';
 import { providerError, safeEqual } from './http';
 
 export const X_SIGNATURE_HEADER = 'x-twitter-webhooks-signature';

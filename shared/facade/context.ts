@@ -21,11 +21,25 @@ export interface FacadeContext {
   readonly idleTimeoutMs: number;
   /** Who automatic actions are logged as in the merge log. */
   readonly actor: string;
+  /** The most bytes of a provider's raw payload kept with a message (0: none). */
+  readonly rawPayloadLimitBytes: number;
   /** Milliseconds since the epoch: what writes are stamped with. */
   readonly clock: () => number;
 }
 
 export const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
+
+/**
+ * The raw payload as it is kept: once, and bounded. A payload over the limit is replaced by a note of its
+ * size (the parsed message keeps what Omnithread reads of it); with a limit of 0 none is kept.
+ */
+export function keptRaw(ctx: FacadeContext, raw: unknown): { raw?: unknown } {
+  if (raw === undefined || ctx.rawPayloadLimitBytes === 0) return {};
+  const json = JSON.stringify(raw);
+  if (json === undefined) return {};
+  const bytes = Buffer.byteLength(json);
+  return bytes <= ctx.rawPayloadLimitBytes ? { raw } : { raw: { omitted: true, bytes, reason: `larger than the raw payload limit of ${ctx.rawPayloadLimitBytes} bytes` } };
+}
 
 /**
  * Every write takes the workspace lock: shared for everyday work, exclusive for merges, unmerges and

@@ -28,7 +28,7 @@ import {
   touchConversation,
   updateEventContent,
 } from '../timeline/events';
-import { FacadeContext, contactView, delivery, digest, lockFor, remember, rootOf } from './context';
+import { FacadeContext, contactView, delivery, digest, keptRaw, lockFor, remember, rootOf } from './context';
 import { conversationFor } from './conversations';
 import type { IngestResult } from './types';
 
@@ -86,7 +86,7 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
           ...(message.inReplyTo?.length ? { inReplyTo: message.inReplyTo } : {}),
           ...(message.editedAt !== undefined ? { editedAt: toIso(toMs(message.editedAt, now)), edits: [] } : {}),
           ...(message.metadata ? { metadata: message.metadata } : {}),
-          ...(message.raw !== undefined ? { raw: message.raw } : {}),
+          ...keptRaw(ctx, message.raw),
           // Not the explanation: it names other people's handles and ids, which an erasure must be able
           // to remove from everywhere.
         },
@@ -229,7 +229,7 @@ async function recordOurs(
         seenOn: 'channel',
         ...(message.inReplyTo?.length ? { inReplyTo: message.inReplyTo } : {}),
         ...(message.metadata ? { metadata: message.metadata } : {}),
-        ...(message.raw !== undefined ? { raw: message.raw } : {}),
+        ...keptRaw(ctx, message.raw),
       },
     },
     now,

@@ -1,12 +1,29 @@
 import { createHash } from 'node:crypto';
 import { Pool, PoolClient, PoolConfig, types } from 'pg';
-import { OmnithreadError } from '../errors';
+import { OmnithreadError, isOmnithreadError } from '../errors';
 import { Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, withRetries } from './driver';
 
 // 40P01 deadlock, 40001 serialization failure, 23505 a unique key raced in by another transaction:
 // each means "run the transaction again and it will see the other one's result".
 const TRANSIENT = new Set(['40P01', '40001', '23505']);
 const isTransient = (error: unknown): boolean => TRANSIENT.has((error as { code?: string }).code ?? '');
+
+/**
+ * Errors that mean "the store can not be used now, try again later": no SQLSTATE (the connection broke),
+ * connection exceptions (08), insufficient resources (53), operator intervention such as a shutdown or a
+ * statement timeout (57), system errors (58), and conflicts still there after the retries. Anything else
+ * (a constraint, a syntax error) is a bug of ours and stays as it is: the webhook answers it 500, not 503.
+ */
+function storeError(error: unknown): unknown {
+  if (isOmnithreadError(error) || !(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  const unavailable = sqlState
+    ? /^(08|53|57|58)/.test(sqlState) || TRANSIENT.has(sqlState)
+    : // Node's socket errors (ECONNRESET, ECONNREFUSED, ETIMEDOUT...) and pg's own connection errors.
+      (typeof code === 'string' && /^E[A-Z]+$/.test(code)) || /connection terminated|connection (?:was )?(?:closed|ended)|connection error|timeout exceeded when trying to connect/i.test(error.message);
+  return unavailable ? new OmnithreadError('STORE_UNAVAILABLE', `The PostgreSQL store could not be used: ${error.message}`, { cause: error }) : error;
+}
 
 // BIGINT columns hold epoch milliseconds and sequence numbers, all far below 2^53.
 const INT8_OID = 20;
@@ -102,11 +119,11 @@ export class PostgresDriver implements SqlDriver {
   }
 
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return withRetries(() => this.inTransaction('BEGIN', fn), isTransient);
+    return withRetries(() => this.inTransaction('BEGIN', fn), isTransient).catch((error: unknown) => Promise.reject(storeError(error)));
   }
 
   read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
-    return withRetries(() => this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn), isTransient);
+    return withRetries(() => this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn), isTransient).catch((error: unknown) => Promise.reject(storeError(error)));
   }
 
   async purgeDeleted(): Promise<void> {

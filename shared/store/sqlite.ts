@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
-import { OmnithreadError } from '../errors';
+import { OmnithreadError, isOmnithreadError } from '../errors';
 import { Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, withRetries } from './driver';
 
 export interface SqliteDriverOptions {
@@ -13,6 +13,18 @@ export interface SqliteDriverOptions {
 
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
+/**
+ * Errors that mean "the store can not be used now": busy or locked past the retries, I/O errors, a full
+ * disk, a file that can not be opened or written, a corrupt file. Anything else (a constraint, a statement
+ * of ours that is wrong) is a bug and stays as it is: the webhook answers it 500, not 503.
+ */
+const UNAVAILABLE = new Set([3 /* PERM */, 5 /* BUSY */, 6 /* LOCKED */, 7 /* NOMEM */, 8 /* READONLY */, 10 /* IOERR */, 11 /* CORRUPT */, 13 /* FULL */, 14 /* CANTOPEN */, 15 /* PROTOCOL */, 26 /* NOTADB */]);
+function storeError(error: unknown): unknown {
+  if (isOmnithreadError(error)) return error;
+  const code = (error as { errcode?: number }).errcode;
+  return code !== undefined && UNAVAILABLE.has(code & 0xff) ? new OmnithreadError('STORE_UNAVAILABLE', `The SQLite store could not be used: ${(error as Error).message}`, { cause: error }) : error;
+}
+
 const isBusy = (error: unknown): boolean => {
   const code = (error as { errcode?: number }).errcode;
   if (code === undefined) return false;
@@ -105,11 +117,11 @@ export class SqliteDriver implements SqlDriver {
   }
 
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return this.exclusive(() => withRetries(() => this.inTransaction('BEGIN IMMEDIATE', fn), isBusy));
+    return this.exclusive(() => withRetries(() => this.inTransaction('BEGIN IMMEDIATE', fn), isBusy)).catch((error: unknown) => Promise.reject(storeError(error)));
   }
 
   read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.exclusive(() => withRetries(() => this.inTransaction('BEGIN', fn), isBusy));
+    return this.exclusive(() => withRetries(() => this.inTransaction('BEGIN', fn), isBusy)).catch((error: unknown) => Promise.reject(storeError(error)));
   }
 
   purgeDeleted(): Promise<void> {

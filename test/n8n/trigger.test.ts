@@ -200,10 +200,10 @@ describe('Omnithread Trigger webhook()', () => {
     expect(retry.items.map((i) => i.json.text)).toEqual(['two']);
   });
 
-  test('an invalid channel setting gets 503 naming it, not a crash', async () => {
+  test('an invalid channel setting gets 500 naming it (503 means only an unreachable store), not a crash', async () => {
     const { sent } = await callWebhook(triggerWorkflow({ channelName: 'Not A Channel!' }), 'Trigger', { body: delivery() });
-    expect(sent.status).toBe(503);
-    expect(sent.body).toEqual({ error: expect.stringContaining('channelName') });
+    expect(sent.status).toBe(500);
+    expect(sent.body).toEqual({ error: expect.stringMatching(/^Not recorded: this trigger's settings are invalid: .*channelName/) });
   });
 
   test('webhook lifecycle: nothing to register for the generic channel', async () => {

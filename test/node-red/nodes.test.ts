@@ -233,17 +233,19 @@ describe('omnithread-in over HTTP', () => {
       await request(app).post('/hook').set('content-type', 'application/json').set('x-omnithread-signature', signGeneric('tok', body)).send(body).expect(200);
       expect((await received.next())[0].payload.channel).toBe('meta');
       await helper.unload();
-      await request(app).get('/hook').query({ 'hub.verify_token': 'tok', 'hub.challenge': '1' }).expect(404);
+      // Stopped, not deleted: the path answers 503 with Retry-After (as during a redeploy), never a final 404.
+      await request(app).get('/hook').query({ 'hub.verify_token': 'tok', 'hub.challenge': '1' }).expect(503).expect('retry-after', '5');
     } finally {
       delete CHANNELS.handshake;
     }
   });
 
-  test('the route is removed when the flow stops', async () => {
+  test('the route is removed when the flow stops: a stopped flow answers 503 with Retry-After, so providers deliver again', async () => {
     const app = await loadFlow([TAB, storeConfig(), webhook(), out()]);
     await request(app).post('/hook').set('content-type', 'application/json').send(chat('wc-1')).expect(200);
     await helper.unload();
-    await request(app).post('/hook').set('content-type', 'application/json').send(chat('wc-2')).expect(404);
+    const stopped = await request(app).post('/hook').set('content-type', 'application/json').send(chat('wc-2'));
+    expect([stopped.status, stopped.headers['retry-after'], stopped.body.error]).toEqual([503, '5', expect.stringMatching(/^Not recorded, please retry: this webhook is restarting/)]);
   });
 
   test('an unreachable PostgreSQL store: red status, 503 on the webhook, done(err) with a clear message', async () => {
@@ -275,11 +277,12 @@ describe('omnithread-in over HTTP', () => {
     expect(fromIdentity.payload).toBe('lookup');
   });
 
-  test('invalid channel settings: red status, 503 naming the setting, nothing stored', async () => {
+  test('invalid channel settings: red status, 500 naming the setting (503 means only an unreachable store), nothing stored', async () => {
     const app = await loadFlow([TAB, storeConfig(), webhook({ channelName: 'Web Chat', defaultTrust: 'very' }), out()]);
     await waitForStatus(helper.getNode('in1'), { fill: 'red', text: 'bad settings' });
     const res = await request(app).post('/hook').set('content-type', 'application/json').send(chat('wc-1'));
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(500);
+    expect(res.body.error).toMatch(/^Not recorded: this webhook's settings are invalid/);
     expect(res.body.error).toMatch(/channelName/);
     expect(res.body.error).toMatch(/defaultTrust/);
     expect(await storedRows()).toEqual({ contacts: 0, events: 0, deliveries: 0 });

@@ -14,6 +14,7 @@ import {
 	CHANNELS,
 	channelById,
 	channelConfig,
+	failureReply,
 	handleWebhook,
 	isOmnithreadError,
 	isProviderReply,
@@ -300,18 +301,27 @@ export class OmnithreadTrigger implements INodeType {
 			return { noWebhookResponse: true };
 		};
 
-		let outcome: WebhookOutcome;
+		let channel: ReturnType<typeof channelById>;
+		let config: unknown;
 		try {
 			const channelId = this.getNodeParameter('channel') as string;
-			const channel = channelById(channelId);
+			channel = channelById(channelId);
 			if (!channel) throw new NodeOperationError(this.getNode(), `Unknown channel "${channelId}"`);
-			const config = channelConfig(channel, channelSettings(this, channelId));
+			config = channelConfig(channel, channelSettings(this, channelId));
+		} catch (error) {
+			// The node is misconfigured: an error of ours, not of the delivery (never a 400 or a 503).
+			const reason = error instanceof Error ? error.message : String(error);
+			this.logger.error(`Omnithread Trigger: delivery not recorded, this trigger's settings are invalid: ${reason}`);
+			return answer({ status: 500, body: { error: `Not recorded: this trigger's settings are invalid: ${reason}` } });
+		}
+		let outcome: WebhookOutcome;
+		try {
 			outcome = await handleWebhook(await omnithreadForNode(this), channel, config, await webhookRequest(this));
 		} catch (error) {
-			// Store down or node misconfigured: never crash n8n; 503 makes the provider deliver again later.
-			const reason = error instanceof Error ? error.message : String(error);
-			this.logger.error(`Omnithread Trigger: delivery not recorded: ${reason}`);
-			return answer({ status: 503, body: { error: `Not recorded, please retry: ${reason}` } });
+			// Never crash n8n: 503 (with Retry-After) only when the store is unreachable, so the provider delivers again.
+			const reply = failureReply(error);
+			this.logger.error(`Omnithread Trigger: delivery not recorded (${reply.status}): ${(reply.body as { error: string }).error}`);
+			return answer(reply);
 		}
 
 		const { reply, recorded } = outcome;
