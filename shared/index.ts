@@ -60,6 +60,10 @@ export {
 export type { IdentityOperation, TimelineOperation } from './operations';
 export { sendReply, ReplyRequestSchema, REPLY_WINDOWS_MS } from './reply';
 export type { ReplyRequest, ReplyResult, ReplyOptions } from './reply';
+export { deliveryOf, isTemporary, withBackoff } from './delivery';
+export type { Delivery } from './delivery';
+export { DEFAULT_LEASE_MS } from './facade/sending';
+export type { SendState, SendLease, Reservation, OutboundOutcome } from './facade/sending';
 export { emailChannel, parseEmail, sendEmail, EmailSendConfigSchema, webchatChannel, webchatUserHash, webchatReplies, widgetScript, demoPage } from './channels';
 export type { EmailSendConfig, WebchatFeed, WebchatFeedMessage, WidgetOptions, ServeContext } from './channels';
 export { endpointOf } from './webhook';

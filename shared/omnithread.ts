@@ -14,7 +14,8 @@ import type { TimelineFilter, TimelinePage } from './timeline/events';
 import type { Transcript, TranscriptOptions } from './timeline/transcript';
 import type { FacadeContext } from './facade/context';
 import { ingest } from './facade/ingest';
-import { OutboundOutcome, StatusResult, appendEvent, completeOutbound, recordOutbound, recordStatus, reserveOutbound } from './facade/records';
+import { StatusResult, appendEvent, recordOutbound, recordStatus } from './facade/records';
+import { OutboundOutcome, Reservation, SendLease, SendState, claimOutbound, completeOutbound, reserveOutbound } from './facade/sending';
 import * as people from './facade/people';
 import * as history from './facade/history';
 import * as routing from './facade/routing';
@@ -108,15 +109,21 @@ export class Omnithread {
   }
 
   /**
-   * Reserves an outbound message before it is sent, once per key: the first call records it as
-   * `pending` and returns `reserved: true`; a later call with the same key returns that event (pending,
-   * sent or failed) so a re-run of a flow never sends twice. Complete it with completeOutbound.
+   * Reserves an outbound message before it is sent, once per key, as `pending` with a lease: the first
+   * call returns `reserved: true` and the lease; a later call with the same key returns that event in
+   * whatever state it is (pending, sent, failed, unknown), so a re-run never sends twice. See
+   * facade/sending.ts for the states. Complete it with completeOutbound.
    */
-  reserveOutbound(contactId: string, key: string, input: OutboundMessageInput): Promise<{ reserved: boolean; event: TimelineEvent }> {
-    return reserveOutbound(this.ctx, contactId, key, input);
+  reserveOutbound(contactId: string, key: string, input: OutboundMessageInput, options: { leaseMs?: number } = {}): Promise<Reservation> {
+    return reserveOutbound(this.ctx, contactId, key, input, options);
   }
 
-  /** Records how a reserved outbound message went: sent (with the provider's id) or failed (with why). */
+  /** Takes over a reserved message to send it again, atomically, only from the states given (see facade/sending.ts). */
+  claimOutbound(eventId: string, options: { from: readonly SendState[]; leaseMs?: number }): Promise<{ claimed: boolean; event: TimelineEvent; lease?: SendLease }> {
+    return claimOutbound(this.ctx, eventId, options);
+  }
+
+  /** Records how a reserved outbound message went: sent (with the provider's id), failed (not sent) or unknown. */
   completeOutbound(eventId: string, outcome: OutboundOutcome): Promise<TimelineEvent> {
     return completeOutbound(this.ctx, eventId, outcome);
   }

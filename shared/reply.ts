@@ -10,15 +10,22 @@
  *   (with fallback on) the answer goes to another channel of the same person that is still open; the
  *   result says which it did and why.
  * - Exactly once: the outbound message is reserved on the timeline before the provider is called, under
- *   a key made of the message being answered and the node's reply key. A re-run of the flow finds the
- *   reservation and does not send again; a failed attempt stays on the timeline as failed, and may be
- *   retried.
+ *   a key made of the message being answered and the node's reply key, with a lease (facade/sending.ts).
+ *   A re-run of the flow, or another worker running the same reply at the same moment, finds the
+ *   reservation: it waits for the sender's outcome and sends nothing if it was sent; an attempt that was
+ *   certainly not sent (failed) is sent again; one that may have been sent (unknown: a timeout, a sender
+ *   that died mid-send) is looked up at the provider where it lets us (Twilio), and otherwise is only sent
+ *   again when the flow asks (resendUnknown).
+ * - Retries: rate limits, provider 5xx and an unreachable provider are retried with back-off, honouring
+ *   Retry-After, within retryBudgetSeconds (shared/delivery.ts); then the error goes to the flow.
  */
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { CHANNELS } from './channels';
 import type { ChannelModule, OutboundRequest } from './channels/channel';
+import { Delivery, deliveryOf, withBackoff } from './delivery';
 import { OmnithreadError, isOmnithreadError } from './errors';
+import { DEFAULT_LEASE_MS, SendLease, leaseOf, sendStateOf } from './facade/sending';
 import { ChannelSchema, TimelineEvent, parseInput } from './model';
 import type { Omnithread } from './omnithread';
 
@@ -46,6 +53,10 @@ export const ReplyRequestSchema = z
     /** Tells apart several different answers to one message (one per Reply node, say). */
     replyKey: z.string().min(1).max(200).default('reply'),
     author: z.object({ id: z.string().optional(), name: z.string().optional(), type: z.enum(['human', 'ai', 'system']).default('ai') }).strict().optional(),
+    /** Seconds to keep retrying a rate limit, a provider 5xx or an unreachable provider (with back-off). 0 = one attempt. */
+    retryBudgetSeconds: z.number().min(0).max(600).default(30),
+    /** Send again an answer whose earlier attempt ended unknown (it may have reached the person). */
+    resendUnknown: z.boolean().default(false),
   })
   .strict()
   .refine((r) => r.text.trim() || r.media, { message: 'needs a text or a media URL to send', path: ['text'] });
@@ -71,6 +82,11 @@ export interface ReplyOptions {
   modules?: Record<string, ChannelModule<unknown>>;
   /** Defaults to the facade's clock (ot.now()), so a test's injected clock covers the window checks too. */
   now?: () => number;
+  /** Waits between retries and polls (tests). */
+  sleep?: (ms: number) => Promise<void>;
+  /** How long to wait for another run sending the same answer (default: the retry budget + 20 s), and how often to look. */
+  inFlightWaitMs?: number;
+  pollMs?: number;
 }
 
 interface Plan {
@@ -132,48 +148,161 @@ export async function sendReply(ot: Omnithread, input: ReplyRequest, options: Re
   }
 
   const key = `${request.contactId}\n${answered?.id ?? 'latest'}\n${request.replyKey}`;
-  const reservation = await ot.reserveOutbound(request.contactId, key, {
-    channel: plans[0].channel,
-    channelAccount: plans[0].account,
-    conversationId: answered?.conversationId ?? undefined,
-    text: request.text,
-    attachments: request.media ? [{ url: request.media.url, caption: request.media.caption, name: request.media.filename }] : [],
-    author: request.author,
-    metadata: { inReplyTo: answered?.id ?? null, replyKey: request.replyKey },
-  });
-  const reserved = reservation.event;
-  if (!reservation.reserved && reserved.data.sendState === 'sent') {
-    return {
-      duplicate: true,
-      channel: reserved.channel ?? plans[0].channel,
-      via: (reserved.data.send as { via?: ReplyResult['via'] } | undefined)?.via ?? 'message',
-      providerMessageId: reserved.providerMessageId,
-      event: reserved,
-      explanation: `Already answered on ${reserved.channel} (event ${reserved.id}): not sent again`,
-    };
+  const leaseMs = DEFAULT_LEASE_MS + request.retryBudgetSeconds * 1000;
+  const reservation = await ot.reserveOutbound(
+    request.contactId,
+    key,
+    {
+      channel: plans[0].channel,
+      channelAccount: plans[0].account,
+      conversationId: answered?.conversationId ?? undefined,
+      text: request.text,
+      attachments: request.media ? [{ url: request.media.url, caption: request.media.caption, name: request.media.filename }] : [],
+      author: request.author,
+      metadata: { inReplyTo: answered?.id ?? null, replyKey: request.replyKey },
+    },
+    { leaseMs },
+  );
+  const http = options.http ?? axios.create({ timeout: 15_000 });
+  const sender: Sender = { ot, http, plans, leaseMs, request, options };
+  let lease = reservation.lease;
+  let reserved = reservation.event;
+  if (!reservation.reserved) {
+    const taken = await takeOver(sender, reserved);
+    if ('result' in taken) return taken.result;
+    ({ lease, event: reserved } = taken);
   }
 
-  const http = options.http ?? axios.create({ timeout: 15_000 });
   let lastError: OmnithreadError | undefined;
   for (const plan of plans) {
     try {
-      const sent = await plan.module.send!(plan.request, plan.config, http);
+      const { value: sent, attempts } = await withBackoff(() => plan.module.send!(plan.request, plan.config, http), {
+        budgetSeconds: request.retryBudgetSeconds,
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+      });
       const event = await ot.completeOutbound(reserved.id, {
         state: 'sent',
         channel: plan.channel,
         channelAccount: plan.account,
         providerMessageId: sent.providerMessageId,
-        details: { via: plan.via, ...(reasons.length ? { skipped: reasons } : {}) },
+        lease,
+        details: { via: plan.via, attempts, ...(reasons.length ? { skipped: reasons } : {}) },
       });
       const why = plan.via === 'template' ? ' as the WhatsApp template (the 24-hour window had closed)' : plan.via === 'fallback' ? ` instead of ${first} (${reasons.join('; ')})` : '';
       return { duplicate: false, channel: plan.channel, via: plan.via, providerMessageId: sent.providerMessageId, event, explanation: `Sent on ${plan.channel}${why}` };
     } catch (error) {
-      lastError = isOmnithreadError(error) ? error : new OmnithreadError('PROVIDER_ERROR', String((error as Error)?.message ?? error));
+      lastError = isOmnithreadError(error) ? error : new OmnithreadError('PROVIDER_ERROR', String((error as Error)?.message ?? error), { details: { delivery: 'unknown' } });
       reasons.push(`${plan.channel}: ${lastError.message}`);
       // Only a closed window sends us on to the next channel; anything else is for the flow to handle.
       if (!(lastError.code === 'WINDOW_CLOSED' && request.fallback)) break;
     }
   }
-  await ot.completeOutbound(reserved.id, { state: 'failed', channel: plans[0].channel, details: { error: { code: lastError!.code, message: lastError!.message } } });
-  throw lastError!;
+  const delivery = deliveryOf(lastError);
+  await ot
+    .completeOutbound(reserved.id, {
+      state: delivery === 'unknown' ? 'unknown' : 'failed',
+      channel: plans[0].channel,
+      lease,
+      details: { error: { code: lastError!.code, message: lastError!.message }, delivery },
+    })
+    .catch((error: unknown) => {
+      // Taken over while we tried (we ran past the lease): its outcome stands; ours is still the error to report.
+      if (!isOmnithreadError(error, 'CONFLICT')) throw error;
+    });
+  throw outcomeError(lastError!, reserved.id, delivery);
+}
+
+interface Sender {
+  ot: Omnithread;
+  http: AxiosInstance;
+  plans: Plan[];
+  leaseMs: number;
+  request: z.output<typeof ReplyRequestSchema>;
+  options: ReplyOptions;
+}
+
+/**
+ * The answer was reserved before (a re-run, or another run at the same time). Wait while another sender
+ * holds it; then it is either done (sent: a duplicate, nothing sent), or ours to send again: failed
+ * (not sent), or unknown once the provider confirms it has no such message, or when the flow says to
+ * resend anyway. Returns the lease to send with, or the result when there is nothing to send.
+ */
+async function takeOver(sender: Sender, reserved: TimelineEvent): Promise<{ result: ReplyResult } | { lease: SendLease; event: TimelineEvent }> {
+  const { ot, request, options } = sender;
+  const waitMs = options.inFlightWaitMs ?? (request.retryBudgetSeconds + 20) * 1000;
+  const pollMs = options.pollMs ?? 200;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const started = performance.now();
+  let event = reserved;
+  for (;;) {
+    if (sendStateOf(event) === 'sent') return { result: alreadySent(event, sender.plans[0].channel) };
+    const claim = await ot.claimOutbound(event.id, { from: ['failed', 'unknown'], leaseMs: sender.leaseMs });
+    event = claim.event;
+    if (claim.claimed && claim.lease) {
+      if (event.data.claimedFrom !== 'unknown') return { lease: claim.lease, event };
+      const reconciled = await reconcile(sender, event, claim.lease);
+      if (reconciled) return reconciled;
+      if (request.resendUnknown) return { lease: claim.lease, event };
+      const kept = await ot.completeOutbound(event.id, { state: 'unknown', channel: event.channel ?? '', providerMessageId: event.providerMessageId ?? undefined, lease: claim.lease, details: (event.data.send as Record<string, unknown>) ?? {} });
+      throw unknownError(kept);
+    }
+    if (sendStateOf(event) !== 'pending') return { result: alreadySent(event, sender.plans[0].channel) };
+    if (performance.now() - started >= waitMs) {
+      throw new OmnithreadError('CONFLICT', `This answer is being sent by another run right now (event ${event.id}): not sent twice. Its outcome will be on the timeline.`, {
+        details: { eventId: event.id, sendState: 'pending', inFlight: true, leaseUntil: leaseOf(event)?.until },
+      });
+    }
+    await sleep(pollMs);
+    event = (await ot.getEvent(event.id)) ?? event;
+  }
+}
+
+/** An unknown send: asks the provider, where it lets us, whether it has the message. */
+async function reconcile(sender: Sender, event: TimelineEvent, lease: SendLease): Promise<{ result: ReplyResult } | { lease: SendLease; event: TimelineEvent } | undefined> {
+  const plan = sender.plans.find((p) => p.channel === event.channel);
+  if (!plan?.module.findSent) return undefined;
+  const since = Date.parse(event.occurredAt);
+  let found: string | null | undefined;
+  try {
+    found = await plan.module.findSent(plan.request, plan.config, sender.http, since);
+  } catch {
+    found = undefined; // the lookup failing says nothing either way
+  }
+  if (found === undefined) return undefined;
+  if (found === null) return { lease, event }; // the provider has no such message: it was not sent
+  const sent = await sender.ot.completeOutbound(event.id, {
+    state: 'sent',
+    channel: plan.channel,
+    channelAccount: plan.account,
+    providerMessageId: found,
+    lease,
+    details: { via: plan.via, reconciled: `${plan.module.displayName} has this message (${found}): the earlier send went through` },
+  });
+  return { result: alreadySent(sent, plan.channel) };
+}
+
+function alreadySent(event: TimelineEvent, fallbackChannel: string): ReplyResult {
+  const reconciled = (event.data.send as { reconciled?: string } | undefined)?.reconciled;
+  return {
+    duplicate: true,
+    channel: event.channel ?? fallbackChannel,
+    via: (event.data.send as { via?: ReplyResult['via'] } | undefined)?.via ?? 'message',
+    providerMessageId: event.providerMessageId,
+    event,
+    explanation: `Already answered on ${event.channel} (event ${event.id}): not sent again${reconciled ? `. ${reconciled}` : ''}`,
+  };
+}
+
+function unknownError(event: TimelineEvent): OmnithreadError {
+  return new OmnithreadError(
+    'PROVIDER_ERROR',
+    `An earlier attempt to send this answer on ${event.channel} ended without knowing whether it was sent (event ${event.id}): not sent again, so the person does not get it twice. Check on ${event.channel}; to send it anyway, run again with "Resend Unknown" on.`,
+    { details: { eventId: event.id, delivery: 'unknown', sendState: 'unknown', earlier: event.data.send } },
+  );
+}
+
+/** The error a failed send throws: the provider's, with whether it was sent and the event on the timeline. */
+function outcomeError(error: OmnithreadError, eventId: string, delivery: Delivery): OmnithreadError {
+  const message = delivery === 'unknown' ? `${error.message}. It may or may not have been sent: it is recorded as unknown and will not be sent again on its own` : error.message;
+  return new OmnithreadError(error.code, message, { field: error.field, details: { ...((error.details as object) ?? {}), delivery, eventId } });
 }

@@ -35,6 +35,8 @@ interface ReplyDef extends NodeDef {
   templateParameters?: string;
   fallback?: boolean;
   replyKey?: string;
+  retryBudgetSeconds?: string | number;
+  resendUnknown?: boolean;
   authorName?: string;
   authorType?: string;
   [channel: string]: unknown;
@@ -55,6 +57,14 @@ function parametersOf(value: unknown): unknown {
     }
   }
   return text.split('\n').map((p) => p.trim()).filter(Boolean);
+}
+
+/** Retry Budget typed in the editor (seconds); empty = the default. */
+function budgetOf(value: unknown): number | undefined {
+  if (value === undefined || value === null || String(value).trim() === '') return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds)) throw new OmnithreadError('INVALID_INPUT', `Retry Budget must be a number of seconds, not "${String(value)}"`, { field: 'retryBudgetSeconds' });
+  return seconds;
 }
 
 /** The send settings of the accounts chosen in the node, by channel. */
@@ -95,6 +105,8 @@ function replyRequestOf(msg: NodeMessage, def: ReplyDef): ReplyRequest {
     whatsappTemplate,
     fallback: def.fallback === undefined ? true : Boolean(def.fallback),
     replyKey: fromNode(def.replyKey),
+    retryBudgetSeconds: budgetOf(def.retryBudgetSeconds),
+    resendUnknown: fromMsg(msg, 'resendUnknown') === true || def.resendUnknown === true,
     author: compact({ name: authorName, type: fromNode(def.authorType) ?? 'ai' }),
   }) as ReplyRequest;
 }

@@ -121,6 +121,13 @@ export interface ChannelModule<Config = unknown> {
    */
   readonly sendConfigSchema?: z.ZodType<unknown, z.ZodTypeDef, unknown>;
   send?(request: OutboundRequest, sendConfig: unknown, http: AxiosInstance): Promise<SendResult>;
+  /**
+   * For providers that let us list what was sent: after a send whose outcome is unknown (a timeout, a
+   * sender that died mid-send), whether the provider has this message since `since` (epoch ms). Returns
+   * its id when found, null when the provider certainly has none (so it can be sent), undefined when it
+   * cannot tell.
+   */
+  findSent?(request: OutboundRequest, sendConfig: unknown, http: AxiosInstance, since: number): Promise<string | null | undefined>;
 }
 
 export const header = (request: WebhookRequest, name: string): string | undefined => {

@@ -360,7 +360,7 @@ async function sendMeta(provider: string, request: OutboundRequest, sendConfig: 
       );
       const data = response.data as { recipient_id?: string; message_id?: unknown };
       if (typeof data?.message_id !== 'string' || !data.message_id) {
-        throw new OmnithreadError('PROVIDER_ERROR', `${provider} answered without a message_id`, { details: { provider, status: response.status, response: data } });
+        throw new OmnithreadError('PROVIDER_ERROR', `${provider} answered without a message_id`, { details: { provider, status: response.status, response: data, delivery: 'unknown' } });
       }
       return data as { recipient_id?: string; message_id: string };
     } catch (error) {

@@ -308,7 +308,7 @@ function telegramError(error: unknown, botToken: string): OmnithreadError {
     const details = { provider: 'Telegram', status, response: body };
     if (status === undefined) {
       const said = ((error as AxiosError).message ?? String(error)).split(botToken).join('<bot token>');
-      return new OmnithreadError('PROVIDER_ERROR', `Telegram could not be reached: ${said}`, { details });
+      return new OmnithreadError('PROVIDER_ERROR', `Telegram could not be reached: ${said}`, { details: { ...details, code: (error as AxiosError).code } });
     }
     if (status === 429) {
       const retry = typeof answer.parameters?.retry_after === 'number' ? Math.max(0, Math.ceil(answer.parameters.retry_after)) : undefined;
@@ -337,7 +337,7 @@ async function callTelegram(http: AxiosInstance, config: Pick<TelegramSendConfig
     throw telegramError(error, config.botToken);
   }
   const ok = typeof answer === 'object' && answer !== null && (answer as { ok?: unknown }).ok === true;
-  if (!ok) throw new OmnithreadError('PROVIDER_ERROR', `Telegram ${method} did not answer ok: ${JSON.stringify(answer ?? null).slice(0, 300)}`, { details: { provider: 'Telegram', response: answer } });
+  if (!ok) throw new OmnithreadError('PROVIDER_ERROR', `Telegram ${method} did not answer ok: ${JSON.stringify(answer ?? null).slice(0, 300)}`, { details: { provider: 'Telegram', response: answer, delivery: 'not_sent' } });
   return { result: (answer as { result: unknown }).result, answer };
 }
 
@@ -399,7 +399,7 @@ async function send(request: OutboundRequest, sendConfig: unknown, http: AxiosIn
   const { result, answer } = await callTelegram(http, config, method, payload);
   const sent = result as { message_id?: unknown; chat?: { id?: unknown } } | undefined;
   if (typeof sent?.message_id !== 'number') {
-    throw new OmnithreadError('PROVIDER_ERROR', `Telegram ${method} answered without a message_id`, { details: { provider: 'Telegram', response: answer } });
+    throw new OmnithreadError('PROVIDER_ERROR', `Telegram ${method} answered without a message_id`, { details: { provider: 'Telegram', response: answer, delivery: 'unknown' } });
   }
   const sentChat = typeof sent.chat?.id === 'number' ? sent.chat.id : chatId;
   return { providerMessageId: `${sentChat}:${sent.message_id}`, response: answer };

@@ -426,7 +426,8 @@ export function greetingTwiml(config: TwilioVoiceConfig): string {
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
 
-async function sendSms(request: OutboundRequest, sendConfig: unknown, http: AxiosInstance): Promise<SendResult> {
+/** What an SMS answer is made of, checked: the API URL, and the Messages resource's parameters. */
+function smsMessage(request: OutboundRequest, sendConfig: unknown): { config: TwilioSendConfig; url: string; form: URLSearchParams } {
   const config = parseInput(TwilioSendConfigSchema, sendConfig, 'SMS (Twilio) send settings');
   const to = str(request.to?.to);
   if (!to) throw new OmnithreadError('INVALID_INPUT', 'The reply address has no "to" number (replyTo of an SMS or call: { to, from })', { field: 'to.to' });
@@ -445,8 +446,12 @@ async function sendSms(request: OutboundRequest, sendConfig: unknown, http: Axio
   if (body) form.append('Body', body);
   if (request.media) form.append('MediaUrl', request.media.url);
   if (config.statusCallback) form.append('StatusCallback', config.statusCallback);
-
   const url = `${config.apiBaseUrl.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}/Messages.json`;
+  return { config, url, form };
+}
+
+async function sendSms(request: OutboundRequest, sendConfig: unknown, http: AxiosInstance): Promise<SendResult> {
+  const { config, url, form } = smsMessage(request, sendConfig);
   try {
     const response = await http.post(url, form.toString(), {
       auth: { username: config.accountSid, password: config.authToken },
@@ -454,9 +459,34 @@ async function sendSms(request: OutboundRequest, sendConfig: unknown, http: Axio
     });
     const sid = (response.data as { sid?: unknown } | undefined)?.sid;
     if (typeof sid !== 'string' || !sid) {
-      throw new OmnithreadError('PROVIDER_ERROR', 'Twilio accepted the message but its answer has no sid', { details: { provider: 'Twilio', status: response.status, response: response.data } });
+      throw new OmnithreadError('PROVIDER_ERROR', 'Twilio accepted the message but its answer has no sid', { details: { provider: 'Twilio', status: response.status, response: response.data, delivery: 'unknown' } });
     }
     return { providerMessageId: sid, response: response.data };
+  } catch (error) {
+    throw providerError('Twilio', error, twilioSpecific);
+  }
+}
+
+/** Clocks differ: a message Twilio dated up to this much before our reservation still counts as it. */
+const CLOCK_SLACK_MS = 60_000;
+
+/**
+ * Whether Twilio has this answer: Twilio creates the Message resource before it answers the POST, so its
+ * list (filtered by To, and From when we know it) holds every message it took. A message to the same
+ * number with the same body, created since the reservation, is ours.
+ * https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
+ */
+async function findSentSms(request: OutboundRequest, sendConfig: unknown, http: AxiosInstance, since: number): Promise<string | null> {
+  const { config, url, form } = smsMessage(request, sendConfig);
+  const query = new URLSearchParams({ To: form.get('To')!, PageSize: '50' });
+  if (form.get('From')) query.set('From', form.get('From')!);
+  try {
+    const response = await http.get(`${url}?${query}`, { auth: { username: config.accountSid, password: config.authToken }, headers: { Accept: 'application/json' } });
+    const messages = (response.data as { messages?: unknown } | undefined)?.messages;
+    if (!Array.isArray(messages)) throw new OmnithreadError('PROVIDER_ERROR', 'Twilio listed messages without a "messages" array', { details: { provider: 'Twilio', response: response.data } });
+    const body = form.get('Body') ?? '';
+    const ours = messages.find((m: { sid?: unknown; body?: unknown; date_created?: unknown }) => typeof m?.sid === 'string' && (m.body ?? '') === body && Date.parse(String(m.date_created)) >= since - CLOCK_SLACK_MS);
+    return ours ? (ours as { sid: string }).sid : null;
   } catch (error) {
     throw providerError('Twilio', error, twilioSpecific);
   }
@@ -523,6 +553,7 @@ export const twilioSmsChannel: SyncChannelModule<TwilioSmsConfig> = {
   respond: () => twiml(EMPTY_TWIML),
   sendConfigSchema: TwilioSendConfigSchema,
   send: sendSms,
+  findSent: findSentSms,
 };
 
 export const twilioVoiceChannel: SyncChannelModule<TwilioVoiceConfig> = {

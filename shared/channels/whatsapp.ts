@@ -434,14 +434,13 @@ async function send(request: OutboundRequest, sendConfig: unknown, http: AxiosIn
   try {
     response = await http.post(url, body, {
       headers: { Authorization: `Bearer ${config.accessToken}`, 'Content-Type': 'application/json' },
-      timeout: 30_000,
     });
   } catch (error) {
     throw graphError(error);
   }
   const messageId = (response.data as { messages?: { id?: unknown }[] } | undefined)?.messages?.[0]?.id;
   if (typeof messageId !== 'string' || !messageId) {
-    throw new OmnithreadError('PROVIDER_ERROR', 'WhatsApp answered without a message id', { details: { provider: 'WhatsApp', status: response.status, response: response.data } });
+    throw new OmnithreadError('PROVIDER_ERROR', 'WhatsApp answered without a message id', { details: { provider: 'WhatsApp', status: response.status, response: response.data, delivery: 'unknown' } });
   }
   return { providerMessageId: messageId, response: response.data };
 }

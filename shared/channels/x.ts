@@ -180,7 +180,7 @@ async function send(request: OutboundRequest, sendConfig: unknown, http: AxiosIn
   }
   const id = (answer as { data?: { dm_event_id?: unknown } } | undefined)?.data?.dm_event_id;
   if (typeof id !== 'string' || !id) {
-    throw new OmnithreadError('PROVIDER_ERROR', `X answered without a dm_event_id: ${JSON.stringify(answer ?? null).slice(0, 300)}`, { details: { provider: 'X', response: answer } });
+    throw new OmnithreadError('PROVIDER_ERROR', `X answered without a dm_event_id: ${JSON.stringify(answer ?? null).slice(0, 300)}`, { details: { provider: 'X', response: answer, delivery: 'unknown' } });
   }
   return { providerMessageId: id, response: answer };
 }

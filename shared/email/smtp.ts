@@ -4,8 +4,9 @@
  * (RFC 5322 3.6.4), subject "Re: <subject>" (never "Re: Re:"). The Message-ID is generated here
  * (`<uuid@domain of from>`) so it is known before sending, and is the providerMessageId. SMTP failures:
  * 535/534/530 or a refused login -> AUTH_FAILED; 421/450/451/452 and other 4xx (temporary, RFC 5321
- * 4.2.1) -> RATE_LIMITED with retryAfterSeconds 60; connection refused, timeouts and 5xx -> PROVIDER_ERROR
- * (details: code, responseCode, response; never the password).
+ * 4.2.1) -> RATE_LIMITED with retryAfterSeconds 60; 5xx, connection refused and timeouts -> PROVIDER_ERROR
+ * (details: code, responseCode, response; never the password). A failure without a reply code after the
+ * connection was made (a timeout, a cut connection) is delivery 'unknown' (see shared/delivery.ts).
  */
 import { randomUUID } from 'node:crypto';
 import nodemailer from 'nodemailer';
@@ -46,7 +47,15 @@ const ReplyToSchema = z
   })
   .passthrough();
 
-type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string };
+type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string; syscall?: string };
+
+/** A failure of nodemailer before any mail could have been handed over: DNS, connect, TLS, greeting, login. */
+function neverConnected(e: SmtpError): boolean {
+  if (e.code === 'EDNS' || e.code === 'ETLS' || e.code === 'EAUTH') return true;
+  if (e.code === 'ESOCKET') return e.syscall === 'connect' || e.syscall === 'getaddrinfo';
+  if (e.code === 'ETIMEDOUT') return /^(Connection timeout|Greeting never received)/.test(e.message ?? '');
+  return e.code === 'ECONNECTION' && !/closed unexpectedly/.test(e.message ?? '');
+}
 
 /** An SMTP failure as an OmnithreadError (see the module header for the mapping). */
 export function smtpError(error: unknown): OmnithreadError {
@@ -63,7 +72,11 @@ export function smtpError(error: unknown): OmnithreadError {
     });
   }
   if (typeof e.responseCode === 'number') return new OmnithreadError('PROVIDER_ERROR', `The SMTP server refused the mail (${e.responseCode}): ${said}`, { details });
-  return new OmnithreadError('PROVIDER_ERROR', `The SMTP server could not be reached: ${e.message ?? String(error)}`, { details });
+  // Without a reply code, nothing says how far the mail got, except a failure to connect at all (nodemailer
+  // labels every socket error 'CONN'): a timeout or a cut connection later may come after the server queued it.
+  const delivery = neverConnected(e) ? 'not_sent' : 'unknown';
+  const what = delivery === 'not_sent' ? 'The SMTP server could not be reached' : 'The SMTP connection failed before the server confirmed the mail (it may have been sent)';
+  return new OmnithreadError('PROVIDER_ERROR', `${what}: ${e.message ?? String(error)}`, { details: { ...details, delivery } });
 }
 
 /** Sends a mail (a reply when `request.to.messageId` is set) and returns the Message-ID it carries. */

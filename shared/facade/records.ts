@@ -4,7 +4,7 @@
  * own (notes, assignments, order_placed...). Each write is one transaction and idempotent on its key.
  */
 import { z } from 'zod';
-import { OmnithreadError, notFound } from '../errors';
+import { OmnithreadError } from '../errors';
 import {
   AppendEventInput,
   AppendEventInputSchema,
@@ -20,12 +20,12 @@ import {
 import { handleOwners, lockRoot } from '../identity/contacts';
 import { normalizeHandles } from '../identity/normalize';
 import { FAMILY_IDS, SqlTransaction } from '../store/driver';
-import { completeOutboundEvent, eventByProviderId, eventFromRow, getEvent, insertEvent, openConversation, touchConversation } from '../timeline/events';
+import { eventByProviderId, eventFromRow, getEvent, insertEvent, openConversation, touchConversation } from '../timeline/events';
 import { FacadeContext, conversationOf, delivery, digest, lockFor, remember } from './context';
 import { conversationFor } from './conversations';
 import type { RecordResult } from './types';
 
-type OutboundMessage = z.output<typeof OutboundMessageInputSchema>;
+export type OutboundMessage = z.output<typeof OutboundMessageInputSchema>;
 
 /** Records a message we sent (by a human, an AI or a flow). Idempotent on providerMessageId. */
 export async function recordOutbound(ctx: FacadeContext, contactId: string, input: OutboundMessageInput): Promise<RecordResult> {
@@ -37,7 +37,7 @@ export async function recordOutbound(ctx: FacadeContext, contactId: string, inpu
 }
 
 /** Writes an outbound message in its conversation (the one named, or the person's current one). */
-async function writeOutbound(
+export async function writeOutbound(
   ctx: FacadeContext,
   tx: SqlTransaction,
   rootId: string,
@@ -74,41 +74,6 @@ async function writeOutbound(
   );
   await touchConversation(tx, ctx.workspace, conversation, message.channel, at);
   return event;
-}
-
-/**
- * Reserves an outbound message before it is sent, once per key: the first call records it as `pending`
- * and returns `reserved: true`; a later call with the same key returns that event (pending, sent or
- * failed) so a re-run of a flow never sends twice. Complete it with completeOutbound.
- */
-export async function reserveOutbound(ctx: FacadeContext, contactId: string, key: string, input: OutboundMessageInput): Promise<{ reserved: boolean; event: TimelineEvent }> {
-  const message = parseInput(OutboundMessageInputSchema, input, 'outbound message');
-  const now = ctx.clock();
-  const result = await recordOnce(ctx, contactId, digest('send', key), now, (tx, rootId) => writeOutbound(ctx, tx, rootId, message, now, now, { sendState: 'pending' }));
-  return { reserved: !result.duplicate, event: result.event };
-}
-
-export interface OutboundOutcome {
-  state: 'sent' | 'failed';
-  channel: string;
-  channelAccount?: string;
-  providerMessageId?: string;
-  details?: Record<string, unknown>;
-}
-
-/** Records how a reserved outbound message went: sent (with the provider's id) or failed (with why). */
-export async function completeOutbound(ctx: FacadeContext, eventId: string, outcome: OutboundOutcome): Promise<TimelineEvent> {
-  return ctx.driver.transaction(async (tx) => {
-    await lockFor(ctx, tx, 'shared');
-    const event = await getEvent(tx, ctx.workspace, eventId);
-    if (!event || event.direction !== 'outbound') throw notFound('Outbound message', eventId);
-    return completeOutboundEvent(tx, ctx.workspace, event, {
-      channel: outcome.channel,
-      channelAccount: outcome.channelAccount ?? event.channelAccount ?? '',
-      providerMessageId: outcome.providerMessageId ?? null,
-      data: { sendState: outcome.state, ...(outcome.details ? { send: outcome.details } : {}) },
-    });
-  });
 }
 
 export interface StatusResult {
@@ -236,7 +201,7 @@ export async function appendEvent(ctx: FacadeContext, contactId: string, input: 
  * Writes one event for a person in a transaction, once per idempotency key: a second call with the
  * same key returns the first event and writes nothing.
  */
-function recordOnce(
+export function recordOnce(
   ctx: FacadeContext,
   contactId: string,
   dedupeKey: string | undefined,

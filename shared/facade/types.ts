@@ -4,6 +4,8 @@ import type { MergeRecord, MergeSuggestion } from '../identity/contacts';
 import type { Resolution } from '../identity/resolve';
 import type { Agent, AgentFilter, AgentInput, AgentLoad, AgentStatus, Load } from '../routing/roster';
 
+export type { OutboundOutcome, Reservation, SendLease, SendState } from './sending';
+
 /**
  * What recording a delivery did: `recorded` a new message (what a flow runs for), `duplicate` a redelivery
  * (nothing written), `edited` an earlier message updated in place, `outbound` one of our own messages seen

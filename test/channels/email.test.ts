@@ -19,6 +19,7 @@ import { createServer as createNetServer } from 'node:net';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { deliveryOf } from '../../shared/delivery';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { MessageInput, MessageInputSchema, OmnithreadError, WebhookRequest, channelConfig } from '../../shared';
@@ -374,6 +375,8 @@ describe('sendEmail over a real SMTP server', () => {
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
           received.push({ raw: Buffer.concat(chunks), from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined, to: session.envelope.rcptTo.map((r) => r.address) });
+          // A server that took the whole mail and whose confirmation never comes (it stalls, the link drops).
+          if (session.envelope.rcptTo.some((r) => r.address.startsWith('silent@'))) return;
           callback();
         });
       },
@@ -424,7 +427,24 @@ describe('sendEmail over a real SMTP server', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const freePort = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    await expect(sendEmail({ to: { to: 'maya@fastmail.fm' }, text: 'x' }, config({ port: freePort }))).rejects.toMatchObject({ code: 'PROVIDER_ERROR' });
+    await expect(sendEmail({ to: { to: 'maya@fastmail.fm' }, text: 'x' }, config({ port: freePort }))).rejects.toMatchObject({
+      code: 'PROVIDER_ERROR',
+      message: expect.stringContaining('could not be reached'),
+      details: { delivery: 'not_sent' },
+    });
+  });
+
+  test('the mail was handed over and no confirmation came -> PROVIDER_ERROR with delivery unknown (it may have been sent)', async () => {
+    const before = received.length;
+    const error = await sendEmail({ to: { to: 'silent@fastmail.fm' }, text: 'x' }, config({ timeoutMs: 400 })).catch((e: OmnithreadError) => e);
+    expect(received.length).toBe(before + 1); // the server has the mail
+    expect(error).toMatchObject({ code: 'PROVIDER_ERROR', message: expect.stringContaining('it may have been sent'), details: { delivery: 'unknown' } });
+  });
+
+  test('refusals with a reply code are "not sent": 535, 451', async () => {
+    const refused = await sendEmail({ to: { to: 'busy@fastmail.fm' }, text: 'x' }, config()).catch((e: OmnithreadError) => e);
+    expect(deliveryOf(refused)).toBe('not_sent');
+    expect(deliveryOf(await sendEmail({ to: { to: 'maya@fastmail.fm' }, text: 'x' }, config({ password: 'wrong' })).catch((e: OmnithreadError) => e))).toBe('not_sent');
   });
 
   test('invalid settings and addresses: INVALID_INPUT', async () => {

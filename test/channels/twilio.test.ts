@@ -568,6 +568,34 @@ describe('sending an SMS', () => {
     if (code === 'RATE_LIMITED') expect((error as OmnithreadError).details).toMatchObject({ retryAfterSeconds: 7 });
   });
 
+  test('after an unknown send, looks the message up in Twilio\'s list (To and From filters): its sid when Twilio has it, null when not', async () => {
+    // The Message list as Twilio documents it: GET .../Messages.json?To=&From=&PageSize=, newest first, dates RFC 2822.
+    // https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
+    const since = Date.parse('2026-11-24T10:00:00Z');
+    answer = {
+      status: 200,
+      body: {
+        messages: [
+          { sid: 'SMaaaa', body: 'Your parcel ships today', to: '+447911123456', from: '+447700900123', date_created: 'Tue, 24 Nov 2026 10:00:02 +0000', status: 'delivered' },
+          { sid: 'SMold0', body: 'Your parcel ships today', to: '+447911123456', from: '+447700900123', date_created: 'Mon, 23 Nov 2026 09:00:00 +0000', status: 'delivered' },
+        ],
+        page: 0,
+        page_size: 50,
+        next_page_uri: null,
+      },
+    };
+    const request = { to: { to: '+447911123456', from: '+447700900123' }, text: 'Your parcel ships today' };
+    await expect(twilioSmsChannel.findSent!(request, sendConfig(), axios.create(), since)).resolves.toBe('SMaaaa');
+    expect(seen[0].method).toBe('GET');
+    expect(seen[0].url).toBe(`/2010-04-01/Accounts/${ACCOUNT}/Messages.json?To=%2B447911123456&PageSize=50&From=%2B447700900123`);
+    expect(seen[0].headers.authorization).toBe(`Basic ${Buffer.from(`${ACCOUNT}:secret-token`).toString('base64')}`);
+    // Another text, or the same text from before the reservation (yesterday's answer): not this one.
+    await expect(twilioSmsChannel.findSent!({ ...request, text: 'Something else' }, sendConfig(), axios.create(), since)).resolves.toBeNull();
+    await expect(twilioSmsChannel.findSent!(request, sendConfig(), axios.create(), since + 3_600_000)).resolves.toBeNull();
+    answer = { status: 500, body: { message: 'oops' } };
+    await expect(twilioSmsChannel.findSent!(request, sendConfig(), axios.create(), since)).rejects.toMatchObject({ code: 'PROVIDER_ERROR' });
+  });
+
   test('the voice channel does not send', () => {
     expect(twilioVoiceChannel.send).toBeUndefined();
     expect(twilioSmsChannel.secrets).toEqual(['authToken']);

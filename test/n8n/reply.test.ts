@@ -190,7 +190,7 @@ describe('Reply node', () => {
 
     const continued = await runReply({ text: 'Hello' }, person.input, { onError: 'continueRegularOutput' });
     expect(continued.output('Reply')).toEqual([
-      { json: { error: expect.stringContaining('retry after 30 s'), code: 'RATE_LIMITED', retryAfterSeconds: 30 }, pairedItem: { item: 0 } },
+      { json: { error: expect.stringContaining('retry after 30 s'), code: 'RATE_LIMITED', retryAfterSeconds: 30, delivery: 'not_sent' }, pairedItem: { item: 0 } },
     ]);
     expect(seen).toHaveLength(2); // a failed answer is retried by a re-run
     const outbound = (await ot.timeline(person.contactId, { kinds: ['message'] })).events.filter((e) => e.direction === 'outbound');

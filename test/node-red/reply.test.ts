@@ -224,15 +224,17 @@ describe('omnithread-reply', () => {
     await waitForStatus(helper.getNode('r1'), { fill: 'red', text: 'window closed' });
   });
 
-  test('429 with Retry-After: the Catch node gets RATE_LIMITED with retryAfterSeconds; the outbound event is recorded as failed', async () => {
-    const ot = await load();
+  test('429 with a Retry-After beyond the retry budget: the Catch node gets RATE_LIMITED with retryAfterSeconds at once; the outbound event is recorded as failed', async () => {
+    const ot = await load({ retryBudgetSeconds: '5' });
     answer = () => ({ status: 429, headers: { 'retry-after': '7' }, body: { error: { message: '(#130429) Rate limit hit', type: 'OAuthException', code: 130429, fbtrace_id: 'A1' } } });
     const wa = await whatsappInbound(ot);
     const caught = collect('caught');
     const received = collect('out');
     helper.getNode('r1').receive(triggerMsg(wa));
     const [msg] = await caught.next();
-    expect(msg.error).toMatchObject({ code: 'RATE_LIMITED', cause: { code: 'RATE_LIMITED', details: { retryAfterSeconds: 7 } } });
+    expect(msg.error).toMatchObject({ code: 'RATE_LIMITED', cause: { code: 'RATE_LIMITED', details: { retryAfterSeconds: 7, attempts: 1, delivery: 'not_sent' } } });
+    expect(msg.error.message).toContain('beyond the retry budget of 5 s');
+    expect(seen).toHaveLength(1);
     await waitForStatus(helper.getNode('r1'), { fill: 'red', text: 'rate limited' });
     expect(received.messages).toHaveLength(0);
     const outbound = (await ot.timeline(wa.contact.id, { kinds: ['message'] })).events.filter((e) => e.direction === 'outbound');
@@ -244,6 +246,20 @@ describe('omnithread-reply', () => {
     helper.getNode('r1').receive(triggerMsg(wa));
     const [sent] = await received.next();
     expect(sent.payload).toMatchObject({ duplicate: false, channel: 'whatsapp', via: 'message' });
+  });
+
+  test("429 with a short Retry-After: waits as long as the provider asks, tries again and sends once", async () => {
+    const ot = await load();
+    let calls = 0;
+    answer = (request) => (++calls === 1 ? { status: 429, headers: { 'retry-after': '1' }, body: { error: { message: '(#130429) Rate limit hit', type: 'OAuthException', code: 130429, fbtrace_id: 'A2' } } } : defaultAnswer(request));
+    const wa = await whatsappInbound(ot);
+    const received = collect('out');
+    const started = Date.now();
+    helper.getNode('r1').receive(triggerMsg(wa));
+    const [sent] = await received.next(1, 10_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(sent.payload).toMatchObject({ duplicate: false, channel: 'whatsapp', event: { data: { sendState: 'sent', send: { attempts: 2 } } } });
+    expect(seen).toHaveLength(2);
   });
 
   test('an account selector pointing at a config of another channel is an INVALID_INPUT naming the field', async () => {

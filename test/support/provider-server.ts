@@ -20,6 +20,10 @@ export interface ProviderAnswer {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** Answer this late (a provider that takes the message and answers after the client gave up). */
+  delayMs?: number;
+  /** Cut the connection instead of answering (after delayMs). */
+  hangUp?: boolean;
 }
 
 export interface ProviderServer {
@@ -29,12 +33,12 @@ export interface ProviderServer {
   close(): Promise<void>;
 }
 
-export async function startProvider(answer: (request: ProviderRequest) => ProviderAnswer): Promise<ProviderServer> {
+export async function startProvider(answer: (request: ProviderRequest) => ProviderAnswer | Promise<ProviderAnswer>): Promise<ProviderServer> {
   const seen: ProviderRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       let body: unknown = raw || undefined;
       try {
@@ -44,7 +48,10 @@ export async function startProvider(answer: (request: ProviderRequest) => Provid
       }
       const request: ProviderRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body };
       seen.push(request);
-      const reply = answer(request);
+      const reply = await answer(request);
+      if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+      if (reply.hangUp) return void req.socket.destroy();
+      if (res.destroyed) return;
       res.writeHead(reply.status, { 'content-type': 'application/json', ...(reply.headers ?? {}) });
       res.end(JSON.stringify(reply.body));
     });
@@ -53,6 +60,10 @@ export async function startProvider(answer: (request: ProviderRequest) => Provid
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

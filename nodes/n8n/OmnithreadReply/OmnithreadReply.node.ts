@@ -59,6 +59,7 @@ const LABELS: FieldLabels = {
 	media: 'Media',
 	whatsappTemplate: 'WhatsApp Template',
 	replyKey: 'Reply Key',
+	retryBudgetSeconds: 'Options > Retry Budget (Seconds)',
 	author: 'Author',
 };
 
@@ -114,6 +115,7 @@ function replyRequest(context: IExecuteFunctions, itemIndex: number): ReplyReque
 	const mediaUrl = optionalText(media.url);
 	const templateName = optionalText(template.name);
 	const authorName = optionalText(author.name);
+	const options = param('options', {}) as IDataObject;
 	return {
 		contactId: String(param('contactId') ?? ''),
 		inReplyTo: optionalText(param('inReplyTo')),
@@ -140,6 +142,8 @@ function replyRequest(context: IExecuteFunctions, itemIndex: number): ReplyReque
 			: {}),
 		fallback: param('fallback', true) as boolean,
 		replyKey: optionalText(param('replyKey', 'reply')) ?? 'reply',
+		...(typeof options.retryBudgetSeconds === 'number' ? { retryBudgetSeconds: options.retryBudgetSeconds } : {}),
+		...(options.resendUnknown === true ? { resendUnknown: true } : {}),
 		...(authorName || author.type ? { author: { name: authorName, type: (optionalText(author.type) ?? 'ai') as 'ai' } } : {}),
 	};
 }
@@ -147,7 +151,8 @@ function replyRequest(context: IExecuteFunctions, itemIndex: number): ReplyReque
 /** The provider errors, as node errors that say what to do; the rest as the other nodes show them. */
 function replyError(node: INode, error: unknown, itemIndex: number): NodeOperationError | NodeApiError {
 	if (!isOmnithreadError(error)) return toNodeError(node, error, itemIndex, LABELS);
-	const details = (error.details ?? {}) as { retryAfterSeconds?: number; status?: number; provider?: string };
+	const details = (error.details ?? {}) as { retryAfterSeconds?: number; status?: number; provider?: string; delivery?: string; attempts?: number };
+	const tries = details.attempts && details.attempts > 1 ? ` after ${details.attempts} attempts` : '';
 	const api = (httpCode: string, description: string) =>
 		new NodeApiError(node, { message: error.message, code: error.code, ...(details as JsonObject) } as JsonObject, {
 			message: error.message,
@@ -163,7 +168,7 @@ function replyError(node: INode, error: unknown, itemIndex: number): NodeOperati
 					: 'The provider did not say when: retry later';
 			return api(
 				'429',
-				`The provider's rate limit was reached (RATE_LIMITED). ${when}; "Retry On Fail" with a wait at least that long, or a Wait node, retries it. The answer stays on the timeline as failed and a re-run sends it.`,
+				`The provider's rate limit was reached (RATE_LIMITED)${tries}, beyond the node's Retry Budget. ${when}; "Retry On Fail" with a wait at least that long, or a Wait node, retries it. The answer stays on the timeline as failed (not sent) and a re-run sends it.`,
 			);
 		}
 		case 'AUTH_FAILED':
@@ -174,8 +179,15 @@ function replyError(node: INode, error: unknown, itemIndex: number): NodeOperati
 		case 'PROVIDER_ERROR':
 			return api(
 				String(details.status ?? 502),
-				`The provider could not take the message (PROVIDER_ERROR); its answer is in the error details. The answer stays on the timeline as failed and a re-run retries it.`,
+				details.delivery === 'unknown'
+					? `It is not known whether the provider took the message (PROVIDER_ERROR, delivery unknown: a timeout or a cut connection): it is recorded as unknown and never sent again on its own, so the person does not read it twice. Check on the channel; to send it anyway, run again with the option "Resend Unknown".`
+					: `The provider did not take the message (PROVIDER_ERROR, not sent${tries}); its answer is in the error details. The answer stays on the timeline as failed and a re-run sends it.`,
 			);
+		case 'CONFLICT':
+			return new NodeOperationError(node, error, {
+				itemIndex,
+				description: 'Another run (a retry, another worker) is sending this same answer right now (CONFLICT): it is not sent twice. Its outcome will be on the timeline.',
+			});
 		case 'WINDOW_CLOSED':
 			return new NodeOperationError(node, error, {
 				itemIndex,
@@ -325,6 +337,32 @@ export class OmnithreadReply implements INodeType {
 					'Tells apart different answers to one message (one per Reply node): the same message and key are sent only once, even when the workflow runs again',
 			},
 			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add option',
+				default: {},
+				options: [
+					{
+						displayName: 'Resend Unknown',
+						name: 'resendUnknown',
+						type: 'boolean',
+						default: false,
+						description:
+							'Whether to send again an answer whose earlier attempt may have reached the person (it timed out, or the run stopped mid-send). Off: such an answer is never sent twice.',
+					},
+					{
+						displayName: 'Retry Budget (Seconds)',
+						name: 'retryBudgetSeconds',
+						type: 'number',
+						typeOptions: { minValue: 0, maxValue: 600 },
+						default: 30,
+						description:
+							"How long to keep retrying a rate limit (honouring the provider's Retry-After), a provider 5xx or an unreachable provider, with exponential back-off. 0 = one attempt.",
+					},
+				],
+			},
+			{
 				displayName: 'Author',
 				name: 'author',
 				type: 'collection',
@@ -367,6 +405,8 @@ export class OmnithreadReply implements INodeType {
 					const item = errorItem(error, itemIndex);
 					const retry = isOmnithreadError(error) ? (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds : undefined;
 					if (retry !== undefined) item.json.retryAfterSeconds = retry;
+					const delivery = isOmnithreadError(error) ? (error.details as { delivery?: string } | undefined)?.delivery : undefined;
+					if (delivery) item.json.delivery = delivery;
 					output.push(item);
 					continue;
 				}
