@@ -4,8 +4,8 @@
  * Everything about customers, identities and timelines is in shared/.
  */
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
-import { OmnithreadError, isOmnithreadError } from '../../shared';
-import type { Omnithread, OmnithreadErrorCode } from '../../shared';
+import { OmnithreadError, isOmnithreadError, triggerOutput } from '../../shared';
+import type { IngestResult, Omnithread, OmnithreadErrorCode } from '../../shared';
 
 // ---------------------------------------------------------------------------------------------
 // The slice of Node-RED's node API these nodes use (the runtime passes more).
@@ -97,6 +97,16 @@ export function fromMsg(msg: NodeMessage, key: string, payload = false): unknown
   if (given(msg[key])) return msg[key];
   if (payload && isRecord(msg.payload) && given(msg.payload[key])) return msg.payload[key];
   return undefined;
+}
+
+/**
+ * The msg a trigger sends for one recorded message. msg.inReplyTo names the message that started this run:
+ * Node-RED nodes keep msg properties they do not own, so an omnithread-reply further down answers this
+ * message even when nodes in between replaced msg.payload (a timeline lookup, a template, a function),
+ * and never the person's latest message instead (which, with two messages in flight, leaves one unanswered).
+ */
+export function triggerMessage(RED: RedApi, result: IngestResult): NodeMessage {
+  return { _msgid: RED.util.generateId(), topic: result.contact.id, ...(result.event ? { inReplyTo: result.event.id } : {}), payload: triggerOutput(result) };
 }
 
 /** A node property as an operation input: empty means not given. */

@@ -8,10 +8,10 @@
  * running one, if any). On close the timer stops and the node waits for a running poll, which logs out its
  * own IMAP connection; the store belongs to the store config node and is left open.
  */
-import { ImapSettingsSchema, OmnithreadError, failedPoll, parseInput, pollEmailIntoTimeline, triggerOutput } from '../../shared';
-import type { EmailPollResult, ImapSettings, IngestResult, Omnithread } from '../../shared';
-import { compact, errorStatus, fromNode, nodeError, numberProperty, useStore } from './common';
-import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
+import { ImapSettingsSchema, OmnithreadError, failedPoll, parseInput, pollEmailIntoTimeline } from '../../shared';
+import type { EmailPollResult, ImapSettings, Omnithread } from '../../shared';
+import { compact, errorStatus, fromNode, nodeError, numberProperty, triggerMessage, useStore } from './common';
+import type { NodeDef, NodeStatus, RedApi, RedNode } from './common';
 
 interface EmailInDef extends NodeDef {
   store?: string;
@@ -104,7 +104,6 @@ export = function register(RED: RedApi): void {
     omnithread.catch(() => undefined);
 
     const where = settings ? `${settings.user}@${settings.host}/${settings.mailbox}` : '';
-    const messageOf = (result: IngestResult): NodeMessage => ({ _msgid: RED.util.generateId(), topic: result.contact.id, payload: triggerOutput(result) });
 
     /** One poll: recorded mails are sent first (even when the poll then failed), unreadable ones warned about. */
     async function pollOnce(): Promise<Error | undefined> {
@@ -117,7 +116,7 @@ export = function register(RED: RedApi): void {
       } catch (error) {
         result = failedPoll(error as OmnithreadError);
       }
-      for (const recorded of result.recorded) node.send(messageOf(recorded));
+      for (const recorded of result.recorded) node.send(triggerMessage(RED, recorded));
       for (const failure of result.failed) {
         const fate = settings.errorFolder ? `moved to "${settings.errorFolder}"` : 'left unread in the mailbox';
         node.warn(

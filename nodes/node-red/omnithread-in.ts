@@ -4,10 +4,10 @@
  * recorded message.
  */
 import type { Request, Response } from 'express';
-import { CHANNELS, channelById, channelConfig, failureReply, handleWebhook, renderReply, triggerOutput } from '../../shared';
-import type { ChannelModule, IngestResult, WebhookOutcome, WebhookReply, WebhookRequest } from '../../shared';
-import { byteLimit, captureRawBody, httpNodeMiddleware, readRawBody, removeRoute, routePath, useStore } from './common';
-import type { NodeDef, NodeMessage, RedApi, RedNode } from './common';
+import { CHANNELS, channelById, channelConfig, failureReply, handleWebhook, renderReply } from '../../shared';
+import type { ChannelModule, WebhookOutcome, WebhookReply, WebhookRequest } from '../../shared';
+import { byteLimit, captureRawBody, httpNodeMiddleware, readRawBody, removeRoute, routePath, triggerMessage, useStore } from './common';
+import type { NodeDef, RedApi, RedNode } from './common';
 
 interface InDef extends NodeDef {
   store?: string;
@@ -42,9 +42,6 @@ function reply(res: Response, answer: WebhookReply): void {
   res.status(wire.status).set(wire.headers).type(wire.contentType).send(wire.body);
 }
 
-function messageOf(RED: RedApi, result: IngestResult): NodeMessage {
-  return { _msgid: RED.util.generateId(), topic: result.contact.id, payload: triggerOutput(result) };
-}
 
 export = function register(RED: RedApi): void {
   function OmnithreadIn(this: RedNode, def: InDef): void {
@@ -140,7 +137,7 @@ export = function register(RED: RedApi): void {
       // node; a delivery of redeliveries only (or a handshake) is answered here, since nothing is emitted.
       if (respond === 'ack' || !recorded) reply(res, outcome.reply);
       outcome.recorded.forEach((result, i) => {
-        const msg = messageOf(RED, result);
+        const msg = triggerMessage(RED, result);
         if (respond === 'flow') {
           msg.req = req;
           if (i === recorded - 1) msg.res = { _res: res };

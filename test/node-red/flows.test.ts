@@ -162,6 +162,21 @@ describe('workflows/node-red/messaging-continuity.json', () => {
       // A redelivery is recognised by omnithread in: the flow does not run and nothing is sent twice.
       expect((await post()).body).toMatchObject({ recorded: 0, duplicates: 1 });
       expect(received).toHaveLength(1);
+
+      // Two new messages of the same person in flight at once: each run answers the message that started it.
+      const second = (id: string, text: string) => {
+        const copy = JSON.parse(JSON.stringify(fixture));
+        Object.assign(copy.entry[0].changes[0].value.messages[0], { id, text: { body: text }, timestamp: String(Math.floor(Date.now() / 1000) - 30) });
+        const raw = JSON.stringify(copy);
+        return request(app).post('/omnithread/whatsapp').set('content-type', 'application/json').set('x-hub-signature-256', metaSignature(APP_SECRET, raw)).send(raw);
+      };
+      const [a, b] = await Promise.all([second('wamid.in-flight-1', 'Also: the size is wrong'), second('wamid.in-flight-2', 'And the colour')]);
+      expect([a.body.recorded, b.body.recorded]).toEqual([1, 1]);
+      const answers = await results.next(3);
+      const answered = answers.slice(1).map((m) => m.payload.event.data.metadata.inReplyTo as string);
+      expect(answers.slice(1).map((m) => m.payload.duplicate)).toEqual([false, false]);
+      expect(new Set(answered).size).toBe(2);
+      expect(received).toHaveLength(3);
     } finally {
       await provider.close();
     }
