@@ -117,6 +117,26 @@ export class OmnithreadStoreApi implements ICredentialType {
 			displayOptions: { show: { storeType: ['postgres'] } },
 		},
 		{
+			displayName: 'Purge After Erase',
+			name: 'erasePurge',
+			type: 'options',
+			options: [
+				{
+					name: 'VACUUM (Default)',
+					value: 'vacuum',
+					description: 'Vacuum the touched tables: the erased rows are removed, their space is reused by later writes; nothing is blocked',
+				},
+				{
+					name: 'VACUUM FULL',
+					value: 'full',
+					description: 'Rewrite the touched tables: the erased bytes leave the data files; each table is locked while it is rewritten',
+				},
+			],
+			default: 'vacuum',
+			description: 'What an erase does so that the deleted rows also leave the database files (see the README on erasure)',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
 			displayName: 'Workspace',
 			name: 'workspace',
 			type: 'string',

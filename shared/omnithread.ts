@@ -47,6 +47,11 @@ export const OmnithreadOptionsSchema = z
      * replaced by a note of its size. 0 keeps none. Default 32 KB: a provider event is a few KB.
      */
     rawPayloadLimitBytes: z.number().int().min(0).max(10 * 1024 * 1024).default(32 * 1024),
+    /**
+     * How long an erase waits for the deleted bytes to leave the store's files (SQLite: a reader holding an
+     * old snapshot delays the WAL checkpoint) before it reports that the purge is still pending. Default 10 s.
+     */
+    purgeWaitMs: z.number().int().min(0).max(600_000).default(10_000),
   })
   .strict();
 
@@ -74,6 +79,7 @@ export class Omnithread {
       idleTimeoutMs: parsed.idleTimeoutMs,
       actor: parsed.actor,
       rawPayloadLimitBytes: parsed.rawPayloadLimitBytes,
+      purgeWaitMs: parsed.purgeWaitMs,
       clock: clock ?? Date.now,
     };
   }

@@ -23,6 +23,8 @@ export const NodeStoreSettingsSchema = z
     password: z.string().default(''),
     ssl: z.boolean().default(false),
     poolSize: z.coerce.number().int().min(1).max(200).default(10),
+    /** PostgreSQL: what an erase does to the deleted bytes ('vacuum' or 'full', see PostgresDriverOptions). */
+    erasePurge: z.enum(['vacuum', 'full']).default('vacuum'),
     workspace: z.string().default('default'),
     defaultCountry: z.string().default(''),
     autoMergeTrust: TrustSchema.default('channel'),
@@ -75,7 +77,7 @@ export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n
     s.storeType === 'sqlite'
       ? { type: 'sqlite', path: s.sqlitePath.trim() || defaultSqlitePath(engine, userFolder) }
       : s.postgresUrl.trim()
-        ? { type: 'postgres', connectionString: s.postgresUrl.trim(), ssl: s.ssl, poolSize: s.poolSize }
+        ? { type: 'postgres', connectionString: s.postgresUrl.trim(), ssl: s.ssl, poolSize: s.poolSize, erasePurge: s.erasePurge }
         : {
             type: 'postgres',
             host: s.host || undefined,
@@ -85,6 +87,7 @@ export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n
             password: s.password || undefined,
             ssl: s.ssl,
             poolSize: s.poolSize,
+            erasePurge: s.erasePurge,
           };
   const ownAddresses = list(s.ownAddresses);
   return {

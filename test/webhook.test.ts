@@ -187,7 +187,7 @@ describe('node settings and the shared store cache', () => {
       { storeType: 'postgres', host: 'db', port: '6543' as never, database: 'omni', user: 'u', password: 'p', workspace: 'eu', defaultCountry: 'GB', sharedMailboxes: 'a@x.io, b@x.io\nc@x.io', idleTimeoutDays: 2 },
       'n8n',
     );
-    expect(pg.store).toEqual({ type: 'postgres', host: 'db', port: 6543, database: 'omni', user: 'u', password: 'p', ssl: false, poolSize: 10 });
+    expect(pg.store).toEqual({ type: 'postgres', host: 'db', port: 6543, database: 'omni', user: 'u', password: 'p', ssl: false, poolSize: 10, erasePurge: 'vacuum' });
     expect(pg.rules).toEqual({ defaultCountry: 'GB', autoMergeTrust: 'channel', sharedMailboxes: ['a@x.io', 'b@x.io', 'c@x.io'] });
     expect(pg.workspace).toBe('eu');
     expect(resolveSettings({ storeType: 'postgres', postgresUrl: 'postgres://u:p@h/d' }, 'n8n').store).toEqual({
@@ -195,6 +195,7 @@ describe('node settings and the shared store cache', () => {
       connectionString: 'postgres://u:p@h/d',
       ssl: false,
       poolSize: 10,
+      erasePurge: 'vacuum',
     });
     expect(() => resolveSettings({ storeType: 'mongo' } as never, 'n8n')).toThrow(/storeType/);
   });

@@ -23,6 +23,8 @@ export interface FacadeContext {
   readonly actor: string;
   /** The most bytes of a provider's raw payload kept with a message (0: none). */
   readonly rawPayloadLimitBytes: number;
+  /** How long an erase waits for the store to purge the deleted bytes before it reports that it could not yet. */
+  readonly purgeWaitMs: number;
   /** Milliseconds since the epoch: what writes are stamped with. */
   readonly clock: () => number;
 }

@@ -20,6 +20,7 @@ import {
 } from '../timeline/events';
 import { Transcript, TranscriptOptions, buildTranscript } from '../timeline/transcript';
 import { FacadeContext, contactView, lockFor, rootOf } from './context';
+import { needlesFor, scrubValues } from './scrub';
 import type { ContactExport, EraseReport } from './types';
 
 /** The person's events across every channel and every contact merged into them, one page at a time. */
@@ -102,10 +103,14 @@ export async function exportContact(ctx: FacadeContext, contactId: string): Prom
 /**
  * Erases a person (right to be forgotten): the contact, everyone merged into it, their identities,
  * conversations, events, merge log entries and suggestions, and their values where another contact
- * merely claimed them (an asserted handle: someone typed this person's email). Delivery records keep
- * only a hash of the provider message id, so a late redelivery is recognised and does not bring the
- * person back.
+ * merely claimed them (an asserted handle: someone typed this person's email); their values are then
+ * scrubbed from every other row (facade/scrub.ts). Delivery records keep only a hash of the provider
+ * message id, so a late redelivery is recognised and does not bring the person back. Last, the store
+ * purges the deleted bytes from its files (report.purge says whether it could finish).
  */
+/** The tables an erase deletes from or scrubs: what the store's purge works on. */
+const ERASE_TABLES = ['events', 'conversations', 'handles', 'merges', 'merge_suggestions', 'contacts', 'deliveries'];
+
 export async function eraseContact(ctx: FacadeContext, contactId: string): Promise<EraseReport> {
   const report = await ctx.driver.transaction(async (tx) => {
     await lockFor(ctx, tx, 'exclusive');
@@ -121,6 +126,15 @@ export async function eraseContact(ctx: FacadeContext, contactId: string): Promi
     const ownValues = await familyHandles(tx, ws, rootId);
     const holders = [...(await handleOwners(tx, ws, ownValues)).values()].flat().filter((h) => !ids.includes(h.contact_id));
     const claims = holders.filter((h) => h.trust === 'asserted');
+    // Their values everywhere else (someone typed their email, a group payload names them), except values
+    // other people use as their own (a shared family phone): those identify them too.
+    const keptAsOwn = new Set(holders.filter((h) => h.trust !== 'asserted').map((h) => `${h.kind}\u0000${h.value}`));
+    const scrubbed = await scrubValues(
+      tx,
+      ws,
+      ids,
+      needlesFor(ownValues.filter((h) => !keptAsOwn.has(`${h.kind}\u0000${h.value}`))),
+    );
     for (const claim of claims) {
       await tx.run('DELETE FROM handles WHERE workspace = ? AND kind = ? AND scope = ? AND value = ? AND contact_id = ?', [ws, claim.kind, claim.scope, claim.value, claim.contact_id]);
     }
@@ -133,10 +147,9 @@ export async function eraseContact(ctx: FacadeContext, contactId: string): Promi
       suggestions: await tx.run(`DELETE FROM merge_suggestions WHERE workspace = ? AND (contact_a IN (${list}) OR contact_b IN (${list}))`, [ws, ...ids, ...ids]),
       contacts: await tx.run(`DELETE FROM contacts WHERE workspace = ? AND id IN (${list})`, [ws, ...ids]),
     };
-    return { contactId: rootId, erasedContactIds: ids, deleted, sharedHandlesKept: holders.length - claims.length };
+    return { contactId: rootId, erasedContactIds: ids, deleted, scrubbed, sharedHandlesKept: holders.length - claims.length };
   });
-  await ctx.driver.purgeDeleted();
-  return report;
+  return { ...report, purge: await ctx.driver.purgeDeleted({ tables: ERASE_TABLES, waitMs: ctx.purgeWaitMs }) };
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { Contact, ContactView, Conversation, Message, TimelineEvent } from '../model';
 import type { MergeRecord, MergeSuggestion } from '../identity/contacts';
 import type { Resolution } from '../identity/resolve';
+import type { PurgeOutcome } from '../store/driver';
 import type { Agent, AgentFilter, AgentInput, AgentLoad, AgentStatus, Load } from '../routing/roster';
 
 export type { OutboundOutcome, Reservation, SendLease, SendState } from './sending';
@@ -54,6 +55,10 @@ export interface EraseReport {
    * phone, say): they identify those people too, so they are kept, and counted here.
    */
   sharedHandlesKept: number;
+  /** Rows of other people changed because they held the erased person's values (events, contacts...), by table. */
+  scrubbed: Record<string, number>;
+  /** Whether the deleted bytes also left the store's files, and how (see the store's purgeDeleted). */
+  purge: PurgeOutcome;
 }
 
 /** The agent roster of a workspace (see roster()). */

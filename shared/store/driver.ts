@@ -23,14 +23,26 @@ export interface SqlTransaction extends SqlExecutor {
   lock(keys: readonly string[], mode?: 'exclusive' | 'shared'): Promise<void>;
 }
 
+/** What a purge after an erase achieved. */
+export interface PurgeOutcome {
+  /** True when the deleted bytes are out of the database files (as far as this store can make them). */
+  complete: boolean;
+  /** What was done, and what remains (WAL, backups), in words for the report and the logs. */
+  detail: string;
+}
+
 export interface SqlDriver {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs fn in one write transaction; retried from the start on deadlocks and serialisation failures. */
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   /** Runs fn on a consistent read snapshot (no writes). */
   read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T>;
-  /** Called after an erase so that deleted bytes leave the files too (SQLite: checkpoint the WAL). */
-  purgeDeleted(): Promise<void>;
+  /**
+   * Called after an erase so that the deleted bytes leave the database files too. SQLite: deleted pages are
+   * zeroed (secure_delete), then the WAL is checkpointed and truncated, retried while a reader holds it;
+   * PostgreSQL: the touched tables are vacuumed (VACUUM, or VACUUM FULL with erasePurge 'full').
+   */
+  purgeDeleted(options: { tables: readonly string[]; waitMs: number }): Promise<PurgeOutcome>;
   close(): Promise<void>;
 }
 

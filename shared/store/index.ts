@@ -26,6 +26,8 @@ export const PostgresStoreConfigSchema = z
     password: z.string().optional(),
     ssl: z.boolean().default(false),
     poolSize: z.number().int().min(1).max(200).default(10),
+    /** After an erase: 'vacuum' the touched tables (default), or rewrite them with 'full' (VACUUM FULL). */
+    erasePurge: z.enum(['vacuum', 'full']).default('vacuum'),
   })
   .strict();
 
@@ -61,6 +63,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
           password: parsed.password,
           ssl: parsed.ssl ? { rejectUnauthorized: true } : undefined,
           poolSize: parsed.poolSize,
+          erasePurge: parsed.erasePurge,
         });
   try {
     await migrate(driver);

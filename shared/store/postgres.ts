@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Pool, PoolClient, PoolConfig, types } from 'pg';
 import { OmnithreadError, isOmnithreadError } from '../errors';
-import { Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, withRetries } from './driver';
+import { PurgeOutcome, Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, withRetries } from './driver';
 
 // 40P01 deadlock, 40001 serialization failure, 23505 a unique key raced in by another transaction:
 // each means "run the transaction again and it will see the other one's result".
@@ -68,7 +68,19 @@ function executor(client: PoolClient): SqlTransaction {
 
 export interface PostgresDriverOptions extends PoolConfig {
   poolSize: number;
+  /**
+   * What an erase does to the deleted rows' bytes: 'vacuum' (VACUUM of the touched tables: the dead rows
+   * and their index entries are removed and their space is reused by later writes, without blocking
+   * anyone) or 'full' (VACUUM FULL: the tables and indexes are rewritten into new files and the old
+   * files deleted, so the bytes are gone from the data directory; each table is locked while it is
+   * rewritten).
+   */
+  erasePurge?: 'vacuum' | 'full';
 }
+
+/** What stays after a purge, whatever its mode: what PostgreSQL itself keeps, for the erase report. */
+const POSTGRES_REMAINS =
+  'The write-ahead log segments written before the erase still hold the rows until PostgreSQL recycles them (after later checkpoints, at most about max_wal_size of later writes, longer with wal_keep_size, replication slots or WAL archiving), and backups keep theirs until they are rotated.';
 
 /**
  * PostgreSQL through a `pg` pool, for several processes or machines on one store (n8n queue mode with
@@ -78,9 +90,11 @@ export interface PostgresDriverOptions extends PoolConfig {
 export class PostgresDriver implements SqlDriver {
   readonly dialect = 'postgres' as const;
   readonly pool: Pool;
+  private readonly erasePurge: 'vacuum' | 'full';
 
   constructor(options: PostgresDriverOptions) {
-    const { poolSize, ...config } = options;
+    const { poolSize, erasePurge, ...config } = options;
+    this.erasePurge = erasePurge ?? 'vacuum';
     this.pool = new Pool({ ...config, max: poolSize, types: typeParsers });
     // An idle client losing its connection must not crash the host process; the next query reconnects.
     this.pool.on('error', () => undefined);
@@ -126,8 +140,31 @@ export class PostgresDriver implements SqlDriver {
     return withRetries(() => this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn), isTransient).catch((error: unknown) => Promise.reject(storeError(error)));
   }
 
-  async purgeDeleted(): Promise<void> {
-    // Dead row versions are invisible to every query and reclaimed by autovacuum; nothing to do here.
+  /**
+   * VACUUM (or VACUUM FULL) of the tables an erase touched, outside any transaction as PostgreSQL requires.
+   * A VACUUM FULL waits for its table's lock at most waitMs (lock_timeout), so it never queues every
+   * writer behind a long transaction; when it can not get it, the outcome says so.
+   */
+  async purgeDeleted(options: { tables: readonly string[]; waitMs: number }): Promise<PurgeOutcome> {
+    const full = this.erasePurge === 'full';
+    try {
+      await this.withClient(async (client) => {
+        await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(options.waitMs))}`);
+        try {
+          for (const table of options.tables) await client.query(`VACUUM ${full ? 'FULL ' : ''}${client.escapeIdentifier(table)}`);
+        } finally {
+          await client.query('RESET lock_timeout');
+        }
+      });
+    } catch (error) {
+      return { complete: false, detail: `The erased rows are deleted, but ${full ? 'VACUUM FULL' : 'VACUUM'} of the touched tables did not finish (${(error as Error).message}): their dead versions stay in the table files until autovacuum or a later erase removes them. ${POSTGRES_REMAINS}` };
+    }
+    return full
+      ? { complete: true, detail: `The touched tables and their indexes were rewritten (VACUUM FULL): the erased rows are gone from the data files. ${POSTGRES_REMAINS}` }
+      : {
+          complete: true,
+          detail: `The touched tables were vacuumed: the erased rows and their index entries are removed and no query can see them, but their bytes may stay in the freed space of the table files until later writes reuse it (erasePurge 'full' rewrites the tables instead). ${POSTGRES_REMAINS}`,
+        };
   }
 
   async close(): Promise<void> {

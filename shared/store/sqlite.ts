@@ -2,14 +2,25 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { OmnithreadError, isOmnithreadError } from '../errors';
-import { Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, withRetries } from './driver';
+import { PurgeOutcome, Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction } from './driver';
 
 export interface SqliteDriverOptions {
   /** Database file; ':memory:' for a throwaway store. Parent folders are created. */
   path: string;
-  /** How long a writer waits for another process's write lock before giving up. */
+  /** How long a writer waits for another process's write lock before giving up (waiting asynchronously). */
   busyTimeoutMs: number;
 }
+
+/**
+ * node:sqlite is synchronous: while SQLite waits for another process's lock inside a call, the whole
+ * process (the Node-RED editor, n8n's other executions) waits with it. So SQLite itself waits at most this
+ * long per try, and the driver waits between tries asynchronously, up to busyTimeoutMs in all.
+ */
+const BLOCKING_WAIT_MS = 10;
+/** Prepared statements kept per connection (statements with IN lists of varying length come and go). */
+const STATEMENT_CACHE = 256;
+const PURGE_RETRY_MS = 5_000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
@@ -59,12 +70,16 @@ export class SqliteDriver implements SqlDriver {
   private readonly statements = new Map<string, StatementSync>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly busyTimeoutMs: number;
+  /** Set while an erase's purge could not finish: retried in the background until it does. */
+  private purgeRetry?: NodeJS.Timeout;
 
   constructor(options: SqliteDriverOptions) {
     try {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-      this.db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs });
-      this.db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs)}`);
+      this.busyTimeoutMs = options.busyTimeoutMs;
+      this.db = new DatabaseSync(options.path, { timeout: BLOCKING_WAIT_MS });
+      this.db.exec(`PRAGMA busy_timeout = ${BLOCKING_WAIT_MS}`);
       // Setting WAL needs a moment of exclusive access. When several processes open a new file at once,
       // SQLite can answer BUSY at once, without waiting on the busy timeout (a lock upgrade that could
       // deadlock): the switch is retried a few times, a few milliseconds apart.
@@ -80,12 +95,16 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
+  /** A prepared statement, from a small LRU cache: the most recently used stay, the rest are left to the GC. */
   private statement(sql: string): StatementSync {
     let statement = this.statements.get(sql);
-    if (!statement) {
+    if (statement) {
+      this.statements.delete(sql);
+    } else {
       statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
+      if (this.statements.size >= STATEMENT_CACHE) this.statements.delete(this.statements.keys().next().value!);
     }
+    this.statements.set(sql, statement);
     return statement;
   }
 
@@ -116,18 +135,85 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
+  /**
+   * Runs a unit of work, again while SQLite answers BUSY (another process holds the lock), waiting between
+   * tries on timers, never on this thread: 1, 2, 4... ms up to 50 ms a step, busyTimeoutMs in all. The
+   * queue of this connection holds meanwhile (its work would wait for the same lock).
+   */
+  private async whenFree<T>(work: () => Promise<T>): Promise<T> {
+    const deadline = performance.now() + this.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isBusy(error) || performance.now() >= deadline) throw error;
+        await sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return this.exclusive(() => withRetries(() => this.inTransaction('BEGIN IMMEDIATE', fn), isBusy)).catch((error: unknown) => Promise.reject(storeError(error)));
+    return this.exclusive(() => this.whenFree(() => this.inTransaction('BEGIN IMMEDIATE', fn))).catch((error: unknown) => Promise.reject(storeError(error)));
   }
 
   read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.exclusive(() => withRetries(() => this.inTransaction('BEGIN', fn), isBusy)).catch((error: unknown) => Promise.reject(storeError(error)));
+    return this.exclusive(() => this.whenFree(() => this.inTransaction('BEGIN', fn))).catch((error: unknown) => Promise.reject(storeError(error)));
   }
 
-  purgeDeleted(): Promise<void> {
+  /**
+   * Erased rows are already zeroed in their pages (secure_delete), but the database file keeps the old
+   * pages until the WAL is checkpointed, and the WAL keeps every earlier version of them until it is
+   * truncated. A checkpoint can not pass a reader still on an older snapshot (another process, a backup):
+   * it is tried again, between the store's other work, for up to waitMs; after that the outcome says it
+   * is pending and it goes on in the background until it succeeds.
+   */
+  async purgeDeleted(options: { waitMs: number }): Promise<PurgeOutcome> {
+    const deadline = performance.now() + options.waitMs;
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.checkpoint();
+      if (outcome.complete || performance.now() >= deadline) {
+        if (!outcome.complete) this.retryPurgeLater();
+        return outcome;
+      }
+      await sleep(Math.min(500, 20 * 2 ** attempt));
+    }
+  }
+
+  private checkpoint(): Promise<PurgeOutcome> {
     return this.exclusive(async () => {
-      this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      if (this.purgeRetry) clearTimeout(this.purgeRetry);
+      this.purgeRetry = undefined;
+      let result: { busy: number; log: number; checkpointed: number } | undefined;
+      try {
+        result = this.db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as typeof result;
+      } catch (error) {
+        if (!isBusy(error)) throw storeError(error);
+      }
+      if (result && result.busy === 0) {
+        return { complete: true, detail: 'The erased rows were zeroed in the database file and the write-ahead log was checkpointed and truncated: no copy is left in the store\'s files (backups keep theirs until they are rotated).' };
+      }
+      return {
+        complete: false,
+        detail: `The erased rows are deleted and zeroed, but another connection (a reader on an older snapshot, a backup, another process) kept the write-ahead log from being checkpointed: until it is, the old pages stay in the -wal file. Retrying every ${PURGE_RETRY_MS / 1000} s in the background.`,
+      };
     });
+  }
+
+  private retryPurgeLater(): void {
+    if (this.closed || this.purgeRetry) return;
+    this.purgeRetry = setTimeout(() => {
+      this.purgeRetry = undefined;
+      this.checkpoint().then(
+        (outcome) => (outcome.complete ? undefined : this.retryPurgeLater()),
+        () => this.retryPurgeLater(),
+      );
+    }, PURGE_RETRY_MS);
+    this.purgeRetry.unref();
+  }
+
+  /** True while an erase's purge is still waiting to finish (see purgeDeleted). */
+  get purgePending(): boolean {
+    return this.purgeRetry !== undefined;
   }
 
   /** Rewrites the file without free pages (what VACUUM does); slow on big stores, so only on request. */
@@ -142,6 +228,16 @@ export class SqliteDriver implements SqlDriver {
     await this.exclusive(async () => undefined).catch(() => undefined);
     if (this.closed) return;
     this.closed = true;
+    if (this.purgeRetry) {
+      clearTimeout(this.purgeRetry);
+      this.purgeRetry = undefined;
+      // The last chance of this connection: nobody else may be left to hold the log open.
+      try {
+        this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      } catch {
+        // busy: the next connection's purge or checkpoint will do it
+      }
+    }
     this.statements.clear();
     this.db.close();
   }

@@ -21,6 +21,8 @@ type EmbeddedPostgresClass = new (options: Record<string, unknown>) => {
 export interface PostgresServer {
   url: string;
   port: number;
+  /** The server's data directory (base/ for tables and indexes, pg_wal/ for the write-ahead log). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}`,
     port,
+    dataDir: join(base, 'data'),
     stop: async () => {
       await server.stop();
       rmSync(base, { recursive: true, force: true });
