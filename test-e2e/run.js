@@ -139,6 +139,7 @@ async function n8nE2e(tgz, logDir) {
     const url = `http://127.0.0.1:${port}/webhook/${trigger.webhookId}/${webhookPath}`;
     log(`n8n is up; posting the story to ${url}`);
     await storyChecks('n8n', url, n8n);
+    await hostileInputChecks('n8n', url);
     await messagingCheck('n8n', `http://127.0.0.1:${port}/webhook/${whatsappTrigger.webhookId}/webhook`, fake, n8n);
     await routingCheck('n8n', `http://127.0.0.1:${port}/webhook/${routingTrigger.webhookId}/webhook`, helpdesk, n8n);
     // n8n polls at most once a minute: the email's answer can take that long.
@@ -213,6 +214,7 @@ async function nodeRedE2e(tgz, logDir) {
     const url = `http://127.0.0.1:${port}/${String(input.path).replace(/^\/+/, '')}`;
     log(`Node-RED is up; posting the story to ${url}`);
     await storyChecks('node-red', url, red);
+    await hostileInputChecks('node-red', url);
     await messagingCheck('node-red', `http://127.0.0.1:${port}/${String(whatsappIn.path).replace(/^\/+/, '')}`, fake, red);
     await routingCheck('node-red', `http://127.0.0.1:${port}/${String(routingIn.path).replace(/^\/+/, '')}`, helpdesk, red);
     const pageUrl = `http://127.0.0.1:${port}/${String(webchatIn.path).replace(/^\/+/, '')}`;
@@ -310,6 +312,50 @@ async function storyChecks(engine, url, child) {
   record(`${engine}: the story ends as one contact with one chronological timeline`, checkTimeline(last.json, tag));
   const malformed = await postJson(url, { from: { email: 'x@corp.io' } });
   record(`${engine}: a malformed body gets 400 naming the field`, malformed.status === 400 && /messageId/.test(malformed.text) ? [] : [`status ${malformed.status}: ${malformed.text.slice(0, 300)}`]);
+}
+
+/**
+ * Hostile input at the trigger, as a real engine receives it: every one a 400 JSON answer naming the
+ * problem (never 503, which providers retry forever), small, and storing nothing; too large a body a 413.
+ */
+async function hostileInputChecks(engine, url) {
+  const post = async (body) => {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    return { status: response.status, text: await response.text(), type: response.headers.get('content-type') ?? '' };
+  };
+  const tag = `${engine}-${Date.now().toString(36)}`;
+  // Two message ids that differ in one byte that is not UTF-8: decoded with replacement characters they
+  // would be one id, and the second message would be acknowledged as a duplicate and lost.
+  const withByte = (byte) =>
+    Buffer.concat([Buffer.from(`{"messageId":"bad-${tag}-`), Buffer.from([byte]), Buffer.from(`","from":{"email":"utf8.${tag}@corp.io"},"text":"x"}`)]);
+  const utf8 = [await post(withByte(0xff)), await post(withByte(0xfe))];
+  record(
+    `${engine}: bodies that are not UTF-8 are refused with 400, never taken as one message`,
+    utf8.every((r) => r.status === 400 && /UTF-8/i.test(r.text)) ? [] : utf8.map((r) => `status ${r.status}: ${r.text.slice(0, 200)}`),
+  );
+  const nested = await post(`{"messageId":"deep-${tag}","from":{"email":"deep.${tag}@corp.io"},"text":"x","metadata":{"n":${'['.repeat(5000)}${']'.repeat(5000)}}}`);
+  record(`${engine}: deep nesting is a 400 naming the limit (not a 503 retried forever)`, nested.status === 400 && /deep|depth|nest/i.test(nested.text) ? [] : [`status ${nested.status}: ${nested.text.slice(0, 300)}`]);
+  const huge = await post(JSON.stringify({ messageId: `huge-${tag}`, from: { email: `huge.${tag}@corp.io` }, text: 'x', attachments: Array.from({ length: 40_000 }, () => ({ url: 'not a url' })) }));
+  record(
+    `${engine}: a 600 KB array of bad items gets a short 400 (the first problems and a count)`,
+    (huge.status === 400 && huge.text.length < 8192) || huge.status === 413 ? [] : [`status ${huge.status}, ${huge.text.length} bytes: ${huge.text.slice(0, 200)}`],
+  );
+  if (engine === 'node-red') {
+    // Over apiMaxLength (5 MB by default). n8n reads the body itself before any node runs and answers a
+    // body over N8N_PAYLOAD_SIZE_MAX (16 MB) with a 500 of its own; the README says so.
+    const tooLarge = await post(JSON.stringify({ messageId: `large-${tag}`, from: { email: `large.${tag}@corp.io` }, text: 'x'.repeat(6 * 1024 * 1024) }));
+    record(`${engine}: a body over the engine's size limit is answered 413 with a JSON error`, tooLarge.status === 413 && tooLarge.type.includes('json') ? [] : [`status ${tooLarge.status}: ${tooLarge.text.slice(0, 200)}`]);
+  }
+  // A large valid delivery is taken and stored once.
+  const big = await post(JSON.stringify({ messageId: `big-${tag}`, from: { email: `big.${tag}@corp.io` }, text: 'hello', metadata: { blob: 'y'.repeat(3 * 1024 * 1024) } }));
+  // The template answers with the timeline, events with their data: a second copy of the body (the raw
+  // payload beside the parsed message, as the generic channel once kept) would double the answer.
+  record(
+    `${engine}: a 3 MB delivery is recorded once, not twice`,
+    big.status === 200 && big.text.length > 3 * 1024 * 1024 && big.text.length < 4.5 * 1024 * 1024
+      ? []
+      : [`status ${big.status}, answer ${big.text.length} bytes: ${big.text.slice(0, 200)}`],
+  );
 }
 
 async function main() {
