@@ -201,7 +201,7 @@ export class OmnithreadIdentityResolve implements INodeType {
 					{
 						name: 'Erase',
 						value: 'erase',
-						description: 'Delete a contact and everything about them (right to be forgotten)',
+						description: 'Delete a contact and everything about them, scrub their values from other rows and purge the files (right to be forgotten)',
 						action: 'Erase a contact',
 					},
 					{
