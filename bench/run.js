@@ -12,6 +12,9 @@
  *       support data (family landlines, role mailboxes, placeholders, Brazil's ninth digit...),
  *       ingested in time order and scored against the ground truth: pairwise F1,
  *       forbidden merges, recall on linkable pairs, a hand-check sample               bench/identity/
+ *   (e) soak: a real Node-RED 5 in a child process takes signed deliveries with redeliveries into
+ *       omnithread-in on SQLite, gets kill -9 halfway, restarts, the unacknowledged are resent: lost,
+ *       duplicated, integrity, the Node-RED process's RSS, against Node-RED's own http in/out      bench/soak.js, bench/soak/
  * Each part runs in its own child process, so memory figures belong to that part alone. Figures go to
  * stdout and to bench/results.json. Temporary stores live in a temp dir, removed at the end.
  *
@@ -24,8 +27,13 @@
  *   BENCH_ROUTE_DECISIONS [2000]   decisions measured in (c) (same BENCH_CONTACTS / BENCH_EVENTS store)
  *   BENCH_IDENTITY_PEOPLE [20000]  people generated for (d), about 5 messages each (+7% redeliveries)
  *   BENCH_IDENTITY_SEED [20260601] seed of (d)'s generator: the same seed gives the same data
- *   BENCH_PARTS [ingest,scale,route,identity]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
- * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone.
+ *   BENCH_SOAK_MESSAGES [20000]  distinct messages in (e)    BENCH_SOAK_PEOPLE [messages / 5]   BENCH_SOAK_REDELIVERIES [0.3]
+ *   BENCH_SOAK_CONCURRENCY [16]  connections                   BENCH_SOAK_KILL_AT [0.5] (fraction of the requests)
+ *   BENCH_SOAK_IDLE_S [5] and BENCH_SOAK_SETTLE_S [10]: RSS read that long after the load, then that much later
+ *   BENCH_SOAK_BASELINE [messages / 4, at least 1000] baseline requests   BENCH_SOAK_SEED [20260601]
+ *   BENCH_SOAK_NODE_FLAGS ['']  Node flags for the Node-RED process, e.g. --max-old-space-size=128
+ *   BENCH_PARTS [ingest,scale,route,identity,soak]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
+ * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone, `soak` (e) alone.
  */
 const { fork, execFileSync } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
@@ -154,6 +162,28 @@ function printScale(seed, b) {
   return out;
 }
 
+function soakConfig() {
+  const messages = envInt('BENCH_SOAK_MESSAGES', 20_000);
+  const redeliveryRate = Number(process.env.BENCH_SOAK_REDELIVERIES || 0.3);
+  const killAt = Number(process.env.BENCH_SOAK_KILL_AT || 0.5);
+  if (!(redeliveryRate >= 0 && redeliveryRate <= 5)) throw new Error('BENCH_SOAK_REDELIVERIES must be a rate, e.g. 0.3');
+  if (!(killAt > 0 && killAt < 1)) throw new Error('BENCH_SOAK_KILL_AT must be between 0 and 1');
+  return {
+    messages,
+    people: envInt('BENCH_SOAK_PEOPLE', Math.max(1, Math.round(messages / 5))),
+    redeliveryRate,
+    concurrency: Math.max(1, envInt('BENCH_SOAK_CONCURRENCY', 16)),
+    killAt,
+    idleSeconds: envInt('BENCH_SOAK_IDLE_S', 5),
+    settleSeconds: envInt('BENCH_SOAK_SETTLE_S', 10),
+    baselineRequests: envInt('BENCH_SOAK_BASELINE', Math.max(1000, Math.round(messages / 4))),
+    seed: envInt('BENCH_SOAK_SEED', 20260601),
+    nodeFlags: (process.env.BENCH_SOAK_NODE_FLAGS || '').split(/\s+/).filter(Boolean),
+    sampleMs: 250,
+    timeoutMs: 30_000,
+  };
+}
+
 async function parent() {
   const config = {
     ingestPeople: envInt('BENCH_INGEST_PEOPLE', 5000),
@@ -167,7 +197,8 @@ async function parent() {
     routeDecisions: envInt('BENCH_ROUTE_DECISIONS', 2000),
     identityPeople: envInt('BENCH_IDENTITY_PEOPLE', 20_000),
     identitySeed: envInt('BENCH_IDENTITY_SEED', 20260601),
-    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route,identity').split(',').map((p) => p.trim()),
+    soak: soakConfig(),
+    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route,identity,soak').split(',').map((p) => p.trim()),
   };
   const dir = mkdtempSync(join(os.tmpdir(), 'omnithread-bench-'));
   const cleanup = () => {
@@ -224,6 +255,13 @@ async function parent() {
       console.log(`\n${lines.join('\n')}`);
       report.push(...lines);
     }
+    if (config.parts.includes('soak')) {
+      process.stderr.write('running (e) soak: a real Node-RED, kill -9 halfway...\n');
+      results.soak = await runChild('soak', { dir, ...config.soak });
+      const lines = require('./soak').report(results.soak, { int, ms, times });
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
   } finally {
     cleanup();
   }
@@ -240,7 +278,7 @@ if (CHILD) {
   // A part of the benchmark, started by parent() above: options come in, the result goes back.
   process.once('message', async (options) => {
     try {
-      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route', identity: './identity/score' }[CHILD];
+      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route', identity: './identity/score', soak: './soak' }[CHILD];
       const result = await require(part).main(options);
       process.send({ result }, () => process.exit(0));
     } catch (error) {
