@@ -12,10 +12,11 @@
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
+// The free-port probe the end-to-end run uses.
+const { freePort } = require(path.join(root, 'test-e2e', 'lib.js'));
 const PACKAGE = require(path.join(root, 'package.json')).name;
 
 const IDS = { tab: 'soak-tab', store: 'soak-store', in: 'soak-in', baselineIn: 'soak-baseline-in', baselineOut: 'soak-baseline-out' };
@@ -75,16 +76,6 @@ function makeUserDir(dir, { sqlitePath, webhookPath, baselinePath, secret }) {
   );
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts Node-RED's own red.js with this Node (24) on the user dir. The spawned process IS Node-RED (no
