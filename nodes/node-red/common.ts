@@ -208,10 +208,16 @@ export function byteLimit(setting: unknown): number {
   return Math.floor(Number(match[1]) * unit);
 }
 
+/** The most of an oversized upload read and thrown away after its 413, and for how long, before the connection is cut. */
+const DISCARD_BYTES = 256 * 1024 * 1024;
+const DISCARD_MS = 60_000;
+
 /**
  * Reads a request body up to `limit` bytes. Past the limit it stops keeping the bytes and rejects with a
- * 413 at once, without destroying the request: the answer (a JSON 413, "Connection: close") can still be
- * written, and the rest of the upload is discarded.
+ * 413 at once, without destroying the request: the JSON 413 is written while the rest of the upload is
+ * read and discarded, so the client (which may still be sending) gets the answer. Closing the connection
+ * instead would make the kernel reset it under the client's unread answer. An upload that goes on past
+ * DISCARD_BYTES or DISCARD_MS is cut.
  */
 function readStream(req: Request, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -222,7 +228,14 @@ function readStream(req: Request, limit: number): Promise<Buffer> {
       if (size <= limit) return void chunks.push(chunk);
       req.removeListener('data', onData);
       chunks.length = 0;
-      req.resume();
+      let discarded = 0;
+      const cut = setTimeout(() => req.destroy(), DISCARD_MS);
+      cut.unref();
+      req.on('data', (rest: Buffer) => {
+        discarded += rest.length;
+        if (discarded > DISCARD_BYTES) req.destroy();
+      });
+      req.once('close', () => clearTimeout(cut));
       reject(Object.assign(new Error(`The request body is larger than ${limit} bytes (settings.apiMaxLength): nothing was recorded`), { status: 413 }));
     };
     req.on('data', onData);
@@ -263,6 +276,43 @@ const restarting = new Map<string, number>();
 const RESTART_GRACE_MS = 60_000;
 export const RESTART_RETRY_AFTER_SECONDS = 5;
 
+/**
+ * A path with no node now: while it is being (re)deployed (not there yet, not gone either), 503 with
+ * Retry-After, so the provider delivers again; otherwise on to express (a path nobody serves).
+ * Plain Node response methods: this runs before express has decorated the response.
+ */
+function restartingOr503(path: string, req: Request, res: Response, next: NextFunction): void {
+  const since = restarting.get(path);
+  if (since === undefined || Date.now() - since > RESTART_GRACE_MS) return next();
+  req.resume();
+  res.statusCode = 503;
+  res.setHeader('Retry-After', String(RESTART_RETRY_AFTER_SECONDS));
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify({ error: `Not recorded, please retry: this webhook is restarting (a deploy is in progress); retry after ${RESTART_RETRY_AFTER_SECONDS} s` }));
+}
+
+/**
+ * The last handler of RED.httpNode: a request that got past the capture while its node was live, and whose
+ * route was removed before it reached it (its body was still arriving, or another middleware of the app
+ * took a moment during a redeploy), gets the 503 too, never express's 404. Kept last as routes are added.
+ */
+const lastResortHandler = (req: Request, res: Response, next: NextFunction) => {
+  const path = normalizePath(String(req.originalUrl || req.url).split('?')[0]);
+  if (rawPaths.has(path)) return next();
+  restartingOr503(path, req, res, next);
+};
+
+function lastResort(app: Express): void {
+  const router = (app as unknown as { _router?: { stack: { handle: unknown }[] } })._router;
+  if (!router) {
+    if (!capturing.has(lastResortHandler)) app.use(lastResortHandler);
+    return void capturing.add(lastResortHandler);
+  }
+  const at = router.stack.findIndex((layer) => layer.handle === lastResortHandler);
+  if (at < 0) app.use(lastResortHandler);
+  else router.stack.push(router.stack.splice(at, 1)[0]);
+}
+
 function rootApp(app: Express): Express {
   let current = app as Express & { parent?: Express };
   while (current.parent) current = current.parent as Express & { parent?: Express };
@@ -290,32 +340,24 @@ export function captureRawBody(RED: RedApi, path: string): (removed?: boolean) =
     const capture = (req: Request, res: Response, next: NextFunction) => {
       const r = req as RawRequest;
       const path = normalizePath(String(req.originalUrl || req.url).split('?')[0]);
-      if (!rawPaths.has(path)) {
-        const since = restarting.get(path);
-        if (since === undefined || Date.now() - since > RESTART_GRACE_MS) return next();
-        // The flow is being (re)deployed: not there yet, not gone either. The provider should retry. (Plain
-        // Node response methods: this runs before express has decorated the response.)
-        req.resume();
-        res.statusCode = 503;
-        res.setHeader('Retry-After', String(RESTART_RETRY_AFTER_SECONDS));
-        res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.end(JSON.stringify({ error: `Not recorded, please retry: this webhook is restarting (a deploy is in progress); retry after ${RESTART_RETRY_AFTER_SECONDS} s` }));
-        return;
-      }
+      if (!rawPaths.has(path)) return restartingOr503(path, req, res, next);
       if (req.method !== 'POST' || r._body) return next();
+      const done = () => {
+        r._body = true;
+        r.skipRawBodyParser = true;
+        // The node may have been redeployed while the body arrived: look again, so it is never a 404.
+        if (!rawPaths.has(path)) return restartingOr503(path, req, res, next);
+        next();
+      };
       readStream(req, limit).then(
         (buffer) => {
           r.body = buffer;
-          r._body = true;
-          r.skipRawBodyParser = true;
-          next();
+          done();
         },
         // Answered by the node's own route (a JSON 413), not by express's HTML error page.
         (error: Error & { status?: number }) => {
           r.omnithreadBodyError = error;
-          r._body = true;
-          r.skipRawBodyParser = true;
-          next();
+          done();
         },
       );
     };
@@ -323,6 +365,7 @@ export function captureRawBody(RED: RedApi, path: string): (removed?: boolean) =
     const at = router.stack.findIndex((layer) => layer.handle === capture);
     if (at > 0) router.stack.unshift(router.stack.splice(at, 1)[0]);
   }
+  lastResort(RED.httpNode);
   let stopped = false;
   return (removed = true) => {
     if (stopped) return;

@@ -96,8 +96,8 @@ export = function register(RED: RedApi): void {
         rawBody = await readRawBody(req, limit);
       } catch (error) {
         const e = error as Error & { status?: number };
-        // Past the size limit: a JSON 413, and the connection closed so the client stops sending.
-        refuse(e.status ?? 400, { error: e.message }, res, e.message, undefined, e.status === 413 ? { Connection: 'close' } : undefined);
+        // Past the size limit: a JSON 413 (the rest of the upload is read and discarded, see readStream).
+        refuse(e.status ?? 400, { error: e.message }, res, e.message);
         return;
       }
       const request: WebhookRequest = {
