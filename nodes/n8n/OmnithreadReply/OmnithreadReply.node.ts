@@ -342,6 +342,7 @@ export class OmnithreadReply implements INodeType {
 				type: 'collection',
 				placeholder: 'Add option',
 				default: {},
+				description: 'How failed sends are retried',
 				options: [
 					{
 						displayName: 'Resend Unknown',
