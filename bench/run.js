@@ -28,10 +28,11 @@
  *   BENCH_IDENTITY_PEOPLE [20000]  people generated for (d), about 5 messages each (+7% redeliveries)
  *   BENCH_IDENTITY_SEED [20260601] seed of (d)'s generator: the same seed gives the same data
  *   BENCH_SOAK_MESSAGES [20000]  distinct messages in (e)    BENCH_SOAK_PEOPLE [messages / 5]   BENCH_SOAK_REDELIVERIES [0.3]
- *   BENCH_SOAK_CONCURRENCY [16]  connections                   BENCH_SOAK_KILL_AT [0.5] (fraction of the requests)
+ *   BENCH_SOAK_CONCURRENCY [32]  connections                   BENCH_SOAK_KILL_AT [0.5] (fraction of the requests)
  *   BENCH_SOAK_IDLE_S [5] and BENCH_SOAK_SETTLE_S [10]: RSS read that long after the load, then that much later
  *   BENCH_SOAK_BASELINE [messages / 4, at least 1000] baseline requests   BENCH_SOAK_SEED [20260601]
- *   BENCH_SOAK_NODE_FLAGS ['']  Node flags for the Node-RED process, e.g. --max-old-space-size=128
+ *   BENCH_SOAK_NODE_FLAGS ['--max-semi-space-size=16 --heap-growing-percent=30', as `npm start` runs Node-RED]
+ *                                Node flags for the Node-RED process; '' (BENCH_SOAK_NODE_FLAGS=) for V8's defaults
  *   BENCH_PARTS [ingest,scale,route,identity,soak]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
  * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone, `soak` (e) alone.
  */
@@ -162,6 +163,9 @@ function printScale(seed, b) {
   return out;
 }
 
+/** The heap flags `npm start` runs Node-RED with (package.json): see BENCHMARKS.md, part (e). */
+const SOAK_NODE_FLAGS = '--max-semi-space-size=16 --heap-growing-percent=30';
+
 function soakConfig() {
   const messages = envInt('BENCH_SOAK_MESSAGES', 20_000);
   const redeliveryRate = Number(process.env.BENCH_SOAK_REDELIVERIES || 0.3);
@@ -172,13 +176,13 @@ function soakConfig() {
     messages,
     people: envInt('BENCH_SOAK_PEOPLE', Math.max(1, Math.round(messages / 5))),
     redeliveryRate,
-    concurrency: Math.max(1, envInt('BENCH_SOAK_CONCURRENCY', 16)),
+    concurrency: Math.max(1, envInt('BENCH_SOAK_CONCURRENCY', 32)),
     killAt,
     idleSeconds: envInt('BENCH_SOAK_IDLE_S', 5),
     settleSeconds: envInt('BENCH_SOAK_SETTLE_S', 10),
     baselineRequests: envInt('BENCH_SOAK_BASELINE', Math.max(1000, Math.round(messages / 4))),
     seed: envInt('BENCH_SOAK_SEED', 20260601),
-    nodeFlags: (process.env.BENCH_SOAK_NODE_FLAGS || '').split(/\s+/).filter(Boolean),
+    nodeFlags: (process.env.BENCH_SOAK_NODE_FLAGS ?? SOAK_NODE_FLAGS).split(/\s+/).filter(Boolean),
     sampleMs: 250,
     timeoutMs: 30_000,
   };

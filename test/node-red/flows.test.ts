@@ -112,6 +112,18 @@ describe('the npm start demo flow', () => {
     expect(messages.map((line) => line.split(/\s+/)[2])).toEqual(['webchat', 'email', 'voice']);
     expect(summary.timeline).toHaveLength(5); // three messages and two channel switches
   });
+
+  test('every request is answered, also for a person whose timeline holds a merge (an event without a channel)', async () => {
+    const app = await loadFlow(demo.demoFlow());
+    const post = (body: Record<string, unknown>) => request(app).post('/omnithread/continuity').set('content-type', 'application/json').send(body);
+    expect((await post({ messageId: 'm-a', channel: 'webchat', from: { email: 'ola@fastmail.fm' }, text: 'by mail' })).status).toBe(200);
+    expect((await post({ messageId: 'm-b', channel: 'sms', from: { phone: '+447700900555' }, text: 'by phone' })).status).toBe(200);
+    // Both values at once, each verified by its channel: the two contacts merge.
+    const merged = await post({ messageId: 'm-c', channel: 'webchat', from: { email: 'ola@fastmail.fm', phone: '+447700900555' }, text: 'both' });
+    expect(merged.status).toBe(200);
+    const summary = JSON.parse(merged.text);
+    expect(summary.timeline.some((line: string) => /\(merge/.test(line))).toBe(true);
+  });
 });
 
 describe('workflows/node-red/messaging-continuity.json', () => {

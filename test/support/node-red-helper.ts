@@ -27,6 +27,8 @@ const httpIn = require('@node-red/nodes/core/network/21-httpin.js') as InitFn;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const change = require('@node-red/nodes/core/function/15-change.js') as InitFn;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
+const functionNode = require('@node-red/nodes/core/function/10-function.js') as InitFn;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const comment = require('@node-red/nodes/core/common/90-comment.js') as InitFn;
 
 helper.init(require.resolve('node-red'));
@@ -52,8 +54,8 @@ interface NodeRedTestHelper {
   getNode(id: string): TestNode;
 }
 
-/** Every node type a test may need: ours, and the core nodes our flows use (http response, change, comment). */
-export const NODES: InitFn[] = [storeNode, inNode, emailInNode, identityNode, timelineNode, channelNode, replyNode, llmNode, routeNode, handoffNode, httpIn, change, comment];
+/** Every node type a test may need: ours, and the core nodes our flows use (http response, change, function, comment). */
+export const NODES: InitFn[] = [storeNode, inNode, emailInNode, identityNode, timelineNode, channelNode, replyNode, llmNode, routeNode, handoffNode, httpIn, change, functionNode, comment];
 
 let httpNode: Express | undefined;
 let mountBehindParser = false;
