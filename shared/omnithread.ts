@@ -19,6 +19,8 @@ import { OutboundOutcome, Reservation, SendLease, SendState, claimOutbound, comp
 import * as people from './facade/people';
 import * as history from './facade/history';
 import * as routing from './facade/routing';
+import { MetricsQueryInput, metrics } from './facade/metrics';
+import type { MetricsReport } from './timeline/metrics';
 import type {
   AssignedConversation,
   ContactExport,
@@ -224,6 +226,15 @@ export class Omnithread {
   /** One timeline event by id (any kind), or undefined. */
   getEvent(eventId: string): Promise<TimelineEvent | undefined> {
     return history.getEvent(this.ctx, eventId);
+  }
+
+  /**
+   * Continuity metrics over a period (default: the 7 days before now, by day): first human response,
+   * resolution and handle times, messages per resolution, repeat rate, channel switches, CSAT, AI vs human
+   * handling; in total, per time bucket, per channel and per agent. Definitions: docs/metrics.md.
+   */
+  metrics(query: MetricsQueryInput = {}): Promise<MetricsReport> {
+    return metrics(this.ctx, query);
   }
 
   /** The history as text for a person or an LLM prompt, within a token budget. */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { HandleInputSchema, parseInput } from './model';
 import type { Omnithread } from './omnithread';
 import { TimelineFilterSchema } from './timeline/events';
+import { MetricsQueryInputSchema } from './facade/metrics';
 
 const id = (what: string) => z.string().trim().min(1, `needs the ${what}`);
 
@@ -98,6 +99,8 @@ export const TimelineOperationSchema = z.discriminatedUnion('operation', [
       idempotencyKey: z.string().optional(),
     })
     .strict(),
+  /** Continuity metrics of the whole workspace over a period: no contact. */
+  z.object({ operation: z.literal('metrics'), ...MetricsQueryInputSchema.shape }).strict(),
 ]);
 export type TimelineOperation = z.input<typeof TimelineOperationSchema>;
 
@@ -108,7 +111,7 @@ function fieldsByOperation(options: readonly z.ZodObject<z.ZodRawShape & { opera
 export const IDENTITY_OPERATION_FIELDS = fieldsByOperation(IdentityOperations.options);
 export const TIMELINE_OPERATION_FIELDS = fieldsByOperation(TimelineOperationSchema.options);
 
-/** Returns an array for `items` (one per event) and a single object otherwise. */
+/** Returns an array for `items` (one per event) and a single object otherwise (`metrics`: the MetricsReport). */
 export async function runTimelineOperation(ot: Omnithread, input: TimelineOperation): Promise<unknown> {
   const op = parseInput(TimelineOperationSchema, input, 'Timeline Lookup parameters');
   switch (op.operation) {
@@ -123,6 +126,10 @@ export async function runTimelineOperation(ot: Omnithread, input: TimelineOperat
     case 'append': {
       const { kind, text, channel, conversationId, data, idempotencyKey } = op;
       return (await ot.appendEvent(op.contactId, { kind, text, channel, conversationId, data, idempotencyKey })).event;
+    }
+    case 'metrics': {
+      const { from, to, bucket, channel, agentId } = op;
+      return ot.metrics({ from, to, bucket, channel, agentId });
     }
   }
 }

@@ -1,6 +1,6 @@
 /**
- * omnithread-timeline: a person's cross-channel timeline, events or transcript, or a custom event
- * appended to it. Maps node properties and msg overrides to one shared operation (shared/operations.ts)
+ * omnithread-timeline: a person's cross-channel timeline, events or transcript, a custom event appended
+ * to it, or the workspace's continuity metrics. Maps node properties and msg overrides to one shared operation (shared/operations.ts)
  * and puts the result in msg.payload.
  */
 import { TIMELINE_OPERATION_FIELDS, runTimelineOperation } from '../../shared';
@@ -26,6 +26,11 @@ interface TimelineDef extends NodeDef {
   eventChannel?: string;
   data?: string;
   idempotencyKey?: string;
+  from?: string;
+  to?: string;
+  bucket?: string;
+  metricsChannel?: string;
+  agentId?: string;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -68,14 +73,32 @@ function input(field: string, msg: NodeMessage, def: TimelineDef): unknown {
   }
 }
 
+/**
+ * The metrics query: the node's From, To, Bucket, Channel and Agent, with msg.metrics (an object of the same
+ * fields) on top. Only that object: a trigger's msg.payload has `from` and `channel` of its own.
+ */
+function metricsInput(field: string, msg: NodeMessage, def: TimelineDef): unknown {
+  const override = isObject(msg.metrics) ? msg.metrics : {};
+  const configured: Record<string, unknown> = {
+    from: numberOrText(def.from),
+    to: numberOrText(def.to),
+    bucket: fromNode(def.bucket),
+    channel: fromNode(def.metricsChannel),
+    agentId: fromNode(def.agentId),
+  };
+  return numberOrText(override[field]) ?? configured[field];
+}
+
 function doneStatus(operation: string, result: unknown): NodeStatus {
   const r = result as Record<string, unknown>;
   const count = (events: unknown) => `${Array.isArray(events) ? events.length : 0} events`;
+  const opened = Number((r.totals as Record<string, unknown> | undefined)?.conversations ?? 0);
   const text: Record<string, string> = {
     items: count(result),
     timeline: count(r.events),
     transcript: `~${String(r.estimatedTokens)} tokens`,
     append: 'appended',
+    metrics: `${opened} conversation${opened === 1 ? '' : 's'}`,
   };
   return { fill: 'green', shape: 'dot', text: text[operation] ?? 'done' };
 }
@@ -89,7 +112,8 @@ export = function register(RED: RedApi): void {
     const fields = TIMELINE_OPERATION_FIELDS[operation] ?? [];
 
     onOperation(node, async (msg) => {
-      const op = compact(Object.fromEntries([['operation', operation], ...fields.map((f) => [f, input(f, msg, def)])]));
+      const read = operation === 'metrics' ? metricsInput : input;
+      const op = compact(Object.fromEntries([['operation', operation], ...fields.map((f) => [f, read(f, msg, def)])]));
       const result = await runTimelineOperation(await omnithread, op as TimelineOperation);
       return { payload: result, status: doneStatus(operation, result as Record<string, unknown>) };
     });

@@ -104,6 +104,33 @@ describe('Timeline Lookup in WorkflowExecute', () => {
     expect(custom).toMatchObject({ kind: 'order_placed', data: { orderId: 'o-77' } });
   });
 
+  test('Get Metrics: the continuity report for a period, without a contact', async () => {
+    // A human answers the call five minutes after it: the first response is measured from her first message.
+    await ot.recordOutbound(contactId, { channel: 'voice', text: 'Refund on its way', author: { id: 'sam', type: 'human' }, sentAt: START + DAY + 65 * 60_000 });
+    const params = { operation: 'getMetrics', metricsFrom: '2026-11-20T00:00:00Z', metricsTo: '2026-11-22T00:00:00Z', bucket: 'day' };
+    const [report] = await timeline(params, { something: 'else' });
+    expect(report.query).toEqual({ from: '2026-11-20T00:00:00.000Z', to: '2026-11-22T00:00:00.000Z', bucket: 'day' });
+    expect(report.totals).toMatchObject({
+      conversations: 1,
+      firstResponseSeconds: { count: 1, median: 86_400 + 65 * 60 },
+      channelSwitches: { total: 2, continued: 2, perConversation: 2 },
+      // "still missing" and "refund please" do not re-state "parcel missing".
+      repeatRate: { repeats: 0, opportunities: 2, rate: 0 },
+      handledBy: { human: 1, ai: 0 },
+    });
+    expect(report.series.map((s: { start: string }) => s.start)).toEqual(['2026-11-20T00:00:00.000Z', '2026-11-21T00:00:00.000Z']);
+    expect(report.byAgent.sam.conversations).toBe(1);
+    expect(report.definitions.repeatRate).toContain('re-stated');
+    const [voice] = await timeline({ ...params, metricsChannel: 'voice' }, {});
+    expect(voice.totals.conversations).toBe(0); // the conversation started on webchat
+    const [sam] = await timeline({ ...params, agentId: '={{ $json.agent }}' }, { agent: 'sam' });
+    expect(sam.totals.firstResponseSeconds.count).toBe(1);
+
+    const tooMany = await runTimeline({ ...params, metricsFrom: '2026-01-01T00:00:00Z', bucket: 'hour' }, items({}));
+    expect(tooMany.error('Timeline Lookup')!.message).toContain('more than 1000');
+    expect(tooMany.error('Timeline Lookup')!.description).toContain('"Bucket"');
+  });
+
   test('Continue On Fail: errors become items paired with their input item', async () => {
     const result = await runTimeline(
       { operation: 'getTimeline', filters: { cursor: '={{ $json.cursor }}' } },

@@ -505,6 +505,36 @@ describe('omnithread-timeline', () => {
     expect(events.map((e) => e.kind)).toEqual(['order_placed', 'note']);
   });
 
+  test('Metrics: the continuity report from the node, msg.metrics on top; no contact needed', async () => {
+    await loadFlow([TAB, storeConfig(), timeline('metrics', { from: '2026-11-20T00:00:00Z', to: '2026-11-21T00:00:00Z', bucket: 'day' }), out(), catcher, out('caught')]);
+    const ot = await omnithreadOf();
+    const contactId = await story(ot);
+    // An agent answers the call five minutes in: two hours and five minutes after her first message.
+    await ot.recordOutbound(contactId, { channel: 'voice', text: 'On it', author: { id: 'sam', type: 'human' }, sentAt: Date.parse('2026-11-20T11:05:00Z') });
+    // A trigger's msg.payload has a `from` and a `channel` of its own: they are not the query.
+    const { payload } = await run({ payload: { from: { name: 'Maya' }, channel: 'email' } });
+    expect(payload.query).toEqual({ from: '2026-11-20T00:00:00.000Z', to: '2026-11-21T00:00:00.000Z', bucket: 'day' });
+    expect(payload.totals).toMatchObject({
+      conversations: 1,
+      firstResponseSeconds: { count: 1, median: 7500 },
+      channelSwitches: { total: 2, continued: 2 },
+      handledBy: { human: 1, aiShare: 0 },
+    });
+    expect(payload.series).toHaveLength(1);
+    expect(Object.keys(payload.byChannel)).toEqual(['webchat']);
+    await waitForStatus(helper.getNode('tl1'), { fill: 'green', text: '1 conversation' });
+
+    const hourly = await run({ metrics: { bucket: 'hour', from: '2026-11-20T09:00:00Z', to: '2026-11-20T12:00:00Z', agentId: 'sam' } });
+    expect(hourly.payload.series.map((s: { figures: { firstResponseSeconds: { count: number } } }) => s.figures.firstResponseSeconds.count)).toEqual([0, 0, 1]);
+    expect(Object.keys(hourly.payload.byAgent)).toEqual(['sam']);
+    const onEmail = await run({ metrics: { channel: 'email' } });
+    expect(onEmail.payload.totals.conversations).toBe(0);
+
+    const caught = collect('caught');
+    helper.getNode('tl1').receive({ metrics: { bucket: 'month' } });
+    expect((await caught.next())[0].error).toMatchObject({ code: 'INVALID_INPUT', cause: { field: 'bucket' } });
+  });
+
   test('errors reach a Catch node: unknown contact, bad JSON data, system kinds', async () => {
     await loadFlow([TAB, storeConfig(), timeline('append', { data: '{not json' }), out(), catcher, out('caught')]);
     const caught = collect('caught');

@@ -34,6 +34,10 @@ const LABELS: FieldLabels = {
 	channel: 'Channel',
 	data: 'Data (JSON)',
 	idempotencyKey: 'Idempotency Key',
+	from: 'From',
+	to: 'To',
+	bucket: 'Bucket',
+	agentId: 'Agent ID',
 };
 
 /** A list parameter: an array from an expression, or comma-separated text. */
@@ -91,6 +95,15 @@ function timelineOperation(context: IExecuteFunctions, itemIndex: number): Timel
 				data: (jsonParameter(node, param('data', '{}'), 'Data (JSON)', itemIndex) ?? {}) as Record<string, unknown>,
 				idempotencyKey: optionalText(param('idempotencyKey')),
 			};
+		case 'getMetrics':
+			return {
+				operation: 'metrics',
+				from: isoDate(param('metricsFrom')),
+				to: isoDate(param('metricsTo')),
+				bucket: param('bucket', 'day') as 'hour' | 'day' | 'week',
+				channel: optionalText(param('metricsChannel')),
+				agentId: optionalText(param('agentId')),
+			};
 		default:
 			throw new NodeOperationError(node, `Unknown operation "${operation}"`, { itemIndex });
 	}
@@ -105,7 +118,7 @@ export class OmnithreadTimelineLookup implements INodeType {
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
 		description:
-			"Reads a customer's one timeline across every channel (web chat, email, WhatsApp, phone...), as events, as a whole, or as a transcript for people and AI prompts; and appends events of your own to it",
+			"Reads a customer's one timeline across every channel (web chat, email, WhatsApp, phone...), as events, as a whole, or as a transcript for people and AI prompts; appends events of your own to it; and reports continuity metrics",
 		defaults: { name: 'Timeline Lookup' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -129,6 +142,13 @@ export class OmnithreadTimelineLookup implements INodeType {
 						value: 'getEvents',
 						description: 'Timeline events, one item each',
 						action: 'Get timeline events',
+					},
+					{
+						name: 'Get Metrics',
+						value: 'getMetrics',
+						description:
+							'Continuity metrics of the whole workspace over a period: first response, resolution and handle times, repeat rate, channel switches, CSAT, AI vs human',
+						action: 'Get continuity metrics',
 					},
 					{
 						name: 'Get Timeline',
@@ -155,6 +175,7 @@ export class OmnithreadTimelineLookup implements INodeType {
 				required: true,
 				description:
 					'ID of the contact; events of every contact merged into it are included. By default taken from the input item (Omnithread Trigger or Identity Resolve output).',
+				displayOptions: { hide: { operation: ['getMetrics'] } },
 			},
 
 			// Get Events, Get Timeline
@@ -245,6 +266,54 @@ export class OmnithreadTimelineLookup implements INodeType {
 				default: 2000,
 				description: 'Budget of the transcript in tokens (about 4 characters each)',
 				displayOptions: { show: { operation: ['getTranscript'] } },
+			},
+
+			// Get Metrics
+			{
+				displayName: 'From',
+				name: 'metricsFrom',
+				type: 'dateTime',
+				default: '',
+				description: 'Start of the period (included). Empty = 7 days before To.',
+				displayOptions: { show: { operation: ['getMetrics'] } },
+			},
+			{
+				displayName: 'To',
+				name: 'metricsTo',
+				type: 'dateTime',
+				default: '',
+				description: 'End of the period (excluded). Empty = now.',
+				displayOptions: { show: { operation: ['getMetrics'] } },
+			},
+			{
+				displayName: 'Bucket',
+				name: 'bucket',
+				type: 'options',
+				options: [
+					{ name: 'Day', value: 'day' },
+					{ name: 'Hour', value: 'hour' },
+					{ name: 'Week', value: 'week', description: 'Weeks start on Monday (UTC)' },
+				],
+				default: 'day',
+				description: 'Size of each entry of the series (UTC), at most 1000 entries',
+				displayOptions: { show: { operation: ['getMetrics'] } },
+			},
+			{
+				displayName: 'Channel',
+				name: 'metricsChannel',
+				type: 'string',
+				default: '',
+				placeholder: 'whatsapp',
+				description: 'Only conversations that started on this channel. Empty = all.',
+				displayOptions: { show: { operation: ['getMetrics'] } },
+			},
+			{
+				displayName: 'Agent ID',
+				name: 'agentId',
+				type: 'string',
+				default: '',
+				description: 'Only conversations this agent of the roster is responsible for. Empty = all.',
+				displayOptions: { show: { operation: ['getMetrics'] } },
 			},
 
 			// Append Event
