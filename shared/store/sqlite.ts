@@ -79,17 +79,21 @@ export class SqliteDriver implements SqlDriver {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
       this.busyTimeoutMs = options.busyTimeoutMs;
       this.db = new DatabaseSync(options.path, { timeout: BLOCKING_WAIT_MS });
-      this.db.exec(`PRAGMA busy_timeout = ${BLOCKING_WAIT_MS}`);
+      // Opening may wait on another process (one migrating a new file holds the write lock for a while):
+      // here, once per process at start-up, it waits the whole busy timeout; afterwards lock waits are
+      // short and asynchronous (see whenFree), so the event loop never blocks on them.
+      this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`);
       // Setting WAL needs a moment of exclusive access. When several processes open a new file at once,
       // SQLite can answer BUSY at once, without waiting on the busy timeout (a lock upgrade that could
-      // deadlock): the switch is retried a few times, a few milliseconds apart.
+      // deadlock): each statement of the opening is retried a few times, a few milliseconds apart.
       openRetrying(() => this.db.exec('PRAGMA journal_mode = WAL'));
-      this.db.exec('PRAGMA synchronous = NORMAL');
-      this.db.exec('PRAGMA foreign_keys = ON');
+      openRetrying(() => this.db.exec('PRAGMA synchronous = NORMAL'));
+      openRetrying(() => this.db.exec('PRAGMA foreign_keys = ON'));
       // Erased data must not linger in free pages: overwrite deleted content with zeros.
-      this.db.exec('PRAGMA secure_delete = ON');
+      openRetrying(() => this.db.exec('PRAGMA secure_delete = ON'));
       // Lets SQLite gather the statistics its planner needs, cheaply, as the SQLite docs advise at open.
-      this.db.exec('PRAGMA optimize = 0x10002');
+      openRetrying(() => this.db.exec('PRAGMA optimize = 0x10002'));
+      this.db.exec(`PRAGMA busy_timeout = ${BLOCKING_WAIT_MS}`);
     } catch (error) {
       throw new OmnithreadError('STORE_UNAVAILABLE', `Could not open the SQLite store at ${options.path}: ${(error as Error).message}`, { cause: error });
     }
