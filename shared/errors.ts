@@ -19,7 +19,11 @@ export type OmnithreadErrorCode =
    * A delivery that is deliberately not recorded, and is acknowledged all the same: mail between two of
    * our own addresses (no customer in it). Triggers count it as ignored; the message says why.
    */
-  | 'IGNORED';
+  | 'IGNORED'
+  /** Not signed in (the desk: no session, an expired one, a wrong password or sign-in link). */
+  | 'UNAUTHORIZED'
+  /** Signed in, but not allowed: another agent's conversation, an admin-only action, a cross-site write. */
+  | 'FORBIDDEN';
 
 export class OmnithreadError extends Error {
   readonly code: OmnithreadErrorCode;

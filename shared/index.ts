@@ -101,3 +101,7 @@ export * from './routing/classify';
 export * from './routing/route';
 export * from './routing/handoff';
 export * from './routing/operations';
+export { Desk, createDesk, errorResponse as deskErrorResponse } from './desk/server';
+export type { DeskOptions, DeskHttpRequest, DeskHttpResponse } from './desk/server';
+export { issueLink as issueDeskLink, hashPassword as hashDeskPassword } from './desk/auth';
+export * as deskContract from './desk/contract';

@@ -21,6 +21,7 @@ import * as history from './facade/history';
 import * as routing from './facade/routing';
 import { MetricsQueryInput, metrics } from './facade/metrics';
 import type { MetricsReport } from './timeline/metrics';
+import { DeskData, deskData } from './facade/desk';
 import type {
   AssignedConversation,
   ContactExport,
@@ -189,6 +190,16 @@ export class Omnithread {
     return people.mergeLog(this.ctx, contactId);
   }
 
+  /** One merge by id (undone or not), or undefined when this workspace has none by that id. */
+  findMerge(mergeId: string): Promise<MergeRecord | undefined> {
+    return people.findMerge(this.ctx, mergeId);
+  }
+
+  /** One merge suggestion by id, in whatever status, or undefined. */
+  findSuggestion(suggestionId: string): Promise<MergeSuggestion | undefined> {
+    return people.findSuggestion(this.ctx, suggestionId);
+  }
+
   suggestions(filter: { status?: MergeSuggestion['status']; contactId?: string; limit?: number } = {}): Promise<MergeSuggestion[]> {
     return people.suggestions(this.ctx, filter);
   }
@@ -278,6 +289,13 @@ export class Omnithread {
   /** What routing reads about a person, on one snapshot: contact, conversations with assignments, recent messages. */
   routingContext(contactId: string, options: { since?: number; limit?: number } = {}): Promise<RoutingContext> {
     return routing.routingContext(this.ctx, contactId, options);
+  }
+
+  // Desk ---------------------------------------------------------------------------------------
+
+  /** What the desk keeps in the store: agents' access, session and link tokens, sign-in attempts, inbox lists, changes. */
+  deskData(): DeskData {
+    return deskData(this.ctx);
   }
 
   /** Routes a person's conversation atomically under the workspace's routing lock (see facade/routing.ts). */

@@ -15,6 +15,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import {
+	CHANNELS,
 	acquireStore,
 	createOmnithread,
 	isOmnithreadError,
@@ -29,7 +30,7 @@ export const STORE_CREDENTIAL = 'omnithreadStoreApi';
 /** The part of n8n's execute and webhook contexts that a store lookup needs. */
 interface NodeContext {
 	getNode(): INode;
-	getCredentials<T extends object = ICredentialDataDecryptedObject>(type: string): Promise<T>;
+	getCredentials<T extends object = ICredentialDataDecryptedObject>(type: string, itemIndex?: number): Promise<T>;
 }
 
 /**
@@ -144,3 +145,39 @@ export function jsonParameter(node: INode, value: unknown, label: string, itemIn
 /** Empty text parameters mean "not given". */
 export const optionalText = (value: unknown): string | undefined =>
 	typeof value === 'string' && value.trim() ? value.trim() : undefined;
+
+/** Which credential holds the send settings of which channel. */
+export const SEND_CREDENTIALS: Record<string, string> = {
+	whatsapp: 'omnithreadWhatsAppApi',
+	messenger: 'omnithreadMetaPageApi',
+	instagram: 'omnithreadMetaPageApi',
+	telegram: 'omnithreadTelegramApi',
+	sms: 'omnithreadTwilioApi',
+	x: 'omnithreadXApi',
+	email: 'omnithreadSmtpApi',
+};
+
+/**
+ * Channels that need no credential: a web chat answer is only recorded on the timeline, where the
+ * visitor's widget fetches it from the trigger's feed, so the Reply node can always answer there.
+ */
+export const CREDENTIAL_FREE_CHANNELS = ['webchat'];
+
+/** The send settings of every channel whose credential is set on the node. */
+export async function sendSettings(context: NodeContext, itemIndex?: number): Promise<Record<string, unknown>> {
+	const set = context.getNode().credentials ?? {};
+	const channels: Record<string, unknown> = Object.fromEntries(CREDENTIAL_FREE_CHANNELS.map((channel) => [channel, {}]));
+	const read: Record<string, IDataObject> = {};
+	for (const [channel, credential] of Object.entries(SEND_CREDENTIALS)) {
+		// Optional credentials: n8n refuses getCredentials() for one that is not set.
+		if (!set[credential]) continue;
+		read[credential] ??= await context.getCredentials<IDataObject>(credential, itemIndex);
+		const fields = (CHANNELS[channel]?.sendFields ?? []).map((f) => f.name);
+		// Only the channel's send fields; an emptied optional field takes the channel's default.
+		channels[channel] = Object.fromEntries(
+			fields.filter((name) => read[credential][name] !== undefined && read[credential][name] !== '').map((name) => [name, read[credential][name]]),
+		);
+	}
+	return channels;
+}
+

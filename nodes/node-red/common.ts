@@ -181,6 +181,8 @@ const ERROR_STATUS: Record<OmnithreadErrorCode, string> = {
   WINDOW_CLOSED: 'window closed',
   PROVIDER_ERROR: 'provider error',
   IGNORED: 'not recorded',
+  UNAUTHORIZED: 'not signed in',
+  FORBIDDEN: 'forbidden',
 };
 
 /** A short status text for an error (under 20 characters, as Node-RED asks). */
@@ -422,3 +424,39 @@ export function onOperation(node: RedNode, run: (msg: NodeMessage) => Promise<{ 
     })();
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reply accounts: the omnithread-channel configs a node sends with (the reply node, the desk).
+
+/** The channels a reply node has an account selector for: properties `<channel>Account` (`x` alone would be the node's position). */
+export const REPLY_CHANNELS = ['whatsapp', 'messenger', 'instagram', 'telegram', 'sms', 'x', 'email'] as const;
+
+/**
+ * Channels that send with no settings, so every reply node can use them without an account: web chat (the
+ * answer is recorded on the timeline and the visitor's widget polls it).
+ */
+export const ACCOUNTLESS_CHANNELS: Record<string, Record<string, never>> = { webchat: {} };
+
+/** What a reply node reads from an omnithread-channel config node. */
+interface ChannelConfigNode extends RedNode {
+  channel: string;
+  sendConfig: Record<string, unknown>;
+}
+
+/** The send settings of the accounts chosen in the node, by channel. */
+export function replyAccountsOf(RED: RedApi, def: Record<string, unknown>): Record<string, unknown> {
+  const channels: Record<string, unknown> = { ...ACCOUNTLESS_CHANNELS };
+  for (const channel of REPLY_CHANNELS) {
+    const field = `${channel}Account`;
+    const id = def[field];
+    if (typeof id !== 'string' || !id) continue;
+    const config = RED.nodes.getNode(id) as ChannelConfigNode | null;
+    if (!config) throw new OmnithreadError('INVALID_INPUT', `The ${channel} account (channel config ${id}) does not exist or is disabled: pick it again in the node`, { field });
+    if (config.channel !== channel) {
+      throw new OmnithreadError('INVALID_INPUT', `The ${channel} account setting points at a ${config.channel} channel config "${config.name || config.id}": pick a ${channel} one`, { field });
+    }
+    channels[channel] = config.sendConfig;
+  }
+  return channels;
+}
+

@@ -6,23 +6,8 @@
  */
 import { OmnithreadError, sendReply } from '../../shared';
 import type { ReplyRequest, ReplyResult } from '../../shared';
-import { compact, contactIdOf, fromMsg, fromNode, onOperation, useStore } from './common';
+import { ACCOUNTLESS_CHANNELS, REPLY_CHANNELS, compact, contactIdOf, fromMsg, fromNode, onOperation, replyAccountsOf, useStore } from './common';
 import type { NodeDef, NodeMessage, NodeStatus, RedApi, RedNode } from './common';
-
-/** The channels a reply node has an account selector for: properties `<channel>Account` (`x` alone would be the node's position). */
-const REPLY_CHANNELS = ['whatsapp', 'messenger', 'instagram', 'telegram', 'sms', 'x', 'email'] as const;
-
-/**
- * Channels that send with no settings, so every reply node can use them without an account: web chat (the
- * answer is recorded on the timeline and the visitor's widget polls it).
- */
-const ACCOUNTLESS_CHANNELS: Record<string, Record<string, never>> = { webchat: {} };
-
-/** What a reply node reads from an omnithread-channel config node. */
-interface ChannelConfigNode extends RedNode {
-  channel: string;
-  sendConfig: Record<string, unknown>;
-}
 
 interface ReplyDef extends NodeDef {
   store?: string;
@@ -67,23 +52,6 @@ function budgetOf(value: unknown): number | undefined {
   return seconds;
 }
 
-/** The send settings of the accounts chosen in the node, by channel. */
-function channelsOf(RED: RedApi, def: ReplyDef): Record<string, unknown> {
-  const channels: Record<string, unknown> = { ...ACCOUNTLESS_CHANNELS };
-  for (const channel of REPLY_CHANNELS) {
-    const field = `${channel}Account`;
-    const id = def[field];
-    if (typeof id !== 'string' || !id) continue;
-    const config = RED.nodes.getNode(id) as ChannelConfigNode | null;
-    if (!config) throw new OmnithreadError('INVALID_INPUT', `The ${channel} account (channel config ${id}) does not exist or is disabled: pick it again in the node`, { field });
-    if (config.channel !== channel) {
-      throw new OmnithreadError('INVALID_INPUT', `The ${channel} account setting points at a ${config.channel} channel config "${config.name || config.id}": pick a ${channel} one`, { field });
-    }
-    channels[channel] = config.sendConfig;
-  }
-  return channels;
-}
-
 /** The ReplyRequest for a msg: msg overrides first, then the node's settings. */
 function replyRequestOf(msg: NodeMessage, def: ReplyDef): ReplyRequest {
   const payload = isRecord(msg.payload) ? msg.payload : {};
@@ -126,7 +94,7 @@ function register(RED: RedApi): void {
 
     onOperation(node, async (msg) => {
       const request = replyRequestOf(msg, def);
-      const result = await sendReply(await omnithread, request, { channels: channelsOf(RED, def) });
+      const result = await sendReply(await omnithread, request, { channels: replyAccountsOf(RED, def) });
       return { payload: result, status: replyStatus(result) };
     });
   }

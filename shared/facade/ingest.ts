@@ -93,7 +93,7 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
       },
       now,
     );
-    await touchConversation(tx, ctx.workspace, conversation, message.channel, occurredAt, message.kind !== 'interaction');
+    await touchConversation(tx, ctx.workspace, conversation, message.channel, occurredAt, { countMessage: message.kind !== 'interaction', direction: 'inbound' });
     await remember(ctx, tx, dedupeKey, event.id, now);
     return {
       effect: 'recorded',
@@ -234,7 +234,7 @@ async function recordOurs(
     },
     now,
   );
-  await touchConversation(tx, ctx.workspace, conversation, message.channel, at);
+  await touchConversation(tx, ctx.workspace, conversation, message.channel, at, { direction: 'outbound' });
   await remember(ctx, tx, dedupeKey, event.id, now);
   const explanation = `Sent by us (${sender}): recorded as our message on ${rootId}'s timeline, found by ${how}.`;
   return {

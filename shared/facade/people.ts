@@ -157,3 +157,13 @@ export async function setContactAttributes(ctx: FacadeContext, contactId: string
     return contactView(ctx, tx, rootId);
   });
 }
+
+/** One merge of this workspace by id (for checking who may undo it), or undefined. */
+export async function findMerge(ctx: FacadeContext, mergeId: string): Promise<MergeRecord | undefined> {
+  return ctx.driver.read((db) => getMerge(db, ctx.workspace, mergeId));
+}
+
+/** One merge suggestion of this workspace by id, or undefined. */
+export async function findSuggestion(ctx: FacadeContext, suggestionId: string): Promise<MergeSuggestion | undefined> {
+  return ctx.driver.read((db) => getSuggestion(db, ctx.workspace, suggestionId));
+}

@@ -72,7 +72,7 @@ export async function writeOutbound(
     },
     now,
   );
-  await touchConversation(tx, ctx.workspace, conversation, message.channel, at);
+  await touchConversation(tx, ctx.workspace, conversation, message.channel, at, { direction: 'outbound' });
   return event;
 }
 

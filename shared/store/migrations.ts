@@ -173,6 +173,50 @@ CREATE INDEX conversations_assigned ON conversations (workspace, assigned_agent_
 CREATE INDEX conversations_open_assigned ON conversations (workspace, assigned_agent_id) WHERE status = 'open' AND assigned_agent_id IS NOT NULL;
 `,
   },
+  {
+    version: 6,
+    name: 'desk: agent access, sessions and sign-in links, sign-in attempts; inbox and metrics indexes',
+    // waiting_since: when the customer's oldest unanswered message came in (NULL once answered), kept by
+    // touchConversation so the inbox sorts 10,000 open conversations by wait without reading their events.
+    // Tokens are stored as SHA-256 hashes only (a session cookie or a sign-in link is 256 random bits).
+    sql: `
+CREATE TABLE desk_access (
+  workspace TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  password_hash TEXT,
+  updated_at {{int}} NOT NULL,
+  PRIMARY KEY (workspace, agent_id)
+);
+CREATE TABLE desk_tokens (
+  workspace TEXT NOT NULL,
+  token_hash TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  created_at {{int}} NOT NULL,
+  expires_at {{int}} NOT NULL,
+  used_at {{int}},
+  PRIMARY KEY (workspace, token_hash)
+);
+CREATE INDEX desk_tokens_agent ON desk_tokens (workspace, agent_id);
+CREATE TABLE desk_attempts (
+  workspace TEXT NOT NULL,
+  key TEXT NOT NULL,
+  window_start {{int}} NOT NULL,
+  failures {{int}} NOT NULL,
+  PRIMARY KEY (workspace, key)
+);
+ALTER TABLE conversations ADD COLUMN waiting_since {{int}};
+UPDATE conversations SET waiting_since = last_activity_at WHERE status = 'open' AND EXISTS (
+  SELECT 1 FROM events e WHERE e.workspace = conversations.workspace AND e.conversation_id = conversations.id
+     AND e.kind IN ('message', 'call') AND e.direction = 'inbound' AND e.occurred_at = conversations.last_activity_at);
+CREATE INDEX events_conversation ON events (workspace, conversation_id, occurred_at) WHERE conversation_id IS NOT NULL;
+CREATE INDEX events_seq ON events (workspace, seq);
+CREATE INDEX conversations_status_activity ON conversations (workspace, status, last_activity_at);
+CREATE INDEX conversations_closed ON conversations (workspace, closed_at) WHERE closed_at IS NOT NULL;
+CREATE INDEX conversations_opened ON conversations (workspace, opened_at);
+`,
+  },
 ];
 
 const TOKENS: Record<SqlDriver['dialect'], Record<string, string>> = {

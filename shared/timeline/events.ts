@@ -354,16 +354,25 @@ export async function closeConversation(db: SqlExecutor, workspace: string, id: 
 
 /**
  * Counts a message into the conversation: its channels, last channel and activity time. An interaction (a
- * button pressed) is activity but not a message: `countMessage` false.
+ * button pressed) is activity but not a message: `countMessage` false. The customer's words (inbound) start
+ * the wait the desk shows, unless it already runs; ours (outbound) end it.
  */
-export async function touchConversation(db: SqlExecutor, workspace: string, row: ConversationRow, channel: string, at: number, countMessage = true): Promise<void> {
+export async function touchConversation(
+  db: SqlExecutor,
+  workspace: string,
+  row: ConversationRow,
+  channel: string,
+  at: number,
+  options: { countMessage?: boolean; direction: 'inbound' | 'outbound' },
+): Promise<void> {
   const channels = JSON.parse(row.channels) as string[];
   if (!channels.includes(channel)) channels.push(channel);
+  const waiting = options.direction === 'inbound' ? 'COALESCE(waiting_since, ?)' : 'NULL';
   await db.run(
-    `UPDATE conversations SET channels = ?, last_channel = ?, message_count = message_count + ${countMessage ? 1 : 0},
-            last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END
+    `UPDATE conversations SET channels = ?, last_channel = ?, message_count = message_count + ${options.countMessage === false ? 0 : 1},
+            last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END, waiting_since = ${waiting}
       WHERE workspace = ? AND id = ?`,
-    [JSON.stringify(channels), channel, at, at, workspace, row.id],
+    [JSON.stringify(channels), channel, at, at, ...(options.direction === 'inbound' ? [at] : []), workspace, row.id],
   );
 }
 

@@ -27,8 +27,9 @@ describe('the package as n8n loads it (after npm run build)', () => {
     const loader = new PackageDirectoryLoader(root);
     await loader.loadAll();
     expect(loader.packageName).toBe(PACKAGE);
-    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadAiRoute', 'omnithreadEmailTrigger', 'omnithreadHandoff', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(Object.keys(loader.known.nodes).sort()).toEqual(['omnithreadAiRoute', 'omnithreadDesk', 'omnithreadEmailTrigger', 'omnithreadHandoff', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
     expect(Object.keys(loader.known.credentials).sort()).toEqual([
+      'omnithreadDeskApi',
       'omnithreadImapApi',
       'omnithreadLlmApi',
       'omnithreadMetaPageApi',
@@ -39,9 +40,10 @@ describe('the package as n8n loads it (after npm run build)', () => {
       'omnithreadWhatsAppApi',
       'omnithreadXApi',
     ]);
-    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadAiRoute', 'omnithreadEmailTrigger', 'omnithreadHandoff', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
-    expect(loader.known.credentials.omnithreadWhatsAppApi.supportedNodes).toEqual(['omnithreadReply']);
-    expect(loader.known.credentials.omnithreadSmtpApi.supportedNodes).toEqual(['omnithreadReply']);
+    expect(loader.known.credentials.omnithreadStoreApi.supportedNodes?.sort()).toEqual(['omnithreadAiRoute', 'omnithreadDesk', 'omnithreadEmailTrigger', 'omnithreadHandoff', 'omnithreadIdentityResolve', 'omnithreadReply', 'omnithreadTimelineLookup', 'omnithreadTrigger']);
+    expect(loader.known.credentials.omnithreadWhatsAppApi.supportedNodes?.sort()).toEqual(['omnithreadDesk', 'omnithreadReply']);
+    expect(loader.known.credentials.omnithreadDeskApi.supportedNodes).toEqual(['omnithreadDesk']);
+    expect(loader.known.credentials.omnithreadSmtpApi.supportedNodes?.sort()).toEqual(['omnithreadDesk', 'omnithreadReply']);
     expect(loader.known.credentials.omnithreadImapApi.supportedNodes).toEqual(['omnithreadEmailTrigger']);
     expect(loader.known.credentials.omnithreadLlmApi.supportedNodes).toEqual(['omnithreadAiRoute']);
     for (const description of loader.types.nodes) {

@@ -21,24 +21,9 @@ import type {
 } from 'n8n-workflow';
 import { NodeApiError, NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { CHANNELS, checkSmtpLogin, isOmnithreadError, sendReply, type Omnithread, type ReplyRequest } from '../../../shared';
-import { errorItem, omnithreadForNode, omnithreadStoreApiTest, optionalText, toNodeError, type FieldLabels } from '../common';
+import { CREDENTIAL_FREE_CHANNELS, SEND_CREDENTIALS, errorItem, omnithreadForNode, omnithreadStoreApiTest, optionalText, sendSettings, toNodeError, type FieldLabels } from '../common';
 
-/** Which credential holds the send settings of which channel. */
-export const SEND_CREDENTIALS: Record<string, string> = {
-	whatsapp: 'omnithreadWhatsAppApi',
-	messenger: 'omnithreadMetaPageApi',
-	instagram: 'omnithreadMetaPageApi',
-	telegram: 'omnithreadTelegramApi',
-	sms: 'omnithreadTwilioApi',
-	x: 'omnithreadXApi',
-	email: 'omnithreadSmtpApi',
-};
-
-/**
- * Channels that need no credential: a web chat answer is only recorded on the timeline, where the
- * visitor's widget fetches it from the trigger's feed, so the Reply node can always answer there.
- */
-const CREDENTIAL_FREE_CHANNELS = ['webchat'];
+export { SEND_CREDENTIALS } from '../common';
 
 const CHANNEL_NAMES: Record<string, string> = {
 	email: 'Email (SMTP)',
@@ -67,24 +52,6 @@ const LABELS: FieldLabels = {
 function lines(value: unknown): string[] {
 	if (Array.isArray(value)) return value.map(String);
 	return typeof value === 'string' ? value.split('\n').map((v) => v.trim()).filter(Boolean) : [];
-}
-
-/** The send settings of every channel whose credential is set on the node. */
-async function sendSettings(context: IExecuteFunctions, itemIndex: number): Promise<Record<string, unknown>> {
-	const set = context.getNode().credentials ?? {};
-	const channels: Record<string, unknown> = Object.fromEntries(CREDENTIAL_FREE_CHANNELS.map((channel) => [channel, {}]));
-	const read: Record<string, IDataObject> = {};
-	for (const [channel, credential] of Object.entries(SEND_CREDENTIALS)) {
-		// Optional credentials: n8n refuses getCredentials() for one that is not set.
-		if (!set[credential]) continue;
-		read[credential] ??= await context.getCredentials<IDataObject>(credential, itemIndex);
-		const fields = (CHANNELS[channel]?.sendFields ?? []).map((f) => f.name);
-		// Only the channel's send fields; an emptied optional field takes the channel's default.
-		channels[channel] = Object.fromEntries(
-			fields.filter((name) => read[credential][name] !== undefined && read[credential][name] !== '').map((name) => [name, read[credential][name]]),
-		);
-	}
-	return channels;
 }
 
 /**

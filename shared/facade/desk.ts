@@ -1,0 +1,357 @@
+/**
+ * What the desk (../desk/) keeps and reads in the store: agents' desk access (role, password hash),
+ * session and sign-in link tokens (hashes only), sign-in attempts for rate limiting, the inbox's
+ * conversation lists and counts, and the change cursor live updates follow. Kept in the store, not in a
+ * process, so several n8n workers or Node-RED instances behind one desk URL agree on all of it.
+ */
+import { SqlExecutor, inList } from '../store/driver';
+import { TimelineEvent } from '../model';
+import { ConversationRow, eventFromRow } from '../timeline/events';
+import type { FacadeContext } from './context';
+
+export type DeskRole = 'agent' | 'admin';
+export type TokenKind = 'session' | 'link';
+export type InboxQueue = 'waiting' | 'mine' | 'open' | 'resolved';
+
+export interface DeskAccess {
+  agentId: string;
+  role: DeskRole;
+  passwordHash: string | null;
+  updatedAt: number;
+}
+
+export interface DeskToken {
+  agentId: string;
+  kind: TokenKind;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Who is asking: an admin sees everything; an agent the unassigned, their own and the AI agents' conversations. */
+export interface Viewer {
+  agentId: string;
+  role: DeskRole;
+}
+
+export interface InboxRow {
+  conversation: ConversationRow & { assigned_agent_id: string | null; waiting_since: number | null };
+  rootId: string;
+}
+
+export interface ConversationDigest {
+  lastMessage: TimelineEvent | null;
+  lastRoute: TimelineEvent | null;
+  handoffEvents: TimelineEvent[];
+}
+
+const HANDOFF_KINDS = ['handoff', 'handoff_offered', 'handoff_expired', 'handoff_accepted', 'handoff_released', 'handoff_resolved'];
+/** Resolved conversations stay in the "recently resolved" queue this long. */
+export const RECENTLY_RESOLVED_MS = 7 * 24 * 3600 * 1000;
+
+// Access -------------------------------------------------------------------------------------
+
+interface AccessRow {
+  [column: string]: unknown;
+  agent_id: string;
+  role: DeskRole;
+  password_hash: string | null;
+  updated_at: number;
+}
+const accessFromRow = (r: AccessRow): DeskAccess => ({ agentId: r.agent_id, role: r.role, passwordHash: r.password_hash, updatedAt: Number(r.updated_at) });
+
+export function getAccess(ctx: FacadeContext, agentId: string): Promise<DeskAccess | undefined> {
+  return ctx.driver.read(async (db) => {
+    const row = await db.get<AccessRow>('SELECT * FROM desk_access WHERE workspace = ? AND agent_id = ?', [ctx.workspace, agentId]);
+    return row && accessFromRow(row);
+  });
+}
+
+export function listAccess(ctx: FacadeContext, now: number): Promise<(DeskAccess & { activeSessions: number })[]> {
+  return ctx.driver.read(async (db) => {
+    const rows = await db.all<AccessRow & { sessions: number }>(
+      `SELECT a.*, (SELECT COUNT(*) FROM desk_tokens t WHERE t.workspace = a.workspace AND t.agent_id = a.agent_id AND t.kind = 'session' AND t.expires_at > ?) AS sessions
+         FROM desk_access a WHERE a.workspace = ? ORDER BY a.agent_id`,
+      [now, ctx.workspace],
+    );
+    return rows.map((r) => ({ ...accessFromRow(r), activeSessions: Number(r.sessions) }));
+  });
+}
+
+/** Grants or changes desk access; a password hash of undefined keeps the one set before. */
+export function setAccess(ctx: FacadeContext, agentId: string, role: DeskRole, passwordHash: string | undefined, now: number): Promise<void> {
+  return ctx.driver.transaction(async (tx) => {
+    const had = await tx.get('SELECT 1 AS x FROM desk_access WHERE workspace = ? AND agent_id = ?', [ctx.workspace, agentId]);
+    if (had) {
+      await tx.run(`UPDATE desk_access SET role = ?, updated_at = ?${passwordHash === undefined ? '' : ', password_hash = ?'} WHERE workspace = ? AND agent_id = ?`, [
+        role,
+        now,
+        ...(passwordHash === undefined ? [] : [passwordHash]),
+        ctx.workspace,
+        agentId,
+      ]);
+    } else {
+      await tx.run('INSERT INTO desk_access (workspace, agent_id, role, password_hash, updated_at) VALUES (?, ?, ?, ?, ?)', [ctx.workspace, agentId, role, passwordHash ?? null, now]);
+    }
+  });
+}
+
+/** Removes an agent's desk access with every session and unused link of theirs; true when they had access. */
+export function revokeAccess(ctx: FacadeContext, agentId: string): Promise<boolean> {
+  return ctx.driver.transaction(async (tx) => {
+    await tx.run('DELETE FROM desk_tokens WHERE workspace = ? AND agent_id = ?', [ctx.workspace, agentId]);
+    return (await tx.run('DELETE FROM desk_access WHERE workspace = ? AND agent_id = ?', [ctx.workspace, agentId])) > 0;
+  });
+}
+
+// Tokens -------------------------------------------------------------------------------------
+
+export function createToken(ctx: FacadeContext, tokenHash: string, token: DeskToken): Promise<void> {
+  return ctx.driver.transaction(async (tx) => {
+    // Expired tokens go as new ones come: the table holds live sessions and links only.
+    await tx.run('DELETE FROM desk_tokens WHERE workspace = ? AND agent_id = ? AND expires_at < ?', [ctx.workspace, token.agentId, token.createdAt]);
+    await tx.run('INSERT INTO desk_tokens (workspace, token_hash, kind, agent_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)', [
+      ctx.workspace,
+      tokenHash,
+      token.kind,
+      token.agentId,
+      token.createdAt,
+      token.expiresAt,
+    ]);
+  });
+}
+
+/** A live token of this kind (unexpired; a link also unused), or undefined. */
+export function findToken(ctx: FacadeContext, tokenHash: string, kind: TokenKind, now: number): Promise<DeskToken | undefined> {
+  return ctx.driver.read(async (db) => {
+    const row = await db.get<{ agent_id: string; kind: TokenKind; created_at: number; expires_at: number }>(
+      'SELECT agent_id, kind, created_at, expires_at FROM desk_tokens WHERE workspace = ? AND token_hash = ? AND kind = ? AND expires_at > ? AND used_at IS NULL',
+      [ctx.workspace, tokenHash, kind, now],
+    );
+    return row && { agentId: row.agent_id, kind: row.kind, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
+  });
+}
+
+/** Uses a sign-in link once: the agent it was issued for, or undefined when unknown, expired or used before. */
+export function useLink(ctx: FacadeContext, tokenHash: string, now: number): Promise<string | undefined> {
+  return ctx.driver.transaction(async (tx) => {
+    const row = await tx.get<{ agent_id: string }>(
+      `SELECT agent_id FROM desk_tokens WHERE workspace = ? AND token_hash = ? AND kind = 'link' AND expires_at > ? AND used_at IS NULL`,
+      [ctx.workspace, tokenHash, now],
+    );
+    if (!row) return undefined;
+    const used = await tx.run('UPDATE desk_tokens SET used_at = ? WHERE workspace = ? AND token_hash = ? AND used_at IS NULL', [now, ctx.workspace, tokenHash]);
+    return used === 1 ? row.agent_id : undefined;
+  });
+}
+
+export function deleteToken(ctx: FacadeContext, tokenHash: string): Promise<void> {
+  return ctx.driver.transaction(async (tx) => {
+    await tx.run('DELETE FROM desk_tokens WHERE workspace = ? AND token_hash = ?', [ctx.workspace, tokenHash]);
+  });
+}
+
+// Sign-in attempts ---------------------------------------------------------------------------
+
+/** Failures recorded under a key in the current window (0 when the window has passed). */
+export function failures(ctx: FacadeContext, key: string, windowMs: number, now: number): Promise<{ failures: number; retryAt: number }> {
+  return ctx.driver.read(async (db) => {
+    const row = await db.get<{ window_start: number; failures: number }>('SELECT window_start, failures FROM desk_attempts WHERE workspace = ? AND key = ?', [ctx.workspace, key]);
+    if (!row || Number(row.window_start) + windowMs <= now) return { failures: 0, retryAt: now };
+    return { failures: Number(row.failures), retryAt: Number(row.window_start) + windowMs };
+  });
+}
+
+export function recordFailure(ctx: FacadeContext, keys: readonly string[], windowMs: number, now: number): Promise<void> {
+  return ctx.driver.transaction(async (tx) => {
+    for (const key of keys) {
+      await tx.lock([`${ctx.workspace}:desk-attempt:${key}`]);
+      const row = await tx.get<{ window_start: number }>('SELECT window_start FROM desk_attempts WHERE workspace = ? AND key = ?', [ctx.workspace, key]);
+      if (!row) await tx.run('INSERT INTO desk_attempts (workspace, key, window_start, failures) VALUES (?, ?, ?, 1)', [ctx.workspace, key, now]);
+      else if (Number(row.window_start) + windowMs <= now) await tx.run('UPDATE desk_attempts SET window_start = ?, failures = 1 WHERE workspace = ? AND key = ?', [now, ctx.workspace, key]);
+      else await tx.run('UPDATE desk_attempts SET failures = failures + 1 WHERE workspace = ? AND key = ?', [ctx.workspace, key]);
+    }
+  });
+}
+
+export function clearFailures(ctx: FacadeContext, key: string): Promise<void> {
+  return ctx.driver.transaction(async (tx) => {
+    await tx.run('DELETE FROM desk_attempts WHERE workspace = ? AND key = ?', [ctx.workspace, key]);
+  });
+}
+
+// Inbox --------------------------------------------------------------------------------------
+
+/** The part of a WHERE clause a queue adds, with its parameters (conversations are `cv`). */
+function queueClause(ctx: FacadeContext, queue: InboxQueue, viewer: Viewer, now: number): { sql: string; params: (string | number)[] } {
+  const visible =
+    viewer.role === 'admin'
+      ? { sql: '', params: [] as string[] }
+      : {
+          sql: ` AND (cv.assigned_agent_id IS NULL OR cv.assigned_agent_id = ? OR cv.assigned_agent_id IN (SELECT id FROM agents WHERE workspace = ? AND kind = 'ai'))`,
+          params: [viewer.agentId, ctx.workspace],
+        };
+  switch (queue) {
+    case 'waiting':
+      return { sql: `cv.status = 'open' AND cv.assigned_agent_id IS NULL`, params: [] };
+    case 'mine':
+      return { sql: `cv.status = 'open' AND cv.assigned_agent_id = ?`, params: [viewer.agentId] };
+    case 'open':
+      return { sql: `cv.status = 'open'${visible.sql}`, params: visible.params };
+    case 'resolved':
+      return { sql: `cv.status = 'resolved' AND cv.closed_at > ?${visible.sql}`, params: [now - RECENTLY_RESOLVED_MS, ...visible.params] };
+  }
+}
+
+const ORDER: Record<InboxQueue, string> = {
+  // Longest wait first: the customer who has waited longest is answered first.
+  waiting: 'COALESCE(cv.waiting_since, cv.last_activity_at) ASC, cv.id ASC',
+  mine: 'cv.last_activity_at DESC, cv.id DESC',
+  open: 'cv.last_activity_at DESC, cv.id DESC',
+  resolved: 'cv.closed_at DESC, cv.id DESC',
+};
+
+/** People matching a search: by name, or any handle's value (an email, a phone's digits, a channel id). */
+async function matchingRoots(db: SqlExecutor, workspace: string, q: string): Promise<string[]> {
+  const text = q.trim().toLowerCase();
+  const digits = text.replace(/[^0-9]/g, '');
+  const like = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const params: string[] = [workspace, like, workspace, like];
+  let phone = '';
+  if (digits.length >= 5 && /^[+0-9 ().-]+$/.test(text)) {
+    phone = ` OR h.value LIKE ? ESCAPE '\\'`;
+    params.push(`%${digits}%`);
+  }
+  const rows = await db.all<{ root_id: string }>(
+    `SELECT DISTINCT root_id FROM (
+       SELECT c.root_id FROM contacts c WHERE c.workspace = ? AND LOWER(COALESCE(c.name, '')) LIKE ? ESCAPE '\\'
+       UNION
+       SELECT c.root_id FROM handles h JOIN contacts c ON c.workspace = h.workspace AND c.id = h.contact_id
+        WHERE h.workspace = ? AND (LOWER(h.value) LIKE ? ESCAPE '\\'${phone})
+     ) m LIMIT 500`,
+    params,
+  );
+  return rows.map((r) => r.root_id);
+}
+
+export function inboxPage(
+  ctx: FacadeContext,
+  request: { queue: InboxQueue; viewer: Viewer; q?: string; offset: number; limit: number; now: number },
+): Promise<{ rows: InboxRow[]; more: boolean; counts: Record<InboxQueue, number>; seq: number }> {
+  return ctx.driver.read(async (db) => {
+    let search = { sql: '', params: [] as string[] };
+    if (request.q?.trim()) {
+      const roots = await matchingRoots(db, ctx.workspace, request.q);
+      search = roots.length
+        ? { sql: ` AND cv.contact_id IN (SELECT id FROM contacts WHERE workspace = ? AND root_id IN (${inList(roots)}))`, params: [ctx.workspace, ...roots] }
+        : { sql: ' AND 1 = 0', params: [] };
+    }
+    const counts = {} as Record<InboxQueue, number>;
+    for (const queue of ['waiting', 'mine', 'open', 'resolved'] as const) {
+      const clause = queueClause(ctx, queue, request.viewer, request.now);
+      const row = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM conversations cv WHERE cv.workspace = ? AND ${clause.sql}${search.sql}`, [
+        ctx.workspace,
+        ...clause.params,
+        ...search.params,
+      ]);
+      counts[queue] = Number(row?.n ?? 0);
+    }
+    const clause = queueClause(ctx, request.queue, request.viewer, request.now);
+    const rows = await db.all<InboxRow['conversation'] & { root_id: string }>(
+      `SELECT cv.*, c.root_id FROM conversations cv JOIN contacts c ON c.workspace = cv.workspace AND c.id = cv.contact_id
+        WHERE cv.workspace = ? AND ${clause.sql}${search.sql}
+        ORDER BY ${ORDER[request.queue]} LIMIT ? OFFSET ?`,
+      [ctx.workspace, ...clause.params, ...search.params, request.limit + 1, request.offset],
+    );
+    const seq = await maxSeq(db, ctx.workspace);
+    return {
+      rows: rows.slice(0, request.limit).map((r) => ({ conversation: r, rootId: r.root_id })),
+      more: rows.length > request.limit,
+      counts,
+      seq,
+    };
+  });
+}
+
+/** For each conversation: its newest message or call, its newest route decision, and its handoff events (oldest first). */
+export function conversationDigests(ctx: FacadeContext, conversationIds: readonly string[]): Promise<Map<string, ConversationDigest>> {
+  return ctx.driver.read(async (db) => {
+    const digests = new Map<string, ConversationDigest>();
+    for (const id of conversationIds) {
+      const newest = (kinds: string) =>
+        db.get<Parameters<typeof eventFromRow>[1]>(
+          `SELECT * FROM events WHERE workspace = ? AND conversation_id = ? AND kind IN (${kinds}) ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
+          [ctx.workspace, id],
+        );
+      const message = await newest(`'message', 'call'`);
+      const route = await newest(`'route_decision'`);
+      const handoffs = await db.all<Parameters<typeof eventFromRow>[1]>(
+        `SELECT * FROM events WHERE workspace = ? AND conversation_id = ? AND kind IN (${inList(HANDOFF_KINDS)}) ORDER BY occurred_at, seq`,
+        [ctx.workspace, id, ...HANDOFF_KINDS],
+      );
+      digests.set(id, {
+        lastMessage: message ? eventFromRow(ctx.workspace, message) : null,
+        lastRoute: route ? eventFromRow(ctx.workspace, route) : null,
+        handoffEvents: handoffs.map((h) => eventFromRow(ctx.workspace, h)),
+      });
+    }
+    return digests;
+  });
+}
+
+/** Whether the viewer may see this person: admins always; agents when the person has a conversation visible to them. */
+export function canSeePerson(ctx: FacadeContext, viewer: Viewer, rootId: string): Promise<boolean> {
+  if (viewer.role === 'admin') return Promise.resolve(true);
+  return ctx.driver.read(async (db) => {
+    const row = await db.get(
+      `SELECT 1 AS x FROM conversations cv WHERE cv.workspace = ? AND cv.contact_id IN (SELECT id FROM contacts WHERE workspace = ? AND root_id = ?)
+          AND (cv.assigned_agent_id IS NULL OR cv.assigned_agent_id = ? OR cv.assigned_agent_id IN (SELECT id FROM agents WHERE workspace = ? AND kind = 'ai'))
+        LIMIT 1`,
+      [ctx.workspace, ctx.workspace, rootId, viewer.agentId, ctx.workspace],
+    );
+    return Boolean(row);
+  });
+}
+
+// Changes ------------------------------------------------------------------------------------
+
+async function maxSeq(db: SqlExecutor, workspace: string): Promise<number> {
+  const row = await db.get<{ s: number | null }>('SELECT MAX(seq) AS s FROM events WHERE workspace = ?', [workspace]);
+  return Number(row?.s ?? 0);
+}
+
+/** The people whose timelines changed after `since` (a seq), up to `limit`, and the newest seq. */
+export function changesSince(ctx: FacadeContext, since: number, limit: number): Promise<{ seq: number; rootIds: string[]; many: boolean }> {
+  return ctx.driver.read(async (db) => {
+    const seq = await maxSeq(db, ctx.workspace);
+    if (seq <= since) return { seq, rootIds: [], many: false };
+    const rows = await db.all<{ root_id: string }>(
+      `SELECT DISTINCT c.root_id FROM events e JOIN contacts c ON c.workspace = e.workspace AND c.id = e.contact_id
+        WHERE e.workspace = ? AND e.seq > ? LIMIT ?`,
+      [ctx.workspace, since, limit + 1],
+    );
+    return { seq, rootIds: rows.slice(0, limit).map((r) => r.root_id), many: rows.length > limit };
+  });
+}
+
+/** The desk's store operations bound to one facade's workspace and clock; what Omnithread.deskData() returns. */
+export function deskData(ctx: FacadeContext) {
+  return {
+    now: () => ctx.clock(),
+    getAccess: (agentId: string) => getAccess(ctx, agentId),
+    listAccess: () => listAccess(ctx, ctx.clock()),
+    setAccess: (agentId: string, role: DeskRole, passwordHash?: string) => setAccess(ctx, agentId, role, passwordHash, ctx.clock()),
+    revokeAccess: (agentId: string) => revokeAccess(ctx, agentId),
+    createToken: (tokenHash: string, token: DeskToken) => createToken(ctx, tokenHash, token),
+    findToken: (tokenHash: string, kind: TokenKind) => findToken(ctx, tokenHash, kind, ctx.clock()),
+    useLink: (tokenHash: string) => useLink(ctx, tokenHash, ctx.clock()),
+    deleteToken: (tokenHash: string) => deleteToken(ctx, tokenHash),
+    failures: (key: string, windowMs: number) => failures(ctx, key, windowMs, ctx.clock()),
+    recordFailure: (keys: readonly string[], windowMs: number) => recordFailure(ctx, keys, windowMs, ctx.clock()),
+    clearFailures: (key: string) => clearFailures(ctx, key),
+    inboxPage: (request: { queue: InboxQueue; viewer: Viewer; q?: string; offset: number; limit: number }) => inboxPage(ctx, { ...request, now: ctx.clock() }),
+    conversationDigests: (ids: readonly string[]) => conversationDigests(ctx, ids),
+    canSeePerson: (viewer: Viewer, rootId: string) => canSeePerson(ctx, viewer, rootId),
+    changesSince: (since: number, limit: number) => changesSince(ctx, since, limit),
+  };
+}
+export type DeskData = ReturnType<typeof deskData>;
