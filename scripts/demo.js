@@ -23,6 +23,12 @@ const HOST = '127.0.0.1';
 /** The web chat tab: its path, site and the identity secret the pretend shop signs Maya's email with. */
 const WEBCHAT = { path: '/omnithread/webchat', siteId: 'example-store', identitySecret: 'demo-identity-secret-change-me' };
 const MAYA = { email: 'maya.lindqvist@fastmail.fm', name: 'Maya Lindqvist' };
+/** The desk tab: where it is served, and the demo's agents (signed in by the links the banner prints). */
+const DESK = { path: '/omnithread/desk' };
+const DEMO_AGENTS = [
+  { id: 'lena', name: 'Lena (admin)', role: 'admin', skills: { billing: 4, shipping: 4 } },
+  { id: 'sam', name: 'Sam', role: 'agent', skills: { shipping: 3 } },
+];
 
 /**
  * The demo flow: the continuity example as shipped, on a tab of its own, plus two core change nodes so a
@@ -88,7 +94,56 @@ function demoFlow() {
     remember,
     summary,
     ...webchatFlow(example.find((n) => n.type === 'omnithread-store').id),
+    ...deskFlow(example.find((n) => n.type === 'omnithread-store').id),
   ];
+}
+
+/** The desk tab: one omnithread-desk node on the demo's store (agents are given access by main()). */
+function deskFlow(storeId) {
+  const z = 'omnithread-demo-desk-tab';
+  return [
+    {
+      id: z,
+      type: 'tab',
+      label: 'Omnithread desk',
+      info: `The agents' desk at ${DESK.path}. npm start gives the demo agents access and prints a sign-in link for each; in your own flows set the node's Admin agent and password.`,
+    },
+    {
+      id: 'omnithread-demo-desk',
+      type: 'omnithread-desk',
+      z,
+      name: 'Desk for agents',
+      store: storeId,
+      path: DESK.path,
+      title: 'Omnithread Desk (demo)',
+      slaMinutes: '60',
+      adminAgentId: '',
+      x: 160,
+      y: 80,
+      wires: [],
+    },
+  ];
+}
+
+/**
+ * Puts the demo agents on the roster with desk access and issues each a one-time sign-in link (valid a
+ * week), through the same store the flow uses (SQLite lets two connections share the file).
+ */
+async function deskLinks(flow, base) {
+  const shared = require(path.join(root, 'dist', 'shared'));
+  const storeNode = flow.find((n) => n.type === 'omnithread-store');
+  const fields = Object.fromEntries(Object.entries(storeNode).filter(([key]) => !['id', 'type', 'name', 'z', 'x', 'y', 'wires'].includes(key)));
+  const ot = await shared.omnithreadFor(shared.resolveSettings(fields, 'node-red', userDir));
+  const deskNode = flow.find((n) => n.type === 'omnithread-desk');
+  const deskUrl = `${base}${deskNode?.path ?? DESK.path}`;
+  const links = [];
+  for (const agent of DEMO_AGENTS) {
+    if (!(await ot.roster().get(agent.id))) await ot.roster().upsert({ id: agent.id, name: agent.name, kind: 'human', skills: agent.skills });
+    const access = await ot.deskData().getAccess(agent.id);
+    if (!access) await ot.deskData().setAccess(agent.id, agent.role);
+    links.push({ ...agent, ...(await shared.issueDeskLink(ot.deskData(), agent.id, deskUrl, 24 * 7)) });
+  }
+  return { deskUrl, links };
 }
 
 /**
@@ -330,6 +385,15 @@ async function main() {
   process.on('SIGTERM', () => stop('SIGTERM'));
 
   const base = `http://${HOST}:${port}`;
+  const desk = flow.some((n) => n.type === 'omnithread-desk') ? await deskLinks(flow, base).catch((error) => ({ error })) : undefined;
+  const deskLines = !desk
+    ? ['  Desk:     not in your saved flows (npm start -- --reset adds it)']
+    : desk.error
+      ? [`  Desk:     could not give the demo agents access: ${desk.error.message}`]
+      : [
+          `  Desk:     ${desk.deskUrl}  (the agents' inbox, timelines and metrics; sign in with a link, each works once for a week)`,
+          ...desk.links.map((l) => `            ${l.name.padEnd(13)} ${l.url}`),
+        ];
   const state = reset ? 'demo flow deployed again, demo store emptied (--reset)' : firstStart ? 'demo flow deployed (first start)' : 'your saved flows and data kept (npm start -- --reset starts over)';
   console.log(
     [
@@ -339,6 +403,7 @@ async function main() {
       `  Webhook:  POST ${base}${webhookPath}`,
       `  Web chat: ${base}${WEBCHAT.path}  (the widget's demo page, an anonymous visitor)`,
       `            ${base}/shop  (a shop page where Maya is signed in: her chat joins the timeline below)`,
+      ...deskLines,
       `  Data:     ${path.relative(process.cwd(), userDir) || userDir} (flows, and the embedded SQLite store in omnithread/)`,
       '',
       'Play the story: the same person writes on three channels. Paste these one by one; each reply is the',
@@ -350,6 +415,7 @@ async function main() {
       'and nothing is recorded twice. To play the story from scratch: npm start -- --reset',
       `Then open ${base}/shop and chat as Maya: the answer lists the channels of her history (email, voice),`,
       'and the next curl shows the chat in the same timeline.',
+      'Open a desk link above to see Maya as an agent does: one person, one timeline, every channel; answer her web chat from there.',
       'The flow is also under Import > Examples > @omnithread/n8n-nodes-omnithread in the editor.',
       '',
       'Ctrl+C stops.',
@@ -362,4 +428,4 @@ if (require.main === module) {
   main().catch((error) => fail(`The demo could not start: ${error.stack || error.message}`));
 }
 
-module.exports = { demoFlow, storyCurls, shopPage, WEBCHAT, MAYA };
+module.exports = { demoFlow, storyCurls, shopPage, WEBCHAT, MAYA, DESK, DEMO_AGENTS };

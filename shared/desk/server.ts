@@ -5,7 +5,7 @@
  * `?op=` the JSON API of ./contract.ts. Security is decided here, once: sessions (./auth.ts), CSRF and
  * cross-site checks on every POST, roles, the workspace of the store, strict security headers.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { OmnithreadError, isOmnithreadError } from '../errors';
@@ -124,6 +124,15 @@ function loadAssets(dir: string): Assets {
   return { files, manifest };
 }
 
+/**
+ * dist/desk next to the compiled dist/shared/desk; when this file runs from its TypeScript source (jest, ts-node:
+ * shared/desk), the package's dist/desk that npm run build made.
+ */
+function defaultAssetsDir(): string {
+  const built = join(__dirname, '..', '..', 'desk');
+  return existsSync(join(built, 'manifest.json')) ? built : join(__dirname, '..', '..', 'dist', 'desk');
+}
+
 export class Desk {
   private assets?: Assets;
   private readonly slaMinutes: number;
@@ -158,7 +167,7 @@ export class Desk {
   }
 
   private page(url: URL): DeskHttpResponse {
-    this.assets ??= loadAssets(this.options.assetsDir ?? join(__dirname, '..', '..', 'desk'));
+    this.assets ??= loadAssets(this.options.assetsDir ?? defaultAssetsDir());
     const asset = url.searchParams.get('asset');
     if (asset) {
       const file = this.assets.files.get(asset);

@@ -10,6 +10,7 @@ import express from 'express';
 import type { Express } from 'express';
 import { closeAllStores } from '../../shared';
 import storeNode = require('../../nodes/node-red/omnithread-store');
+import deskNode = require('../../nodes/node-red/omnithread-desk');
 import inNode = require('../../nodes/node-red/omnithread-in');
 import emailInNode = require('../../nodes/node-red/omnithread-email-in');
 import identityNode = require('../../nodes/node-red/omnithread-identity');
@@ -55,7 +56,7 @@ interface NodeRedTestHelper {
 }
 
 /** Every node type a test may need: ours, and the core nodes our flows use (http response, change, function, comment). */
-export const NODES: InitFn[] = [storeNode, inNode, emailInNode, identityNode, timelineNode, channelNode, replyNode, llmNode, routeNode, handoffNode, httpIn, change, functionNode, comment];
+export const NODES: InitFn[] = [storeNode, inNode, emailInNode, identityNode, timelineNode, channelNode, replyNode, llmNode, routeNode, handoffNode, deskNode, httpIn, change, functionNode, comment];
 
 let httpNode: Express | undefined;
 let mountBehindParser = false;
