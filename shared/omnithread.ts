@@ -242,7 +242,7 @@ export class Omnithread {
   /**
    * Continuity metrics over a period (default: the 7 days before now, by day): first human response,
    * resolution and handle times, messages per resolution, repeat rate, channel switches, CSAT, AI vs human
-   * handling; in total, per time bucket, per channel and per agent. Definitions: docs/metrics.md.
+   * handling; in total, per time bucket, per channel and per agent. Definitions: the README, Continuity metrics.
    */
   metrics(query: MetricsQueryInput = {}): Promise<MetricsReport> {
     return metrics(this.ctx, query);

@@ -1,7 +1,7 @@
 /**
  * The continuity metrics' definitions, in words and in code: the constants they name, the text similarity
  * that decides whether a customer re-stated their issue, the distributions and the time buckets. Pure: no
- * SQL, no clock. metrics.ts folds a conversation's timeline into figures with these; docs/metrics.md holds
+ * SQL, no clock. metrics.ts folds a conversation's timeline into figures with these; the README (Continuity metrics) holds
  * the same words as METRIC_DEFINITIONS (a test keeps the two equal).
  */
 import { OmnithreadError } from '../errors';
