@@ -13,6 +13,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir, fakeWhatsApp, whatsappDelivery, until } = require('./lib');
 const { startMailServers, emailWebchatStory } = require('./email-webchat');
+const { deskCheck, DESK_ADMIN } = require('./desk');
 
 const N8N_VERSION = '2.40.7';
 const cacheRoot = process.env.OMNITHREAD_E2E_CACHE || path.join(require('node:os').homedir(), '.cache', 'omnithread-e2e');
@@ -71,7 +72,9 @@ async function n8nE2e(tgz, logDir) {
     if (n.name === 'Web Chat') n.parameters = { ...n.parameters, identitySecret: IDENTITY_SECRET };
     if (n.name === 'Email') n.credentials = { omnithreadImapApi: { id: 'e2eImapCred00001', name: 'E2E IMAP' } };
     if (n.name === 'Reply') n.credentials = { omnithreadSmtpApi: { id: 'e2eSmtpCred00001', name: 'E2E SMTP' } };
+    if (n.name === 'Omnithread Desk') n.credentials = { omnithreadDeskApi: { id: 'e2eDeskAdmin0001', name: 'E2E Desk Admin' } };
   }
+  const deskNode = emailWebchat.nodes.find((n) => n.name === 'Omnithread Desk');
   const webchatTrigger = emailWebchat.nodes.find((n) => n.name === 'Web Chat');
   // The AI routing template: the help desk URL of the HTTP Request node set to a local stand-in.
   const helpdesk = await fakeWhatsApp();
@@ -95,6 +98,7 @@ async function n8nE2e(tgz, logDir) {
         type: 'omnithreadImapApi',
         data: { host: mail.dovecot.host, port: String(mail.dovecot.port), secure: false, user: mail.dovecot.user, password: mail.dovecot.password, allowUnauthorizedCerts: false },
       },
+      { id: 'e2eDeskAdmin0001', name: 'E2E Desk Admin', type: 'omnithreadDeskApi', data: { adminAgentId: DESK_ADMIN.agentId, adminPassword: DESK_ADMIN.password } },
       {
         id: 'e2eSmtpCred00001',
         name: 'E2E SMTP',
@@ -145,6 +149,7 @@ async function n8nE2e(tgz, logDir) {
     // n8n polls at most once a minute: the email's answer can take that long.
     const pageUrl = `http://127.0.0.1:${port}/webhook/${webchatTrigger.webhookId}/webhook`;
     await emailWebchatStory({ engine: 'n8n', record, mail, pageUrl, identitySecret: IDENTITY_SECRET, child: n8n, emailWaitMs: 150_000 });
+    await deskCheck({ engine: 'n8n', record, deskUrl: `http://127.0.0.1:${port}/webhook/${deskNode.parameters.path}` });
   } finally {
     await stop(n8n);
     await fake.close();
@@ -177,6 +182,8 @@ async function nodeRedE2e(tgz, logDir) {
   const emailIn = emailWebchat.find((n) => n.type === 'omnithread-email-in');
   Object.assign(emailIn, { host: mail.dovecot.host, port: String(mail.dovecot.port), secure: false, user: mail.dovecot.user, address: SUPPORT, interval: '2' });
   const smtpAccount = emailWebchat.find((n) => n.type === 'omnithread-channel' && n.channel === 'email');
+  const deskNode = emailWebchat.find((n) => n.type === 'omnithread-desk');
+  deskNode.adminAgentId = DESK_ADMIN.agentId;
   Object.assign(smtpAccount, { host: mail.smtp.host, port: String(mail.smtp.port), secure: false, user: mail.smtp.user, from: SUPPORT });
   // The AI routing example: its http request node posts packets to a local stand-in help desk.
   const helpdesk = await fakeWhatsApp();
@@ -192,6 +199,7 @@ async function nodeRedE2e(tgz, logDir) {
       [webchatIn.id]: { identitySecret: IDENTITY_SECRET },
       [emailIn.id]: { password: mail.dovecot.password },
       [smtpAccount.id]: { password: mail.smtp.password },
+      [deskNode.id]: { adminPassword: DESK_ADMIN.password },
     }),
   );
   fs.writeFileSync(
@@ -219,6 +227,7 @@ async function nodeRedE2e(tgz, logDir) {
     await routingCheck('node-red', `http://127.0.0.1:${port}/${String(routingIn.path).replace(/^\/+/, '')}`, helpdesk, red);
     const pageUrl = `http://127.0.0.1:${port}/${String(webchatIn.path).replace(/^\/+/, '')}`;
     await emailWebchatStory({ engine: 'node-red', record, mail, pageUrl, identitySecret: IDENTITY_SECRET, child: red, emailWaitMs: 30_000 });
+    await deskCheck({ engine: 'node-red', record, deskUrl: `http://127.0.0.1:${port}/${String(deskNode.path).replace(/^\/+/, '')}` });
   } finally {
     await stop(red);
     await fake.close();

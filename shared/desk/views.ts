@@ -64,19 +64,13 @@ export async function inboxView(ot: Omnithread, request: InboxRequest): Promise<
   const data = ot.deskData();
   const offset = request.cursor ? Math.max(0, Number.parseInt(Buffer.from(request.cursor, 'base64url').toString(), 10) || 0) : 0;
   const page = await data.inboxPage({ queue: request.queue, viewer: request.viewer, q: request.q, offset, limit: request.limit });
-  const digests = await data.conversationDigests(page.rows.map((r) => r.conversation.id));
+  const [digests, people] = await Promise.all([data.conversationDigests(page.rows.map((r) => r.conversation.id)), data.inboxPeople(page.rows.map((r) => r.rootId))]);
   const now = ot.now();
-  const people = new Map<string, { name: string | null; handle: string | null }>();
-  for (const { rootId } of page.rows) {
-    if (people.has(rootId)) continue;
-    const contact = await ot.getContact(rootId).catch(() => undefined);
-    const handle = contact?.identities.find((i) => i.kind === 'email' || i.kind === 'phone') ?? contact?.identities[0];
-    people.set(rootId, { name: contact?.name ?? null, handle: handle?.value ?? null });
-  }
   const items = page.rows.map(({ conversation: cv, rootId }): InboxItem => {
     const digest = digests.get(cv.id);
     const handoff = digest?.handoffEvents.length ? foldHandoff(digest.handoffEvents, rootId, cv.id) : undefined;
-    const route = record(digest?.lastRoute?.data);
+    // A route_decision event carries the AI Route's decision: its priority and the classification's intent.
+    const route = record(record(digest?.lastRoute?.data).decision);
     const classification = record(route.classification);
     const waitingSince = cv.status === 'open' ? iso(cv.waiting_since) : null;
     const openHandoff = handoff && handoff.status !== 'resolved' ? handoff : undefined;

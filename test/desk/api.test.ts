@@ -5,7 +5,7 @@
  * written), roles, and what an agent does (inbox, person, reply exactly once, note, assign, transfer,
  * accept, resolve, merge suggestions and unmerge, live changes), each left on the timeline with their id.
  */
-import { createDesk, deskContract, type Desk, type DeskHttpResponse, type Omnithread } from '../../shared';
+import { createDesk, deskContract, runRoute, type Desk, type DeskHttpResponse, type Omnithread } from '../../shared';
 import { describeStores } from '../support/stores';
 import { email, message, phone, scoped } from '../support/messages';
 
@@ -259,5 +259,15 @@ describeStores('desk API', (ctx) => {
     const undone = parse(await call(desk, admin, 'POST', 'unmerge', { mergeId: merged.id }));
     expect(undone.undoneBy).toBe('desk:ada');
     expect((await ot.getContact(sms.contact.id)).mergedInto).toBeNull();
+  });
+
+  test("the inbox shows AI Route's priority and intent, and the SLA turns red when the wait passes it", async () => {
+    const admin = await signIn(desk, 'ada', ADMIN_PASSWORD);
+    const decision = await runRoute(ot, { contactId: maya, text: 'This is the third time, my refund never came, I want to talk to a human NOW', channel: 'email' });
+    now += 61 * 60_000;
+    const [row] = parse(await call(desk, admin, 'GET', 'inbox', undefined, {}, '&queue=open')).items as Json[];
+    expect(decision.priority).not.toBe('normal');
+    expect(row).toMatchObject({ intent: decision.classification.intent, priority: decision.priority, slaBreached: true, slaDueAt: '2026-11-30T10:00:00.000Z' });
+    expect(row.intent).toEqual(expect.any(String));
   });
 });
