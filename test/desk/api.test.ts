@@ -263,6 +263,7 @@ describeStores('desk API', (ctx) => {
 
   test("the inbox shows AI Route's priority and intent, and the SLA turns red when the wait passes it", async () => {
     const admin = await signIn(desk, 'ada', ADMIN_PASSWORD);
+    await ot.setContactAttributes(maya, { vip: true });
     const decision = await runRoute(ot, { contactId: maya, text: 'This is the third time, my refund never came, I want to talk to a human NOW', channel: 'email' });
     now += 61 * 60_000;
     const [row] = parse(await call(desk, admin, 'GET', 'inbox', undefined, {}, '&queue=open')).items as Json[];
