@@ -272,29 +272,83 @@ export function inboxPage(
   });
 }
 
-/** For each conversation: its newest message or call, its newest route decision, and its handoff events (oldest first). */
+/**
+ * For each conversation: its newest message or call, its newest route decision, and its handoff events (oldest
+ * first). Three statements for the whole page, not three per row: the newest of each kind is still found
+ * through the events_conversation index, one LIMIT 1 lookup per conversation inside the statement.
+ */
 export function conversationDigests(ctx: FacadeContext, conversationIds: readonly string[]): Promise<Map<string, ConversationDigest>> {
   return ctx.driver.read(async (db) => {
     const digests = new Map<string, ConversationDigest>();
-    for (const id of conversationIds) {
-      const newest = (kinds: string) =>
-        db.get<Parameters<typeof eventFromRow>[1]>(
-          `SELECT * FROM events WHERE workspace = ? AND conversation_id = ? AND kind IN (${kinds}) ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
-          [ctx.workspace, id],
-        );
-      const message = await newest(`'message', 'call'`);
-      const route = await newest(`'route_decision'`);
-      const handoffs = await db.all<Parameters<typeof eventFromRow>[1]>(
-        `SELECT * FROM events WHERE workspace = ? AND conversation_id = ? AND kind IN (${inList(HANDOFF_KINDS)}) ORDER BY occurred_at, seq`,
-        [ctx.workspace, id, ...HANDOFF_KINDS],
-      );
-      digests.set(id, {
-        lastMessage: message ? eventFromRow(ctx.workspace, message) : null,
-        lastRoute: route ? eventFromRow(ctx.workspace, route) : null,
-        handoffEvents: handoffs.map((h) => eventFromRow(ctx.workspace, h)),
-      });
+    const ids = [...new Set(conversationIds)];
+    if (!ids.length) return digests;
+    type Row = Parameters<typeof eventFromRow>[1];
+    const newest = (kinds: string) =>
+      `(SELECT e.seq FROM events e WHERE e.workspace = cv.workspace AND e.conversation_id = cv.id AND e.kind IN (${kinds}) ORDER BY e.occurred_at DESC, e.seq DESC LIMIT 1)`;
+    const latest = await db.all<{ id: string; message_seq: number | null; route_seq: number | null }>(
+      `SELECT cv.id, ${newest(`'message', 'call'`)} AS message_seq, ${newest(`'route_decision'`)} AS route_seq
+         FROM conversations cv WHERE cv.workspace = ? AND cv.id IN (${inList(ids)})`,
+      [ctx.workspace, ...ids],
+    );
+    const seqs = latest.flatMap((l) => [l.message_seq, l.route_seq]).filter((s): s is number => s !== null && s !== undefined).map(Number);
+    const bySeq = new Map<number, TimelineEvent>();
+    if (seqs.length) {
+      const rows = await db.all<Row>(`SELECT * FROM events WHERE workspace = ? AND seq IN (${inList(seqs)})`, [ctx.workspace, ...seqs]);
+      for (const row of rows) bySeq.set(Number(row.seq), eventFromRow(ctx.workspace, row));
     }
+    const handoffs = await db.all<Row>(
+      `SELECT * FROM events WHERE workspace = ? AND conversation_id IN (${inList(ids)}) AND kind IN (${inList(HANDOFF_KINDS)}) ORDER BY occurred_at, seq`,
+      [ctx.workspace, ...ids, ...HANDOFF_KINDS],
+    );
+    for (const id of ids) digests.set(id, { lastMessage: null, lastRoute: null, handoffEvents: [] });
+    for (const l of latest) {
+      const digest = digests.get(l.id)!;
+      digest.lastMessage = l.message_seq === null || l.message_seq === undefined ? null : (bySeq.get(Number(l.message_seq)) ?? null);
+      digest.lastRoute = l.route_seq === null || l.route_seq === undefined ? null : (bySeq.get(Number(l.route_seq)) ?? null);
+    }
+    for (const h of handoffs) digests.get(h.conversation_id as string)?.handoffEvents.push(eventFromRow(ctx.workspace, h));
     return digests;
+  });
+}
+
+/**
+ * What an inbox row shows of each person, for a page of them in two statements: the name (the survivor's, else
+ * the first merged contact's with one) and one handle (the first email, else the first phone, else the first
+ * identity, in the order getContact lists identities).
+ */
+export function inboxPeople(ctx: FacadeContext, rootIds: readonly string[]): Promise<Map<string, { name: string | null; handle: string | null }>> {
+  return ctx.driver.read(async (db) => {
+    const people = new Map<string, { name: string | null; handle: string | null }>();
+    const roots = [...new Set(rootIds)];
+    if (!roots.length) return people;
+    const contacts = await db.all<{ id: string; root_id: string; name: string | null }>(
+      `SELECT id, root_id, name FROM contacts WHERE workspace = ? AND root_id IN (${inList(roots)}) ORDER BY created_at, id`,
+      [ctx.workspace, ...roots],
+    );
+    const handles = await db.all<{ root_id: string; kind: string; scope: string; value: string; first_seen_at: number }>(
+      `SELECT c.root_id, h.kind, h.scope, h.value, h.first_seen_at FROM handles h JOIN contacts c ON c.workspace = h.workspace AND c.id = h.contact_id
+        WHERE h.workspace = ? AND c.root_id IN (${inList(roots)})`,
+      [ctx.workspace, ...roots],
+    );
+    // The order of familyHandles (identity/contacts.ts), so the handle is the one getContact would list first.
+    const order = (r: (typeof handles)[number]) => `${r.kind}\u0000${r.scope}\u0000${r.value}\u0000${String(r.first_seen_at).padStart(16, '0')}`;
+    const sorted = handles.map((h) => [order(h), h] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const root of roots) {
+      const family = contacts.filter((c) => c.root_id === root);
+      if (!family.length) continue;
+      const own = family.find((c) => c.id === root);
+      const name = own?.name ?? family.find((c) => c.id !== root && c.name)?.name ?? null;
+      people.set(root, { name, handle: null });
+    }
+    const first = new Map<string, { any?: string; reachable?: string }>();
+    for (const [, h] of sorted) {
+      const f = first.get(h.root_id) ?? {};
+      f.any ??= h.value;
+      if (h.kind === 'email' || h.kind === 'phone') f.reachable ??= h.value;
+      first.set(h.root_id, f);
+    }
+    for (const [root, person] of people) person.handle = first.get(root)?.reachable ?? first.get(root)?.any ?? null;
+    return people;
   });
 }
 
@@ -350,6 +404,7 @@ export function deskData(ctx: FacadeContext) {
     clearFailures: (key: string) => clearFailures(ctx, key),
     inboxPage: (request: { queue: InboxQueue; viewer: Viewer; q?: string; offset: number; limit: number }) => inboxPage(ctx, { ...request, now: ctx.clock() }),
     conversationDigests: (ids: readonly string[]) => conversationDigests(ctx, ids),
+    inboxPeople: (rootIds: readonly string[]) => inboxPeople(ctx, rootIds),
     canSeePerson: (viewer: Viewer, rootId: string) => canSeePerson(ctx, viewer, rootId),
     changesSince: (since: number, limit: number) => changesSince(ctx, since, limit),
   };
