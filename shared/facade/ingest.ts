@@ -30,6 +30,7 @@ import {
 } from '../timeline/events';
 import { FacadeContext, contactView, delivery, digest, keptRaw, lockFor, remember, rootOf } from './context';
 import { conversationFor } from './conversations';
+import { pendingCsat, recordCsat } from './csat';
 import type { IngestResult } from './types';
 
 /** At most this many earlier versions of an edited message are kept. */
@@ -64,7 +65,11 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
     if (message.from.attributes && Object.keys(message.from.attributes).length) {
       await mergeAttributes(tx, ctx.workspace, identity.contactId, message.from.attributes, now);
     }
-    const { conversation, channelSwitch } = await conversationFor(ctx, tx, identity.contactId, message.channel, occurredAt, now, { inReplyTo: message.inReplyTo });
+    const csat = message.kind === 'message' ? await pendingCsat(ctx, tx, identity.contactId, message.text, occurredAt) : undefined;
+    // A bare score answering a CSAT request stays in the requested conversation (ended or not).
+    const { conversation, channelSwitch } = csat
+      ? { conversation: csat.conversation, channelSwitch: null }
+      : await conversationFor(ctx, tx, identity.contactId, message.channel, occurredAt, now, { inReplyTo: message.inReplyTo });
     const event = await insertEvent(
       tx,
       ctx.workspace,
@@ -93,7 +98,9 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
       },
       now,
     );
-    await touchConversation(tx, ctx.workspace, conversation, message.channel, occurredAt, { countMessage: message.kind !== 'interaction', direction: 'inbound' });
+    // A CSAT answer is a message of the conversation, but nobody needs to answer it: no wait starts.
+    await touchConversation(tx, ctx.workspace, conversation, message.channel, occurredAt, { countMessage: message.kind !== 'interaction', direction: csat ? 'neutral' : 'inbound' });
+    if (csat) await recordCsat(ctx, tx, csat, event, now);
     await remember(ctx, tx, dedupeKey, event.id, now);
     return {
       effect: 'recorded',

@@ -363,11 +363,12 @@ export async function touchConversation(
   row: ConversationRow,
   channel: string,
   at: number,
-  options: { countMessage?: boolean; direction: 'inbound' | 'outbound' },
+  /** `neutral`: a message nobody needs to answer (a CSAT score): the wait is left as it is. */
+  options: { countMessage?: boolean; direction: 'inbound' | 'outbound' | 'neutral' },
 ): Promise<void> {
   const channels = JSON.parse(row.channels) as string[];
   if (!channels.includes(channel)) channels.push(channel);
-  const waiting = options.direction === 'inbound' ? 'COALESCE(waiting_since, ?)' : 'NULL';
+  const waiting = options.direction === 'inbound' ? 'COALESCE(waiting_since, ?)' : options.direction === 'outbound' ? 'NULL' : 'waiting_since';
   await db.run(
     `UPDATE conversations SET channels = ?, last_channel = ?, message_count = message_count + ${options.countMessage === false ? 0 : 1},
             last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END, waiting_since = ${waiting}

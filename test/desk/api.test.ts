@@ -6,6 +6,7 @@
  * accept, resolve, merge suggestions and unmerge, live changes), each left on the timeline with their id.
  */
 import { createDesk, deskContract, runRoute, type Desk, type DeskHttpResponse, type Omnithread } from '../../shared';
+import { csatScoreOf } from '../../shared/facade/csat';
 import { describeStores } from '../support/stores';
 import { email, message, phone, scoped } from '../support/messages';
 
@@ -271,4 +272,31 @@ describeStores('desk API', (ctx) => {
     expect(row).toMatchObject({ intent: decision.classification.intent, priority: decision.priority, slaBreached: true, slaDueAt: '2026-11-30T10:00:00.000Z' });
     expect(row.intent).toEqual(expect.any(String));
   });
+
+  test('a CSAT request from the desk, answered "5" after the resolve: a csat event in that conversation, which the metrics count, and no new conversation', async () => {
+    const admin = await signIn(desk, 'ada', ADMIN_PASSWORD);
+    await call(desk, admin, 'POST', 'reply', { contactId: maya, channel: 'webchat', text: 'Refunded today.', clientId: 'client-reply-csat' });
+    expect((await call(desk, admin, 'POST', 'resolve', { conversationId })).status).toBe(200);
+    const asked = parse(await call(desk, admin, 'POST', 'csat', { conversationId }));
+    expect(asked).toMatchObject({ channel: 'webchat', duplicate: false });
+    expect((await call(desk, admin, 'POST', 'csat', { conversationId })).status).toBe(200);
+    now += 10 * 60_000;
+    const answer = await ot.ingest(message([scoped('webchat_visitor', 'shop', 'v-1')], { channel: 'webchat', channelAccount: 'shop', text: ' 5/5 ⭐ ' }));
+    expect(answer.conversation?.id).toBe(conversationId);
+    const notAScore = await ot.ingest(message([scoped('webchat_visitor', 'shop', 'v-1')], { channel: 'webchat', channelAccount: 'shop', text: '5 stars but the box was wet' }));
+    expect(notAScore.conversation?.id).not.toBe(conversationId);
+    const events = (await ot.timeline(maya, { conversationId, limit: 100 })).events;
+    expect(events.filter((e) => e.kind === 'csat_requested')).toHaveLength(1);
+    expect(events.filter((e) => e.kind === 'csat').map((e) => e.data)).toEqual([expect.objectContaining({ score: 5, scale: 5, messageEventId: answer.event.id })]);
+    const report = await ot.metrics({ from: '2026-11-30T00:00:00Z', to: '2026-12-01T00:00:00Z' });
+    expect(report.totals.csat).toMatchObject({ responses: 1, average: 5 });
+    const waiting = parse(await call(desk, admin, 'GET', 'inbox', undefined, {}, '&queue=waiting'));
+    expect((waiting.items as Json[]).map((i) => i.conversationId)).toEqual([notAScore.conversation?.id]);
+  });
+});
+
+test('what counts as a bare CSAT score', () => {
+  const scores = ['5', ' 4/5 ', '3 out of 5', '2 of 5', '5!', '4 ⭐', '1.', '5 ★★★★★'].map(csatScoreOf);
+  expect(scores).toEqual([5, 4, 3, 2, 5, 4, 1, 5]);
+  for (const text of ['0', '6', '10', '4/10', '5 stars but the box was wet', 'order 5', '', '5551234']) expect([text, csatScoreOf(text)]).toEqual([text, undefined]);
 });
