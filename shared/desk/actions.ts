@@ -57,11 +57,18 @@ async function recordAssignment(ctx: ActionContext, contactId: string, conversat
 
 export async function reply(ctx: ActionContext, body: WriteBody<'reply'>): Promise<ReplyResult> {
   const contactId = await requireVisible(ctx.ot, ctx.viewer, body.contactId);
+  // The agent answers the conversation they have open: the reply joins it (through its latest inbound message on
+  // the chosen channel, else its latest), not whichever conversation of the person last heard from the customer.
+  let inReplyTo = body.inReplyTo;
+  if (!inReplyTo && body.conversationId) {
+    const inbound = (await ctx.ot.recentInbound(contactId)).filter((e) => e.conversationId === body.conversationId);
+    inReplyTo = (inbound.find((e) => e.channel === body.channel) ?? inbound[0])?.id;
+  }
   const result = await sendReply(
     ctx.ot,
     {
       contactId,
-      ...(body.inReplyTo ? { inReplyTo: body.inReplyTo } : {}),
+      ...(inReplyTo ? { inReplyTo } : {}),
       channel: (body.channel ?? 'same') as never,
       text: body.text,
       // The agent chose the channel: never another one behind their back.

@@ -33,7 +33,9 @@ export const WRITE_SCHEMAS = {
   signout: z.object({}).strict(),
   /**
    * Reply through the Reply core, exactly once per clientId. `channel`: 'same' (the conversation's), or a
-   * channel id of the person. `inReplyTo`: the inbound event answered (default: the person's latest).
+   * channel id of the person. `inReplyTo`: the inbound event answered (default: the latest of
+   * `conversationId` on that channel, else of that conversation, so the answer joins the conversation the agent has open;
+   * without `conversationId`, the person's latest).
    */
   reply: z
     .object({

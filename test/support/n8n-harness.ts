@@ -394,6 +394,31 @@ export async function callWebhook(workflow: Workflow, nodeName: string, delivery
 }
 
 /**
+ * Hosts a node's real webhook() on real HTTP requests (for a browser), as n8n's WebhookService calls it: a
+ * WebhookContext over the express request (with req.rawBody, as n8n's raw body reader keeps it) and response.
+ * For nodes that write the response themselves and return noWebhookResponse, such as the Omnithread Desk.
+ */
+export function webhookHandler(workflow: Workflow, nodeName: string, options: HarnessOptions = {}): (req: Request, res: Response) => Promise<void> {
+  const node = workflow.getNode(nodeName) as INode;
+  const nodeType = workflow.nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
+  return async (req, res) => {
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const webhookDescription = nodeType.description.webhooks?.find((w) => w.httpMethod === method);
+    if (!webhookDescription) {
+      res.status(405).end();
+      return;
+    }
+    const additionalData = additionalDataFor(undefined, options);
+    additionalData.httpRequest = req;
+    additionalData.httpResponse = res;
+    const webhookData = { httpMethod: method, node: nodeName, path: 'webhook', workflowId: workflow.id, webhookDescription, workflowExecuteAdditionalData: additionalData } as IWebhookData;
+    const context = new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], null);
+    const result = await nodeType.webhook!.call(context);
+    if (!result.noWebhookResponse && !res.headersSent) res.status(200).json(result.webhookResponse ?? {});
+  };
+}
+
+/**
  * Runs one of a trigger's webhookMethods (checkExists / create / delete) in n8n-core's real HookContext,
  * as n8n does when it activates (or, on a test run, listens for) and deactivates a workflow.
  */
