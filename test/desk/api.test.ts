@@ -287,7 +287,7 @@ describeStores('desk API', (ctx) => {
     expect(notAScore.conversation?.id).not.toBe(conversationId);
     const events = (await ot.timeline(maya, { conversationId, limit: 100 })).events;
     expect(events.filter((e) => e.kind === 'csat_requested')).toHaveLength(1);
-    expect(events.filter((e) => e.kind === 'csat').map((e) => e.data)).toEqual([expect.objectContaining({ score: 5, scale: 5, messageEventId: answer.event.id })]);
+    expect(events.filter((e) => e.kind === 'csat').map((e) => e.data)).toEqual([expect.objectContaining({ score: 5, scale: 5, messageEventId: answer.event!.id })]);
     const report = await ot.metrics({ from: '2026-11-30T00:00:00Z', to: '2026-12-01T00:00:00Z' });
     expect(report.totals.csat).toMatchObject({ responses: 1, average: 5 });
     const waiting = parse(await call(desk, admin, 'GET', 'inbox', undefined, {}, '&queue=waiting'));
