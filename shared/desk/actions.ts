@@ -50,7 +50,8 @@ async function recordAssignment(ctx: ActionContext, contactId: string, conversat
   await ctx.ot.appendEvent(contactId, {
     kind: 'assignment',
     conversationId,
-    text: agentId ? `Assigned to ${agentId} by ${ctx.viewer.agentId}` : `Unassigned by ${ctx.viewer.agentId}`,
+    // The page shows the author beside the text ("by <agent>"): the text says only what happened.
+    text: agentId ? `Assigned to ${agentId}` : 'Unassigned',
     data: { agentId, previous, author: authorOf(ctx) },
   });
 }
@@ -164,7 +165,7 @@ export async function resolve(ctx: ActionContext, body: WriteBody<'resolve'>) {
   await ctx.ot.appendEvent(contactId, {
     kind: 'status_change',
     conversationId: body.conversationId,
-    text: `Resolved by ${ctx.viewer.agentId}`,
+    text: 'Resolved',
     data: { status: 'resolved', author: authorOf(ctx) },
     idempotencyKey: `desk-resolve:${body.conversationId}`,
   });

@@ -117,8 +117,8 @@ const TRUST_WORDS: Record<string, string> = {
 function mergeExplanation(merge: MergeRecord): string {
   const evidence = record(merge.evidence);
   const matched = Array.isArray(evidence.matched) ? (evidence.matched as unknown[]).map(String).join(', ') : str(evidence.handle) ?? str(evidence.reason);
-  const why = merge.rule === 'manual' ? `merged by hand by ${merge.actor}` : `merged by rule "${merge.rule}" (${merge.actor})`;
-  return `${merge.mergedId} was ${why} on ${merge.createdAt}${matched ? `: ${matched}` : ''}${merge.undoneAt ? `; undone on ${merge.undoneAt}` : ''}`;
+  const how = merge.rule === 'manual' ? 'by hand' : `by rule "${merge.rule}"`;
+  return `merged ${how} by ${merge.actor} on ${merge.createdAt}${matched ? ` (${matched})` : ''}${merge.undoneAt ? `; undone on ${merge.undoneAt}` : ''}`;
 }
 
 function eventView(event: TimelineEvent, statuses: Map<string, string>): TimelineEventView {
@@ -184,11 +184,11 @@ export async function personView(ot: Omnithread, rootId: string, options: { befo
     ot.timeline(contact.id, { order: 'newest-first', limit: options.limit, ...(options.before ? { cursor: options.before } : {}) }),
     ot.recentInbound(contact.id, 200),
   ]);
-  const mergeViews: MergeView[] = merges.map((m) => ({ ...m, explanation: mergeExplanation(m) }));
+  const mergeViews: MergeView[] = merges.map((m) => ({ ...m, explanation: `${m.mergedId} ${mergeExplanation(m)}` }));
   const identities: IdentityView[] = contact.identities.map((identity) => {
     const via = identity.contactId !== contact.id ? merges.find((m) => m.mergedId === identity.contactId && !m.undoneAt) : undefined;
     const seen = `first seen ${identity.firstSeenAt}, ${TRUST_WORDS[identity.trust] ?? identity.trust}`;
-    const explanation = via ? `came with ${identity.contactId}, ${mergeExplanation(via)}; ${seen}` : `${seen}${identity.shared ? `; shared: ${identity.shared} (never links people)` : ''}`;
+    const explanation = via ? `came with contact ${identity.contactId}, ${mergeExplanation(via)}; ${seen}` : `${seen}${identity.shared ? `; shared: ${identity.shared} (never links people)` : ''}`;
     return { ...identity, explanation };
   });
   const suggestionViews: SuggestionView[] = [];
@@ -214,7 +214,9 @@ export async function personView(ot: Omnithread, rootId: string, options: { befo
     const key = event.conversationId ?? current;
     current = key;
     if (event.kind === 'status') continue;
-    byConversation.set(key, [...(byConversation.get(key) ?? []), event]);
+    const list = byConversation.get(key);
+    if (list) list.push(event);
+    else byConversation.set(key, [event]);
   }
   const openStates = new Map<string, HandoffState | undefined>();
   for (const c of conversations.filter((c) => c.status === 'open')) openStates.set(c.id, await handoffState(ot, c.id));
