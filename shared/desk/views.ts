@@ -182,7 +182,7 @@ export async function personView(ot: Omnithread, rootId: string, options: { befo
     ot.suggestions({ status: 'open', contactId: contact.id }),
     ot.conversations(contact.id),
     ot.timeline(contact.id, { order: 'newest-first', limit: options.limit, ...(options.before ? { cursor: options.before } : {}) }),
-    ot.recentInbound(contact.id, 200),
+    ot.deskData().lastInboundByChannel(contact.id, 200),
   ]);
   const mergeViews: MergeView[] = merges.map((m) => ({ ...m, explanation: `${m.mergedId} ${mergeExplanation(m)}` }));
   const identities: IdentityView[] = contact.identities.map((identity) => {
@@ -244,12 +244,12 @@ export async function personView(ot: Omnithread, rootId: string, options: { befo
   const used = new Set<string>([...conversations.flatMap((c) => c.channels), ...contact.identities.map((i) => CHANNEL_OF_KIND[i.kind]).filter((c): c is string => Boolean(c))]);
   used.delete('voice');
   const channels: ChannelOption[] = [...used].sort().map((channel) => {
-    const last = inbound.find((e) => e.channel === channel);
+    const last = inbound.get(channel);
     const windowMs = REPLY_WINDOWS_MS[channel];
-    const closesAt = windowMs && last ? Date.parse(last.occurredAt) + windowMs : null;
+    const closesAt = windowMs && last !== undefined ? last + windowMs : null;
     if (channel !== 'webchat' && !options.sendChannels.includes(channel)) return { channel, open: false, reason: `this desk has no ${channel} account to send with`, closesAt: iso(closesAt) };
     if (windowMs && (!closesAt || closesAt <= now)) {
-      return { channel, open: false, reason: last ? `the 24-hour window closed ${iso(closesAt)}` : `the person never wrote on ${channel}`, closesAt: iso(closesAt) };
+      return { channel, open: false, reason: last !== undefined ? `the 24-hour window closed ${iso(closesAt)}` : `the person never wrote on ${channel}`, closesAt: iso(closesAt) };
     }
     return { channel, open: true, reason: windowMs ? `open until ${iso(closesAt)}` : 'open', closesAt: iso(closesAt) };
   });

@@ -4,7 +4,7 @@
  * conversation lists and counts, and the change cursor live updates follow. Kept in the store, not in a
  * process, so several n8n workers or Node-RED instances behind one desk URL agree on all of it.
  */
-import { SqlExecutor, inList } from '../store/driver';
+import { FAMILY_IDS, SqlExecutor, inList } from '../store/driver';
 import { TimelineEvent } from '../model';
 import { ConversationRow, eventFromRow } from '../timeline/events';
 import type { FacadeContext } from './context';
@@ -352,6 +352,24 @@ export function inboxPeople(ctx: FacadeContext, rootIds: readonly string[]): Pro
   });
 }
 
+/**
+ * When the person last wrote on each channel, among their newest `within` inbound messages and calls (what the
+ * reply windows are counted from): the same rows recentInbound reads, but only the newest time per channel
+ * comes back, not 200 whole events to decode.
+ */
+export function lastInboundByChannel(ctx: FacadeContext, rootId: string, within: number): Promise<Map<string, number>> {
+  return ctx.driver.read(async (db) => {
+    const rows = await db.all<{ channel: string | null; at: number }>(
+      `SELECT recent.channel, MAX(recent.occurred_at) AS at FROM (
+         SELECT channel, occurred_at FROM events WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND direction = 'inbound' AND kind IN ('message', 'call')
+          ORDER BY occurred_at DESC, seq DESC LIMIT ?) recent
+        GROUP BY recent.channel`,
+      [ctx.workspace, ctx.workspace, rootId, within],
+    );
+    return new Map(rows.filter((r) => r.channel !== null).map((r) => [r.channel as string, Number(r.at)] as const));
+  });
+}
+
 /** Whether the viewer may see this person: admins always; agents when the person has a conversation visible to them. */
 export function canSeePerson(ctx: FacadeContext, viewer: Viewer, rootId: string): Promise<boolean> {
   if (viewer.role === 'admin') return Promise.resolve(true);
@@ -405,6 +423,7 @@ export function deskData(ctx: FacadeContext) {
     inboxPage: (request: { queue: InboxQueue; viewer: Viewer; q?: string; offset: number; limit: number }) => inboxPage(ctx, { ...request, now: ctx.clock() }),
     conversationDigests: (ids: readonly string[]) => conversationDigests(ctx, ids),
     inboxPeople: (rootIds: readonly string[]) => inboxPeople(ctx, rootIds),
+    lastInboundByChannel: (rootId: string, within: number) => lastInboundByChannel(ctx, rootId, within),
     canSeePerson: (viewer: Viewer, rootId: string) => canSeePerson(ctx, viewer, rootId),
     changesSince: (since: number, limit: number) => changesSince(ctx, since, limit),
   };

@@ -178,6 +178,8 @@ CREATE INDEX conversations_open_assigned ON conversations (workspace, assigned_a
     name: 'desk: agent access, sessions and sign-in links, sign-in attempts; inbox and metrics indexes',
     // waiting_since: when the customer's oldest unanswered message came in (NULL once answered), kept by
     // touchConversation so the inbox sorts 10,000 open conversations by wait without reading their events.
+    // conversations_waiting: the waiting queue in its own order (longest wait first), so its first page reads
+    // 50 index entries instead of sorting every unassigned open conversation (3.8 -> 0.2 ms at 6,300 waiting; bench/desk.js).
     // Tokens are stored as SHA-256 hashes only (a session cookie or a sign-in link is 256 random bits).
     sql: `
 CREATE TABLE desk_access (
@@ -215,6 +217,7 @@ CREATE INDEX events_seq ON events (workspace, seq);
 CREATE INDEX conversations_status_activity ON conversations (workspace, status, last_activity_at);
 CREATE INDEX conversations_closed ON conversations (workspace, closed_at) WHERE closed_at IS NOT NULL;
 CREATE INDEX conversations_opened ON conversations (workspace, opened_at);
+CREATE INDEX conversations_waiting ON conversations (workspace, (COALESCE(waiting_since, last_activity_at)), id) WHERE status = 'open' AND assigned_agent_id IS NULL;
 `,
   },
 ];
