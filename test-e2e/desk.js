@@ -33,7 +33,27 @@ async function deskCheck({ engine, record, deskUrl }) {
   }
   const noCsrf = await fetch(`${deskUrl}?op=note`, { method: 'POST', headers: { 'content-type': 'application/json', origin, cookie }, body: JSON.stringify({ contactId: person?.contactId ?? 'x', text: 'x', clientId: 'e2e-note-0001' }) });
   if (noCsrf.status !== 403) problems.push(`note without the CSRF token: ${noCsrf.status}`);
-  record(`${engine}: the desk serves its page and script, refuses strangers and other sites, signs the node's admin in, and shows the story's person`, problems);
+  // Live updates by long polling, through the engine's HTTP server (an n8n webhook holds the request):
+  // a wait with nothing new answers at its end; a note written meanwhile ends it early, naming the person.
+  if (person && me.csrf) {
+    const { seq } = await (await fetch(`${deskUrl}?op=changes&since=0`, { headers: { cookie } })).json();
+    const quiet = Date.now();
+    const idle = await fetch(`${deskUrl}?op=changes&since=${seq}&wait=2`, { headers: { cookie } });
+    const idleMs = Date.now() - quiet;
+    if (idle.status !== 200 || idleMs < 1500) problems.push(`an idle long poll answered ${idle.status} after ${idleMs} ms`);
+    const started = Date.now();
+    const waiting = fetch(`${deskUrl}?op=changes&since=${seq}&wait=20`, { headers: { cookie } }).then((r) => r.json());
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const note = await fetch(`${deskUrl}?op=note`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin, cookie, 'x-omnithread-csrf': me.csrf },
+      body: JSON.stringify({ contactId: person.contactId, text: 'e2e: checked the courier', clientId: `e2e-note-${engine}` }),
+    });
+    const changed = await waiting;
+    const ms = Date.now() - started;
+    if (note.status !== 200 || !changed.contactIds?.includes(person.contactId) || ms > 10_000) problems.push(`a note during a long poll: note ${note.status}, changes ${JSON.stringify(changed)} after ${ms} ms`);
+  }
+  record(`${engine}: the desk serves its page and script, refuses strangers and other sites, signs the node's admin in, shows the story's person, and long-polls changes`, problems);
 }
 
 module.exports = { deskCheck, DESK_ADMIN };
