@@ -325,11 +325,16 @@ export function inboxPeople(ctx: FacadeContext, rootIds: readonly string[]): Pro
       `SELECT id, root_id, name FROM contacts WHERE workspace = ? AND root_id IN (${inList(roots)}) ORDER BY created_at, id`,
       [ctx.workspace, ...roots],
     );
-    const handles = await db.all<{ root_id: string; kind: string; scope: string; value: string; first_seen_at: number }>(
-      `SELECT c.root_id, h.kind, h.scope, h.value, h.first_seen_at FROM handles h JOIN contacts c ON c.workspace = h.workspace AND c.id = h.contact_id
-        WHERE h.workspace = ? AND c.root_id IN (${inList(roots)})`,
-      [ctx.workspace, ...roots],
-    );
+    // contact_id IN (...), as familyHandles reads them: a join here is planned, with no statistics yet, as a walk
+    // over every handle of the workspace (7.7 ms instead of 0.3 at 10,000 people).
+    const rootOfContact = new Map(contacts.map((c) => [c.id, c.root_id] as const));
+    if (!rootOfContact.size) return people;
+    const handles = (
+      await db.all<{ contact_id: string; kind: string; scope: string; value: string; first_seen_at: number }>(
+        `SELECT contact_id, kind, scope, value, first_seen_at FROM handles WHERE workspace = ? AND contact_id IN (${inList([...rootOfContact.keys()])})`,
+        [ctx.workspace, ...rootOfContact.keys()],
+      )
+    ).map((h) => ({ ...h, root_id: rootOfContact.get(h.contact_id)! }));
     // The order of familyHandles (identity/contacts.ts), so the handle is the one getContact would list first.
     const order = (r: (typeof handles)[number]) => `${r.kind}\u0000${r.scope}\u0000${r.value}\u0000${String(r.first_seen_at).padStart(16, '0')}`;
     const sorted = handles.map((h) => [order(h), h] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
