@@ -114,7 +114,14 @@ const BUSY_TIMEOUT_MS = 15_000; // the store's default busyTimeoutMs
 const STORE_PRAGMAS = (() => {
   const source = readFileSync(require.resolve('../dist/shared/store/sqlite.js'), 'utf8');
   const constructor = source.slice(source.indexOf('constructor('), source.indexOf('catch', source.indexOf('constructor(')));
-  const found = [...constructor.matchAll(/exec\((['`])(PRAGMA [^'`]+)\1\)/g)].map((m) => m[2].replace(/\$\{[^}]*busyTimeoutMs[^}]*\}/, String(BUSY_TIMEOUT_MS)));
+  // A template's \${...}: the store's busy timeout option, or a numeric constant of the module (BLOCKING_WAIT_MS).
+  const value = (expression) => {
+    if (/busyTimeoutMs/.test(expression)) return String(BUSY_TIMEOUT_MS);
+    const constant = new RegExp(`\\bconst ${expression.trim()} = (\\d+)`).exec(source);
+    if (!constant) throw new Error(`could not read \${${expression}} in the PRAGMAs of dist/shared/store/sqlite.js`);
+    return constant[1];
+  };
+  const found = [...constructor.matchAll(/exec\((['`])(PRAGMA [^'`]+)\1\)/g)].map((m) => m[2].replace(/\$\{([^}]*)\}/g, (_, expression) => value(expression)));
   if (!found.some((p) => /journal_mode/i.test(p))) throw new Error('could not read the PRAGMAs of dist/shared/store/sqlite.js');
   return found;
 })();

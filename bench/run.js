@@ -15,6 +15,9 @@
  *   (e) soak: a real Node-RED 5 in a child process takes signed deliveries with redeliveries into
  *       omnithread-in on SQLite, gets kill -9 halfway, restarts, the unacknowledged are resent: lost,
  *       duplicated, integrity, the Node-RED process's RSS, against Node-RED's own http in/out      bench/soak.js, bench/soak/
+ *   (f) desk first screen: the Omnithread Desk's inbox (queue=waiting, queue=open) and person views through
+ *       Desk.handle() at 10,000 open conversations and a 5,000-event person, seeded through the facade,
+ *       interleaved in blocks with the raw node:sqlite queries those screens need; PASS/FAIL budgets   bench/desk.js
  * Each part runs in its own child process, so memory figures belong to that part alone. Figures go to
  * stdout and to bench/results.json. Temporary stores live in a temp dir, removed at the end.
  *
@@ -33,8 +36,10 @@
  *   BENCH_SOAK_BASELINE [messages / 4, at least 1000] baseline requests   BENCH_SOAK_SEED [20260601]
  *   BENCH_SOAK_NODE_FLAGS ['--max-semi-space-size=16 --heap-growing-percent=30', as `npm start` runs Node-RED]
  *                                Node flags for the Node-RED process; '' (BENCH_SOAK_NODE_FLAGS=) for V8's defaults
- *   BENCH_PARTS [ingest,scale,route,identity,soak]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
- * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone, `soak` (e) alone.
+ *   BENCH_DESK_CONVERSATIONS [10000]  open conversations in (f)   BENCH_DESK_PERSON_EVENTS [5000]  events of (f)'s one person
+ *   BENCH_DESK_ROUNDS [15]  rounds in (f), each a block per side and screen   BENCH_DESK_BLOCK [20] calls per block
+ *   BENCH_PARTS [ingest,scale,route,identity,soak,desk]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
+ * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone, `soak` (e) alone, `desk` (f) alone.
  */
 const { fork, execFileSync } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
@@ -202,7 +207,13 @@ async function parent() {
     identityPeople: envInt('BENCH_IDENTITY_PEOPLE', 20_000),
     identitySeed: envInt('BENCH_IDENTITY_SEED', 20260601),
     soak: soakConfig(),
-    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route,identity,soak').split(',').map((p) => p.trim()),
+    desk: {
+      conversations: envInt('BENCH_DESK_CONVERSATIONS', 10_000),
+      personEvents: envInt('BENCH_DESK_PERSON_EVENTS', 5000),
+      rounds: Math.max(1, envInt('BENCH_DESK_ROUNDS', 15)),
+      block: Math.max(1, envInt('BENCH_DESK_BLOCK', 20)),
+    },
+    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route,identity,soak,desk').split(',').map((p) => p.trim()),
   };
   const dir = mkdtempSync(join(os.tmpdir(), 'omnithread-bench-'));
   const cleanup = () => {
@@ -266,6 +277,13 @@ async function parent() {
       console.log(`\n${lines.join('\n')}`);
       report.push(...lines);
     }
+    if (config.parts.includes('desk')) {
+      process.stderr.write('running (f) desk first screen (seeding its own store through the facade)...\n');
+      results.desk = await runChild('desk', { dir, ...config.desk });
+      const lines = require('./desk').report(results.desk, { int, ms, times });
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
   } finally {
     cleanup();
   }
@@ -282,7 +300,7 @@ if (CHILD) {
   // A part of the benchmark, started by parent() above: options come in, the result goes back.
   process.once('message', async (options) => {
     try {
-      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route', identity: './identity/score', soak: './soak' }[CHILD];
+      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route', identity: './identity/score', soak: './soak', desk: './desk' }[CHILD];
       const result = await require(part).main(options);
       process.send({ result }, () => process.exit(0));
     } catch (error) {
