@@ -33,16 +33,15 @@ async function conversationFor(ctx: ActionContext, conversationId: string): Prom
 
 /** Agents act on the people they can see (their own, unassigned and AI-handled conversations); admins on all. */
 export async function requireVisible(ot: Omnithread, viewer: Viewer, contactId: string): Promise<string> {
-  const contact = await ot.getContact(contactId);
-  if (!(await ot.deskData().canSeePerson(viewer, contact.id))) {
-    throw new OmnithreadError('FORBIDDEN', `Contact ${contact.id} is in another agent's conversations; an admin can open it`, { field: 'contactId' });
+  const rootId = await ot.deskData().rootOf(contactId);
+  if (!(await ot.deskData().canSeePerson(viewer, rootId))) {
+    throw new OmnithreadError('FORBIDDEN', `Contact ${rootId} is in another agent's conversations; an admin can open it`, { field: 'contactId' });
   }
-  return contact.id;
+  return rootId;
 }
 
 async function assigneeOf(ot: Omnithread, contactId: string, conversationId: string): Promise<string | null> {
-  const context = await ot.routingContext(contactId, { limit: 1 });
-  return context.conversations.find((c) => c.id === conversationId)?.assignedAgentId ?? null;
+  return (await ot.deskData().assignments(contactId)).get(conversationId) ?? null;
 }
 
 async function recordAssignment(ctx: ActionContext, contactId: string, conversationId: string, agentId: string | null, previous: string | null): Promise<void> {

@@ -89,18 +89,16 @@ export interface Session {
   agentId: string;
   role: DeskRole;
   expiresAt: number;
+  /** The agent's roster name (undefined right after sign-in, before it is read). */
+  name?: string;
 }
 
-/** The session a cookie stands for, with the agent's current role; undefined when there is none or it ended. */
+/** The session a cookie stands for, with the agent's current role and name; undefined when there is none, it ended, or the agent lost access. */
 export async function sessionOf(data: DeskData, cookieHeader: string | string[] | undefined): Promise<Session | undefined> {
   const token = cookiesOf(cookieHeader)[SESSION_COOKIE];
   if (!token || token.length > 128) return undefined;
-  const found = await data.findToken(tokenHash(token), 'session');
-  if (!found) return undefined;
-  // Access is read on every request, so a revoked agent or a changed role takes effect at once.
-  const access = await data.getAccess(found.agentId);
-  if (!access) return undefined;
-  return { token, agentId: found.agentId, role: access.role, expiresAt: found.expiresAt };
+  const live = await data.liveSession(tokenHash(token));
+  return live && { token, ...live };
 }
 
 export async function startSession(data: DeskData, agentId: string, hours: number): Promise<Session & { access: DeskAccess }> {

@@ -202,10 +202,8 @@ export class Desk {
   private async session(req: DeskHttpRequest): Promise<{ ot: Omnithread; session: auth.Session; viewer: Viewer & { name: string } }> {
     const ot = await this.omnithread();
     const session = await auth.sessionOf(ot.deskData(), req.headers.cookie);
-    if (!session) throw new OmnithreadError('UNAUTHORIZED', 'Sign in to the desk first (no session, or it has ended)');
-    const agent = await ot.roster().get(session.agentId);
-    if (!agent) throw new OmnithreadError('UNAUTHORIZED', `Agent ${session.agentId} is no longer in the roster`);
-    return { ot, session, viewer: { agentId: agent.id, role: session.role, name: agent.name } };
+    if (!session) throw new OmnithreadError('UNAUTHORIZED', 'Sign in to the desk first (no session, it has ended, or the agent has no desk access or roster entry any more)');
+    return { ot, session, viewer: { agentId: session.agentId, role: session.role, name: session.name ?? session.agentId } };
   }
 
   private async me(ot: Omnithread, session: auth.Session): Promise<Me> {

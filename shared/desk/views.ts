@@ -7,7 +7,7 @@ import type { TimelineEvent } from '../model';
 import type { Omnithread } from '../omnithread';
 import type { InboxQueue, Viewer } from '../facade/desk';
 import type { MergeRecord } from '../identity/contacts';
-import { HANDOFF_EVENT_KINDS, foldHandoff, handoffState } from '../routing/handoff';
+import { HANDOFF_EVENT_KINDS, foldHandoff } from '../routing/handoff';
 import type { HandoffState } from '../routing/handoff';
 import { REPLY_WINDOWS_MS } from '../reply';
 import type {
@@ -121,6 +121,11 @@ function mergeExplanation(merge: MergeRecord): string {
   return `merged ${how} by ${merge.actor} on ${merge.createdAt}${matched ? ` (${matched})` : ''}${merge.undoneAt ? `; undone on ${merge.undoneAt}` : ''}`;
 }
 
+function withoutRaw(data: Record<string, unknown>): Record<string, unknown> {
+  const { raw: _raw, ...rest } = data;
+  return rest;
+}
+
 function eventView(event: TimelineEvent, statuses: Map<string, string>): TimelineEventView {
   const attachments = Array.isArray(event.data.attachments)
     ? (event.data.attachments as unknown[]).map((a) => {
@@ -143,7 +148,7 @@ function eventView(event: TimelineEvent, statuses: Map<string, string>): Timelin
     edited: Boolean(event.data.editedAt),
     status: statuses.get(event.id) ?? (sendState && sendState !== 'sent' ? sendState : event.direction === 'outbound' && event.kind === 'message' ? 'sent' : null),
     // The raw provider payload stays out of the page: it is large and the page never needs it.
-    data: Object.fromEntries(Object.entries(event.data).filter(([k]) => k !== 'raw')),
+    data: 'raw' in event.data ? withoutRaw(event.data) : event.data,
   };
 }
 
@@ -175,15 +180,9 @@ const CHANNEL_OF_KIND: Record<string, string> = {
   webchat_visitor: 'webchat',
 };
 
+/** One person's page, read on one snapshot of the store (facade/desk-person.ts). */
 export async function personView(ot: Omnithread, rootId: string, options: { before?: string; limit: number; sendChannels: readonly string[] }): Promise<PersonView> {
-  const contact = await ot.getContact(rootId);
-  const [merges, suggestions, conversations, page, inbound] = await Promise.all([
-    ot.mergeLog(contact.id),
-    ot.suggestions({ status: 'open', contactId: contact.id }),
-    ot.conversations(contact.id),
-    ot.timeline(contact.id, { order: 'newest-first', limit: options.limit, ...(options.before ? { cursor: options.before } : {}) }),
-    ot.deskData().lastInboundByChannel(contact.id, 200),
-  ]);
+  const { contact, merges, suggestions, conversations, page, lastInbound: inbound, openHandoffs } = await ot.deskData().personSnapshot(rootId, options);
   const mergeViews: MergeView[] = merges.map((m) => ({ ...m, explanation: `${m.mergedId} ${mergeExplanation(m)}` }));
   const identities: IdentityView[] = contact.identities.map((identity) => {
     const via = identity.contactId !== contact.id ? merges.find((m) => m.mergedId === identity.contactId && !m.undoneAt) : undefined;
@@ -218,8 +217,9 @@ export async function personView(ot: Omnithread, rootId: string, options: { befo
     if (list) list.push(event);
     else byConversation.set(key, [event]);
   }
-  const openStates = new Map<string, HandoffState | undefined>();
-  for (const c of conversations.filter((c) => c.status === 'open')) openStates.set(c.id, await handoffState(ot, c.id));
+  // Open conversations show their current handoff whatever page of events is loaded: their handoff events
+  // are read by conversation and kind (an index seek), not by walking the person's whole history.
+  const openStates = new Map<string, HandoffState | undefined>([...openHandoffs].map(([id, events]) => [id, foldHandoff(events, contact.id, id)]));
   const episodes: EpisodeView[] = [];
   for (const [conversationId, list] of byConversation) {
     const conversation = conversations.find((c) => c.id === conversationId);
@@ -232,13 +232,11 @@ export async function personView(ot: Omnithread, rootId: string, options: { befo
       channels: conversation?.channels ?? [...new Set(list.map((e) => e.channel).filter((c): c is string => Boolean(c)))],
       openedAt: conversation?.openedAt ?? list[0].occurredAt,
       closedAt: conversation?.closedAt ?? null,
-      assignedAgentId: null,
+      assignedAgentId: conversation?.assignedAgentId ?? null,
       handoff: handoffSummary(handoff),
       events: list.map((e) => eventView(e, statuses)),
     });
   }
-  const assignment = new Map((await ot.routingContext(contact.id, { limit: 1 })).conversations.map((c) => [c.id, c.assignedAgentId] as const));
-  for (const episode of episodes) episode.assignedAgentId = assignment.get(episode.conversationId) ?? null;
 
   const now = ot.now();
   const used = new Set<string>([...conversations.flatMap((c) => c.channels), ...contact.identities.map((i) => CHANNEL_OF_KIND[i.kind]).filter((c): c is string => Boolean(c))]);

@@ -5,9 +5,12 @@
  * process, so several n8n workers or Node-RED instances behind one desk URL agree on all of it.
  */
 import { FAMILY_IDS, SqlExecutor, inList } from '../store/driver';
-import { TimelineEvent } from '../model';
-import { ConversationRow, eventFromRow } from '../timeline/events';
-import type { FacadeContext } from './context';
+import { ConversationRow } from '../timeline/events';
+import { type FacadeContext, rootOf } from './context';
+import { personSnapshot } from './desk-person';
+import { type ConversationDigest, digestsIn } from './desk-reads';
+
+export type { ConversationDigest } from './desk-reads';
 
 export type DeskRole = 'agent' | 'admin';
 export type TokenKind = 'session' | 'link';
@@ -38,13 +41,7 @@ export interface InboxRow {
   rootId: string;
 }
 
-export interface ConversationDigest {
-  lastMessage: TimelineEvent | null;
-  lastRoute: TimelineEvent | null;
-  handoffEvents: TimelineEvent[];
-}
 
-const HANDOFF_KINDS = ['handoff', 'handoff_offered', 'handoff_expired', 'handoff_accepted', 'handoff_released', 'handoff_resolved'];
 /** Resolved conversations stay in the "recently resolved" queue this long. */
 export const RECENTLY_RESOLVED_MS = 7 * 24 * 3600 * 1000;
 
@@ -128,6 +125,23 @@ export function findToken(ctx: FacadeContext, tokenHash: string, kind: TokenKind
       [ctx.workspace, tokenHash, kind, now],
     );
     return row && { agentId: row.agent_id, kind: row.kind, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
+  });
+}
+
+/**
+ * A live session with its agent's current desk role and roster name, in one statement: every desk request
+ * reads it, so a revoked agent, a changed role or an agent gone from the roster takes effect at once.
+ */
+export function liveSession(ctx: FacadeContext, tokenHash: string, now: number): Promise<{ agentId: string; role: DeskRole; name: string; expiresAt: number } | undefined> {
+  return ctx.driver.read(async (db) => {
+    const row = await db.get<{ agent_id: string; role: DeskRole; name: string; expires_at: number }>(
+      `SELECT t.agent_id, a.role, g.name, t.expires_at FROM desk_tokens t
+         JOIN desk_access a ON a.workspace = t.workspace AND a.agent_id = t.agent_id
+         JOIN agents g ON g.workspace = t.workspace AND g.id = t.agent_id
+        WHERE t.workspace = ? AND t.token_hash = ? AND t.kind = 'session' AND t.expires_at > ? AND t.used_at IS NULL`,
+      [ctx.workspace, tokenHash, now],
+    );
+    return row && { agentId: row.agent_id, role: row.role, name: row.name, expiresAt: Number(row.expires_at) };
   });
 }
 
@@ -278,38 +292,9 @@ export function inboxPage(
  * through the events_conversation index, one LIMIT 1 lookup per conversation inside the statement.
  */
 export function conversationDigests(ctx: FacadeContext, conversationIds: readonly string[]): Promise<Map<string, ConversationDigest>> {
-  return ctx.driver.read(async (db) => {
-    const digests = new Map<string, ConversationDigest>();
-    const ids = [...new Set(conversationIds)];
-    if (!ids.length) return digests;
-    type Row = Parameters<typeof eventFromRow>[1];
-    const newest = (kinds: string) =>
-      `(SELECT e.seq FROM events e WHERE e.workspace = cv.workspace AND e.conversation_id = cv.id AND e.kind IN (${kinds}) ORDER BY e.occurred_at DESC, e.seq DESC LIMIT 1)`;
-    const latest = await db.all<{ id: string; message_seq: number | null; route_seq: number | null }>(
-      `SELECT cv.id, ${newest(`'message', 'call'`)} AS message_seq, ${newest(`'route_decision'`)} AS route_seq
-         FROM conversations cv WHERE cv.workspace = ? AND cv.id IN (${inList(ids)})`,
-      [ctx.workspace, ...ids],
-    );
-    const seqs = latest.flatMap((l) => [l.message_seq, l.route_seq]).filter((s): s is number => s !== null && s !== undefined).map(Number);
-    const bySeq = new Map<number, TimelineEvent>();
-    if (seqs.length) {
-      const rows = await db.all<Row>(`SELECT * FROM events WHERE workspace = ? AND seq IN (${inList(seqs)})`, [ctx.workspace, ...seqs]);
-      for (const row of rows) bySeq.set(Number(row.seq), eventFromRow(ctx.workspace, row));
-    }
-    const handoffs = await db.all<Row>(
-      `SELECT * FROM events WHERE workspace = ? AND conversation_id IN (${inList(ids)}) AND kind IN (${inList(HANDOFF_KINDS)}) ORDER BY occurred_at, seq`,
-      [ctx.workspace, ...ids, ...HANDOFF_KINDS],
-    );
-    for (const id of ids) digests.set(id, { lastMessage: null, lastRoute: null, handoffEvents: [] });
-    for (const l of latest) {
-      const digest = digests.get(l.id)!;
-      digest.lastMessage = l.message_seq === null || l.message_seq === undefined ? null : (bySeq.get(Number(l.message_seq)) ?? null);
-      digest.lastRoute = l.route_seq === null || l.route_seq === undefined ? null : (bySeq.get(Number(l.route_seq)) ?? null);
-    }
-    for (const h of handoffs) digests.get(h.conversation_id as string)?.handoffEvents.push(eventFromRow(ctx.workspace, h));
-    return digests;
-  });
+  return ctx.driver.read((db) => digestsIn(db, ctx.workspace, conversationIds));
 }
+
 
 /**
  * What an inbox row shows of each person, for a page of them in two statements: the name (the survivor's, else
@@ -357,23 +342,7 @@ export function inboxPeople(ctx: FacadeContext, rootIds: readonly string[]): Pro
   });
 }
 
-/**
- * When the person last wrote on each channel, among their newest `within` inbound messages and calls (what the
- * reply windows are counted from): the same rows recentInbound reads, but only the newest time per channel
- * comes back, not 200 whole events to decode.
- */
-export function lastInboundByChannel(ctx: FacadeContext, rootId: string, within: number): Promise<Map<string, number>> {
-  return ctx.driver.read(async (db) => {
-    const rows = await db.all<{ channel: string | null; at: number }>(
-      `SELECT recent.channel, MAX(recent.occurred_at) AS at FROM (
-         SELECT channel, occurred_at FROM events WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND direction = 'inbound' AND kind IN ('message', 'call')
-          ORDER BY occurred_at DESC, seq DESC LIMIT ?) recent
-        GROUP BY recent.channel`,
-      [ctx.workspace, ctx.workspace, rootId, within],
-    );
-    return new Map(rows.filter((r) => r.channel !== null).map((r) => [r.channel as string, Number(r.at)] as const));
-  });
-}
+
 
 /** Whether the viewer may see this person: admins always; agents when the person has a conversation visible to them. */
 export function canSeePerson(ctx: FacadeContext, viewer: Viewer, rootId: string): Promise<boolean> {
@@ -386,6 +355,17 @@ export function canSeePerson(ctx: FacadeContext, viewer: Viewer, rootId: string)
       [ctx.workspace, ctx.workspace, rootId, viewer.agentId, ctx.workspace],
     );
     return Boolean(row);
+  });
+}
+
+/** Who each of a person's conversations is assigned to (one small read; the person view needs no more of routing). */
+export function assignments(ctx: FacadeContext, rootId: string): Promise<Map<string, string | null>> {
+  return ctx.driver.read(async (db) => {
+    const rows = await db.all<{ id: string; assigned_agent_id: string | null }>(
+      `SELECT id, assigned_agent_id FROM conversations WHERE workspace = ? AND contact_id IN (${FAMILY_IDS})`,
+      [ctx.workspace, ctx.workspace, rootId],
+    );
+    return new Map(rows.map((r) => [r.id, r.assigned_agent_id ?? null] as const));
   });
 }
 
@@ -421,6 +401,7 @@ export function deskData(ctx: FacadeContext) {
     createToken: (tokenHash: string, token: DeskToken) => createToken(ctx, tokenHash, token),
     findToken: (tokenHash: string, kind: TokenKind) => findToken(ctx, tokenHash, kind, ctx.clock()),
     useLink: (tokenHash: string) => useLink(ctx, tokenHash, ctx.clock()),
+    liveSession: (tokenHash: string) => liveSession(ctx, tokenHash, ctx.clock()),
     deleteToken: (tokenHash: string) => deleteToken(ctx, tokenHash),
     failures: (key: string, windowMs: number) => failures(ctx, key, windowMs, ctx.clock()),
     recordFailure: (keys: readonly string[], windowMs: number) => recordFailure(ctx, keys, windowMs, ctx.clock()),
@@ -428,8 +409,11 @@ export function deskData(ctx: FacadeContext) {
     inboxPage: (request: { queue: InboxQueue; viewer: Viewer; q?: string; offset: number; limit: number }) => inboxPage(ctx, { ...request, now: ctx.clock() }),
     conversationDigests: (ids: readonly string[]) => conversationDigests(ctx, ids),
     inboxPeople: (rootIds: readonly string[]) => inboxPeople(ctx, rootIds),
-    lastInboundByChannel: (rootId: string, within: number) => lastInboundByChannel(ctx, rootId, within),
     canSeePerson: (viewer: Viewer, rootId: string) => canSeePerson(ctx, viewer, rootId),
+    assignments: (rootId: string) => assignments(ctx, rootId),
+    /** The survivor a contact id resolves to (NOT_FOUND when this workspace has no such contact). */
+    rootOf: (contactId: string) => ctx.driver.read((db) => rootOf(ctx, db, contactId)),
+    personSnapshot: (rootId: string, options: { before?: string; limit: number }) => personSnapshot(ctx, rootId, options),
     changesSince: (since: number, limit: number) => changesSince(ctx, since, limit),
   };
 }

@@ -176,6 +176,8 @@ CREATE INDEX conversations_open_assigned ON conversations (workspace, assigned_a
   {
     version: 6,
     name: 'desk: agent access, sessions and sign-in links, sign-in attempts; inbox and metrics indexes',
+    // events_conversation_kind: a conversation's events of a few kinds (its handoff, its newest route
+    // decision) without walking the whole conversation; a long one has thousands of messages.
     // waiting_since: when the customer's oldest unanswered message came in (NULL once answered), kept by
     // touchConversation so the inbox sorts 10,000 open conversations by wait without reading their events.
     // conversations_waiting: the waiting queue in its own order (longest wait first), so its first page reads
@@ -213,6 +215,7 @@ UPDATE conversations SET waiting_since = last_activity_at WHERE status = 'open' 
   SELECT 1 FROM events e WHERE e.workspace = conversations.workspace AND e.conversation_id = conversations.id
      AND e.kind IN ('message', 'call') AND e.direction = 'inbound' AND e.occurred_at = conversations.last_activity_at);
 CREATE INDEX events_conversation ON events (workspace, conversation_id, occurred_at) WHERE conversation_id IS NOT NULL;
+CREATE INDEX events_conversation_kind ON events (workspace, conversation_id, kind, occurred_at) WHERE conversation_id IS NOT NULL;
 CREATE INDEX events_seq ON events (workspace, seq);
 CREATE INDEX conversations_status_activity ON conversations (workspace, status, last_activity_at);
 CREATE INDEX conversations_closed ON conversations (workspace, closed_at) WHERE closed_at IS NOT NULL;
