@@ -182,7 +182,7 @@ const CHANNEL_OF_KIND: Record<string, string> = {
 
 /** One person's page, read on one snapshot of the store (facade/desk-person.ts). */
 export async function personView(ot: Omnithread, rootId: string, options: { before?: string; limit: number; sendChannels: readonly string[] }): Promise<PersonView> {
-  const { contact, merges, suggestions, conversations, page, lastInbound: inbound, openHandoffs } = await ot.deskData().personSnapshot(rootId, options);
+  const { contact, merges, suggestions, conversations, page, lastInbound: inbound, openHandoffs } = await ot.deskData().personSnapshot(rootId, { ...options, windowMs: Math.max(...Object.values(REPLY_WINDOWS_MS)) });
   const mergeViews: MergeView[] = merges.map((m) => ({ ...m, explanation: `${m.mergedId} ${mergeExplanation(m)}` }));
   const identities: IdentityView[] = contact.identities.map((identity) => {
     const via = identity.contactId !== contact.id ? merges.find((m) => m.mergedId === identity.contactId && !m.undoneAt) : undefined;
@@ -247,7 +247,7 @@ export async function personView(ot: Omnithread, rootId: string, options: { befo
     const closesAt = windowMs && last !== undefined ? last + windowMs : null;
     if (channel !== 'webchat' && !options.sendChannels.includes(channel)) return { channel, open: false, reason: `this desk has no ${channel} account to send with`, closesAt: iso(closesAt) };
     if (windowMs && (!closesAt || closesAt <= now)) {
-      return { channel, open: false, reason: last !== undefined ? `the 24-hour window closed ${iso(closesAt)}` : `the person never wrote on ${channel}`, closesAt: iso(closesAt) };
+      return { channel, open: false, reason: last !== undefined ? `the 24-hour window closed ${iso(closesAt)}` : `the 24-hour window is closed: no message from the person on ${channel} in it`, closesAt: iso(closesAt) };
     }
     return { channel, open: true, reason: windowMs ? `open until ${iso(closesAt)}` : 'open', closesAt: iso(closesAt) };
   });

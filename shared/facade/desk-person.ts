@@ -22,13 +22,30 @@ export interface PersonSnapshot {
   /** Latest activity first. */
   conversations: AssignedConversation[];
   page: TimelinePage;
-  /** Per channel, the newest inbound message or call among the person's latest 200. */
+  /** Per channel, the newest inbound message or call: exact for every channel heard from within the longest reply window. */
   lastInbound: Map<string, number>;
   /** The handoff events of each open conversation, oldest first. */
   openHandoffs: Map<string, TimelineEvent[]>;
 }
 
-export function personSnapshot(ctx: FacadeContext, rootId: string, options: { before?: string; limit: number }): Promise<PersonSnapshot> {
+/**
+ * The newest inbound time per channel, from the first page alone when that is enough to judge every reply
+ * window: the page is the whole history, or it reaches back past the longest window (a channel missing from
+ * it was last heard from before that, so its window is closed either way). Otherwise undefined: read it.
+ */
+function windowsFromPage(page: TimelinePage, now: number, windowMs: number): Map<string, number> | undefined {
+  const oldest = page.events[page.events.length - 1];
+  if (page.nextCursor && oldest && Date.parse(oldest.occurredAt) > now - windowMs) return undefined;
+  const newest = new Map<string, number>();
+  for (const e of page.events) {
+    if (e.direction !== 'inbound' || (e.kind !== 'message' && e.kind !== 'call') || !e.channel) continue;
+    const at = Date.parse(e.occurredAt);
+    if (at > (newest.get(e.channel) ?? -Infinity)) newest.set(e.channel, at);
+  }
+  return newest;
+}
+
+export function personSnapshot(ctx: FacadeContext, rootId: string, options: { before?: string; limit: number; windowMs: number }): Promise<PersonSnapshot> {
   const filter = parseInput(TimelineFilterSchema, { order: 'newest-first', limit: options.limit, ...(options.before ? { cursor: options.before } : {}) }, 'timeline page');
   return ctx.driver.read(async (db) => {
     const contact = await contactView(ctx, db, rootId);
@@ -40,13 +57,14 @@ export function personSnapshot(ctx: FacadeContext, rootId: string, options: { be
     const conversations = rows.map((row) => assignedFromRow(ctx.workspace, row));
     const openIds = conversations.filter((c) => c.status === 'open').map((c) => c.id);
     const digests = await digestsIn(db, ctx.workspace, openIds);
+    const page = await queryTimeline(db, ctx.workspace, contact.id, filter);
     return {
       contact,
       merges: await mergesOfFamily(db, ctx.workspace, ids),
       suggestions: await listSuggestions(db, ctx.workspace, { status: 'open', contactIds: ids, limit: 100 }),
       conversations,
-      page: await queryTimeline(db, ctx.workspace, contact.id, filter),
-      lastInbound: await lastInboundIn(db, ctx.workspace, contact.id, 200),
+      page,
+      lastInbound: (!options.before && windowsFromPage(page, ctx.clock(), options.windowMs)) || (await lastInboundIn(db, ctx.workspace, contact.id, ctx.clock() - options.windowMs)),
       openHandoffs: new Map(openIds.map((id) => [id, digests.get(id)?.handoffEvents ?? []] as const)),
     };
   });

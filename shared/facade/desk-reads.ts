@@ -52,13 +52,16 @@ export async function digestsIn(db: SqlExecutor, workspace: string, conversation
   return digests;
 }
 
-export async function lastInboundIn(db: SqlExecutor, workspace: string, rootId: string, within: number): Promise<Map<string, number>> {
+/**
+ * Per channel, the newest inbound message or call since `since` (the start of the longest reply window):
+ * exact however many messages came in meanwhile, and a range scan of the person's events of that window only.
+ */
+export async function lastInboundIn(db: SqlExecutor, workspace: string, rootId: string, since: number): Promise<Map<string, number>> {
   const rows = await db.all<{ channel: string | null; at: number }>(
-    `SELECT recent.channel, MAX(recent.occurred_at) AS at FROM (
-       SELECT channel, occurred_at FROM events WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND direction = 'inbound' AND kind IN ('message', 'call')
-        ORDER BY occurred_at DESC, seq DESC LIMIT ?) recent
-      GROUP BY recent.channel`,
-    [workspace, workspace, rootId, within],
+    `SELECT channel, MAX(occurred_at) AS at FROM events
+      WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND occurred_at >= ? AND direction = 'inbound' AND kind IN ('message', 'call')
+      GROUP BY channel`,
+    [workspace, workspace, rootId, since],
   );
   return new Map(rows.filter((r) => r.channel !== null).map((r) => [r.channel as string, Number(r.at)] as const));
 }

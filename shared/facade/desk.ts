@@ -413,7 +413,7 @@ export function deskData(ctx: FacadeContext) {
     assignments: (rootId: string) => assignments(ctx, rootId),
     /** The survivor a contact id resolves to (NOT_FOUND when this workspace has no such contact). */
     rootOf: (contactId: string) => ctx.driver.read((db) => rootOf(ctx, db, contactId)),
-    personSnapshot: (rootId: string, options: { before?: string; limit: number }) => personSnapshot(ctx, rootId, options),
+    personSnapshot: (rootId: string, options: { before?: string; limit: number; windowMs: number }) => personSnapshot(ctx, rootId, options),
     changesSince: (since: number, limit: number) => changesSince(ctx, since, limit),
   };
 }

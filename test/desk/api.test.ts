@@ -293,6 +293,26 @@ describeStores('desk API', (ctx) => {
     const waiting = parse(await call(desk, admin, 'GET', 'inbox', undefined, {}, '&queue=waiting'));
     expect((waiting.items as Json[]).map((i) => i.conversationId)).toEqual([notAScore.conversation?.id]);
   });
+  test("WhatsApp's 24-hour window on the person page, also when the WhatsApp message is older than the page of events", async () => {
+    const waDesk = createDesk({ omnithread: async () => ot, reply: { channels: { whatsapp: { accessToken: 't', phoneNumberId: 'pn1' } } }, admin: { agentId: 'ada', password: ADMIN_PASSWORD } });
+    let admin = await signIn(waDesk, 'ada', ADMIN_PASSWORD);
+    const wa = [phone('+447911123456'), scoped('whatsapp_id', 'waba', '447911123456'), email('maya.patel@fastmail.com', 'verified')];
+    await ot.ingest(message(wa, { channel: 'whatsapp', channelAccount: 'pn1', text: 'On WhatsApp now' }));
+    const whatsapp = async () => {
+      const person = parse(await call(waDesk, admin, 'GET', 'person', undefined, {}, `&contactId=${maya}`));
+      return ((person.channels ?? [person]) as Json[]).find((c) => c.channel === 'whatsapp' || c.error);
+    };
+    expect(await whatsapp()).toMatchObject({ open: true, closesAt: new Date(now + 24 * 3600_000).toISOString() });
+    // 310 web chat messages in the next two hours: the WhatsApp message falls off the first page (300 events).
+    for (let i = 0; i < 310; i++) {
+      now += 20_000;
+      await ot.ingest(message([scoped('webchat_visitor', 'shop', 'v-1')], { channel: 'webchat', channelAccount: 'shop', text: `chat ${i}` }));
+    }
+    expect(await whatsapp()).toMatchObject({ open: true });
+    now += 23 * 3600_000;
+    admin = await signIn(waDesk, 'ada', ADMIN_PASSWORD); // a session lasts 12 hours
+    expect(await whatsapp()).toMatchObject({ open: false, reason: expect.stringContaining('24-hour window') });
+  }, 60_000);
 });
 
 test('what counts as a bare CSAT score', () => {
