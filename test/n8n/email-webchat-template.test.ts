@@ -36,7 +36,11 @@ describe('workflows/n8n/email-webchat-continuity.json', () => {
       ['Identity Resolve', TYPES.identity],
       ['Timeline Lookup', TYPES.timeline],
       ['Reply', TYPES.reply],
+      ['Omnithread Desk', TYPES.desk],
     ]);
+    // The agents' desk ships with the template: its own URL, nothing wired to it (it starts no executions).
+    expect(shipped.nodes.find((n) => n.name === 'Omnithread Desk')).toMatchObject({ parameters: { path: 'desk' }, webhookId: expect.any(String) });
+    expect(shipped.connections['Omnithread Desk']).toBeUndefined();
     expect(shipped.nodes.find((n) => n.name === 'Web Chat')).toMatchObject({
       parameters: { channel: 'webchat' },
       webhookId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),

@@ -40,6 +40,7 @@ import { OmnithreadEmailTrigger } from '../../nodes/n8n/OmnithreadEmailTrigger/O
 import { OmnithreadReply } from '../../nodes/n8n/OmnithreadReply/OmnithreadReply.node';
 import { OmnithreadAiRoute } from '../../nodes/n8n/OmnithreadAiRoute/OmnithreadAiRoute.node';
 import { OmnithreadHandoff } from '../../nodes/n8n/OmnithreadHandoff/OmnithreadHandoff.node';
+import { OmnithreadDesk } from '../../nodes/n8n/OmnithreadDesk/OmnithreadDesk.node';
 import { closeAllStores } from '../../shared';
 
 export { n8nUserFolder };
@@ -53,6 +54,7 @@ export const TYPES = {
   reply: `${PACKAGE}.omnithreadReply`,
   aiRoute: `${PACKAGE}.omnithreadAiRoute`,
   handoff: `${PACKAGE}.omnithreadHandoff`,
+  desk: `${PACKAGE}.omnithreadDesk`,
   input: 'test.input',
 } as const;
 export const CREDENTIAL = 'omnithreadStoreApi';
@@ -143,6 +145,7 @@ export const nodeTypeInstances = {
   emailTrigger: new OmnithreadEmailTrigger(),
   aiRoute: new OmnithreadAiRoute(),
   handoff: new OmnithreadHandoff(),
+  desk: new OmnithreadDesk(),
 };
 
 /** Node types a test file adds (nodes not yet in nodeTypeInstances), by full type name. */
@@ -163,6 +166,7 @@ export class TestNodeTypes implements INodeTypes {
     [TYPES.reply]: extraNodeTypes[TYPES.reply] ?? new OmnithreadReply(),
     [TYPES.aiRoute]: nodeTypeInstances.aiRoute,
     [TYPES.handoff]: nodeTypeInstances.handoff,
+    [TYPES.desk]: nodeTypeInstances.desk,
     [TYPES.input]: new TestInput(),
     'n8n-nodes-base.stickyNote': new StickyNote(),
     'n8n-nodes-base.httpRequest': new HttpRequest(),
