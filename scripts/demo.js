@@ -301,6 +301,22 @@ function storyCurls(baseUrl, webhookPath) {
   );
 }
 
+/**
+ * A later message from Maya, whenever you like: its id is made fresh by the shell each time
+ * ($(date +%s%N)), so it is never a redelivery and its answer always shows her timeline as it is now
+ * (after a chat on /shop, with the chat in it).
+ */
+function laterCurl(baseUrl, webhookPath) {
+  const body = JSON.stringify({
+    messageId: 'wc-5521-LATER',
+    channel: 'webchat',
+    account: 'shop.example-store.io',
+    from: { name: 'Maya Lindqvist', email: 'maya.lindqvist@fastmail.fm' },
+    text: 'Any news on order 5521?',
+  }).replace('wc-5521-LATER', `wc-5521-'"$(date +%s%N)"'`);
+  return `# 4. Any time later: a new message from Maya (a fresh id each time you paste it)\ncurl -s ${baseUrl}${webhookPath} -H 'content-type: application/json' \\\n  -d '${body}'`;
+}
+
 function fail(message) {
   console.error(`\n${message}\n`);
   process.exit(1);
@@ -411,10 +427,13 @@ async function main() {
       '',
       storyCurls(base, webhookPath).join('\n\n'),
       '',
-      'Sending a curl again is a redelivery (same messageId): the reply is {"received":1,"recorded":0,"duplicates":1}',
+      'Sending one of these again is a redelivery (same messageId): the reply is {"received":1,"recorded":0,"duplicates":1}',
       'and nothing is recorded twice. To play the story from scratch: npm start -- --reset',
-      `Then open ${base}/shop and chat as Maya: the answer lists the channels of her history (email, voice),`,
-      'and the next curl shows the chat in the same timeline.',
+      `Then open ${base}/shop and chat as Maya: the answer lists the channels of her history (email, voice).`,
+      'This one, pasted after the chat, shows the chat in the same timeline (its message id is new each time):',
+      '',
+      laterCurl(base, webhookPath),
+      '',
       'Open a desk link above to see Maya as an agent does: one person, one timeline, every channel; answer her web chat from there.',
       'The flow is also under Import > Examples > @omnithread/n8n-nodes-omnithread in the editor.',
       '',
@@ -428,4 +447,4 @@ if (require.main === module) {
   main().catch((error) => fail(`The demo could not start: ${error.stack || error.message}`));
 }
 
-module.exports = { demoFlow, storyCurls, shopPage, WEBCHAT, MAYA, DESK, DEMO_AGENTS };
+module.exports = { demoFlow, storyCurls, laterCurl, shopPage, WEBCHAT, MAYA, DESK, DEMO_AGENTS };
