@@ -10,7 +10,7 @@ export class OmnithreadDeskApi implements ICredentialType {
 
 	displayName = 'Omnithread Desk Admin';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:desk.svg', dark: 'file:desk.dark.svg' };
 
 	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#the-desk';
 

@@ -13,7 +13,7 @@ export class OmnithreadImapApi implements ICredentialType {
 
 	displayName = 'Omnithread IMAP API';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:email.svg', dark: 'file:email.dark.svg' };
 
 	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#email';
 

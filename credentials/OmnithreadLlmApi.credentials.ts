@@ -11,9 +11,9 @@ export class OmnithreadLlmApi implements ICredentialType {
 
 	displayName = 'Omnithread LLM API';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:llm.svg', dark: 'file:llm.dark.svg' };
 
-	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#ai-route';
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#ai-route-n8n--omnithread-route-node-red';
 
 	properties: INodeProperties[] = [
 		{

@@ -21,9 +21,9 @@ export class OmnithreadMetaPageApi implements ICredentialType {
 
 	displayName = 'Omnithread Meta Page API';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:channel.svg', dark: 'file:channel.dark.svg' };
 
-	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#messenger-and-instagram';
 
 	properties: INodeProperties[] = n8nProperties(messengerChannel.sendFields).map((property) => ({
 		...property,

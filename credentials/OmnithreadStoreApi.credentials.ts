@@ -13,9 +13,9 @@ export class OmnithreadStoreApi implements ICredentialType {
 
 	displayName = 'Omnithread Store API';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:store.svg', dark: 'file:store.dark.svg' };
 
-	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#stores-and-scaling';
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#store-settings-n8n-credential-omnithread-store-api-node-red-omnithread-store';
 
 	properties: INodeProperties[] = [
 		{

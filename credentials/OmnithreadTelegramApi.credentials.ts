@@ -13,9 +13,9 @@ export class OmnithreadTelegramApi implements ICredentialType {
 
 	displayName = 'Omnithread Telegram API';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:channel.svg', dark: 'file:channel.dark.svg' };
 
-	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#telegram';
 
 	properties: INodeProperties[] = n8nProperties(telegramChannel.sendFields);
 

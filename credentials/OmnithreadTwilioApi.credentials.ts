@@ -14,9 +14,9 @@ export class OmnithreadTwilioApi implements ICredentialType {
 
 	displayName = 'Omnithread Twilio API';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:channel.svg', dark: 'file:channel.dark.svg' };
 
-	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#sms-and-voice-twilio';
 
 	properties: INodeProperties[] = n8nProperties(twilioSmsChannel.sendFields);
 

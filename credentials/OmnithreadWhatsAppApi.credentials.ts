@@ -14,9 +14,9 @@ export class OmnithreadWhatsAppApi implements ICredentialType {
 
 	displayName = 'Omnithread WhatsApp API';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:channel.svg', dark: 'file:channel.dark.svg' };
 
-	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#whatsapp-cloud-api';
 
 	properties: INodeProperties[] = n8nProperties(whatsappChannel.sendFields);
 

@@ -13,9 +13,9 @@ export class OmnithreadXApi implements ICredentialType {
 
 	displayName = 'Omnithread X API';
 
-	icon: Icon = { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' };
+	icon: Icon = { light: 'file:channel.svg', dark: 'file:channel.dark.svg' };
 
-	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#reply';
+	documentationUrl = 'https://github.com/omnithread/n8n-nodes-omnithread#x-direct-messages';
 
 	properties: INodeProperties[] = n8nProperties(xChannel.sendFields);
 

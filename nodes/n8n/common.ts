@@ -157,6 +157,16 @@ export const SEND_CREDENTIALS: Record<string, string> = {
 	email: 'omnithreadSmtpApi',
 };
 
+/** How the node panel labels each send credential (without a label, n8n calls every one of them "Credential"). */
+export const SEND_CREDENTIAL_LABELS: Record<string, string> = {
+	omnithreadWhatsAppApi: 'WhatsApp Sender',
+	omnithreadMetaPageApi: 'Messenger / Instagram Page',
+	omnithreadTelegramApi: 'Telegram Bot',
+	omnithreadTwilioApi: 'Twilio (SMS and Voice)',
+	omnithreadXApi: 'X Account',
+	omnithreadSmtpApi: 'Email Sender (SMTP)',
+};
+
 /**
  * Channels that need no credential: a web chat answer is only recorded on the timeline, where the
  * visitor's widget fetches it from the trigger's feed, so the Reply node can always answer there.

@@ -46,15 +46,27 @@ describe('the package as n8n loads it (after npm run build)', () => {
     expect(loader.known.credentials.omnithreadSmtpApi.supportedNodes?.sort()).toEqual(['omnithreadDesk', 'omnithreadReply']);
     expect(loader.known.credentials.omnithreadImapApi.supportedNodes).toEqual(['omnithreadEmailTrigger']);
     expect(loader.known.credentials.omnithreadLlmApi.supportedNodes).toEqual(['omnithreadAiRoute']);
+    // One icon per node, light and dark (scripts/icons.js), each a file n8n serves from the package.
+    const lightIcons = new Set<string>();
     for (const description of loader.types.nodes) {
-      expect(description.iconUrl).toEqual({
-        light: `icons/${PACKAGE}/dist/nodes/n8n/${description.name[0].toUpperCase()}${description.name.slice(1)}/omnithread.svg`,
-        dark: `icons/${PACKAGE}/dist/nodes/n8n/${description.name[0].toUpperCase()}${description.name.slice(1)}/omnithread.dark.svg`,
+      const dir = `${description.name[0].toUpperCase()}${description.name.slice(1)}`;
+      const icon = description.iconUrl as { light: string; dark: string };
+      expect(icon).toEqual({
+        light: expect.stringMatching(new RegExp(`^icons/${PACKAGE}/dist/nodes/n8n/${dir}/[a-z]+\\.svg$`)),
+        dark: expect.stringMatching(new RegExp(`^icons/${PACKAGE}/dist/nodes/n8n/${dir}/[a-z]+\\.dark\\.svg$`)),
       });
+      for (const url of [icon.light, icon.dark]) expect(existsSync(join(root, url.slice(`icons/${PACKAGE}/`.length)))).toBe(true);
+      expect(readFileSync(join(root, icon.light.slice(`icons/${PACKAGE}/`.length)), 'utf8')).not.toEqual(readFileSync(join(root, icon.dark.slice(`icons/${PACKAGE}/`.length)), 'utf8'));
+      lightIcons.add(readFileSync(join(root, icon.light.slice(`icons/${PACKAGE}/`.length)), 'utf8'));
       expect(description.codex?.categories).toEqual(expect.arrayContaining(['Communication']));
       expect(description.codex?.categories).not.toContain('AI');
     }
-    expect(existsSync(join(root, 'dist', 'credentials', 'omnithread.svg'))).toBe(true);
+    expect(lightIcons.size).toBe(loader.types.nodes.length);
+    for (const credential of loader.types.credentials) {
+      const icon = credential.iconUrl as { light: string; dark: string };
+      expect(icon.light).toMatch(new RegExp(`^icons/${PACKAGE}/dist/credentials/[a-z]+\\.svg$`));
+      for (const url of [icon.light, icon.dark]) expect(existsSync(join(root, url.slice(`icons/${PACKAGE}/`.length)))).toBe(true);
+    }
   });
 });
 
@@ -100,6 +112,18 @@ describe('node descriptions', () => {
         expect(options.map((o) => o.name)).toEqual(options.map((o) => o.name).sort((a, b) => a.localeCompare(b)));
         expect(options.every((o) => o.action && o.description)).toBe(true);
       }
+    }
+  });
+
+  test('names say Omnithread on the canvas; every credential slot has its own label in the node panel', () => {
+    for (const nodeType of Object.values(nodeTypeInstances)) {
+      const { description } = nodeType;
+      expect(description.displayName).toMatch(/^Omnithread /);
+      expect(description.defaults.name).toBe(description.displayName);
+      // Without a displayName n8n labels each of several credentials "Credential".
+      const labels = (description.credentials ?? []).map((c) => c.displayName);
+      expect({ node: description.name, unlabelled: labels.filter((l) => !l) }).toEqual({ node: description.name, unlabelled: [] });
+      expect(new Set(labels).size).toBe(labels.length);
     }
   });
 

@@ -266,7 +266,9 @@ describe.each(CREDENTIALS.map((c) => [c[0].name, ...c] as const))('%s credential
     expect(credential.properties.map((p) => p.name).sort()).toEqual(Object.keys(schema).sort());
     expect(credential.properties.filter((p) => p.typeOptions?.password).map((p) => p.name)).toEqual(module.sendFields!.filter((f) => f.secret).map((f) => f.name));
     expect(credential.name).toMatch(/^omnithread[A-Za-z]+Api$/);
-    expect(credential.icon).toEqual({ light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' });
+    // A plug for the messaging channels, an envelope for email (scripts/icons.js).
+    const glyph = credential.name === 'omnithreadSmtpApi' ? 'email' : 'channel';
+    expect(credential.icon).toEqual({ light: `file:${glyph}.svg`, dark: `file:${glyph}.dark.svg` });
     // The credential's data as n8n stores it is valid send settings.
     expect(module.sendConfigSchema!.safeParse(data).success).toBe(true);
   });

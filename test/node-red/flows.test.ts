@@ -3,11 +3,12 @@
  * `npm start` demo flow, run inside Node-RED 5 and driven over HTTP with the story: the same person on
  * web chat, then email, then the phone line.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { FlowNode, collect, helper, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
 import { startProvider } from '../support/provider-server';
+import { offCanvas, overlaps } from '../support/flow-layout';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const demo = require('../../scripts/demo.js') as { demoFlow(): FlowNode[]; storyCurls(base: string, path: string): string[] };
@@ -123,6 +124,33 @@ describe('the npm start demo flow', () => {
     expect(merged.status).toBe(200);
     const summary = JSON.parse(merged.text);
     expect(summary.timeline.some((line: string) => /\(merge/.test(line))).toBe(true);
+  });
+});
+
+describe('layout in the editor', () => {
+  const EXAMPLES = join(__dirname, '..', '..', 'workflows', 'node-red');
+  const flows: [string, FlowNode[]][] = [
+    ['the npm start demo flow', demo.demoFlow()],
+    ...readdirSync(EXAMPLES)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => [f, JSON.parse(readFileSync(join(EXAMPLES, f), 'utf8')) as FlowNode[]] as [string, FlowNode[]]),
+  ];
+
+  // Boxes as the editor draws them: height 30 (15 per output beyond two), width from the label (see
+  // test/support/flow-layout.ts); at least 10 px between any two nodes of a tab, none off the canvas.
+  test.each(flows)('%s: no two nodes on a tab overlap, and none is off the canvas', (_name, flow) => {
+    expect(overlaps(flow, 10)).toEqual([]);
+    expect(offCanvas(flow)).toEqual([]);
+  });
+
+  test.each(flows)('%s: no comment hard-codes the Node-RED port', (_name, flow) => {
+    for (const node of flow.filter((n) => n.type === 'comment')) expect(`${String(node.name)}\n${String(node.info ?? '')}`).not.toMatch(/:1880\b/);
+  });
+
+  test('the overlap check sees overlapping nodes', () => {
+    const z = 't';
+    expect(overlaps([{ id: 'a', type: 'change', z, name: 'a long label here', x: 200, y: 100, wires: [[]] }, { id: 'b', type: 'change', z, name: 'b', x: 300, y: 110, wires: [[]] }])).toHaveLength(1);
+    expect(overlaps([{ id: 'a', type: 'change', z, name: 'a', x: 100, y: 100, wires: [[]] }, { id: 'b', type: 'change', z: 'other', name: 'b', x: 100, y: 100, wires: [[]] }])).toEqual([]);
   });
 });
 

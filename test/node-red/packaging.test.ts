@@ -72,21 +72,46 @@ describe.each(TYPES)('%s', (type) => {
     if (def.category !== 'config') {
       expect(def.category).toBe('omnithread');
       expect(help).toMatch(/### Outputs/);
-      expect(def.icon).toBe('omnithread.svg');
+      expect(def.icon).toBe(ICONS[type]);
       expect(def.defaults.store).toMatchObject({ type: 'omnithread-store' });
     }
   });
 });
 
-test('the icon is an SVG next to the nodes (copied to dist by the build)', () => {
-  const svg = readFileSync(join(ROOT, 'nodes', 'node-red', 'icons', 'omnithread.svg'), 'utf8');
-  expect(svg).toMatch(/<svg[^>]*width="40"[^>]*height="60"/);
+/** Each node's own icon (drawn by scripts/icons.js, the same designs as the n8n nodes'). */
+const ICONS: Record<string, string> = {
+  'omnithread-in': 'omnithread-trigger.svg',
+  'omnithread-email-in': 'omnithread-email.svg',
+  'omnithread-identity': 'omnithread-identity.svg',
+  'omnithread-timeline': 'omnithread-timeline.svg',
+  'omnithread-reply': 'omnithread-reply.svg',
+  'omnithread-route': 'omnithread-route.svg',
+  'omnithread-handoff': 'omnithread-handoff.svg',
+  'omnithread-desk': 'omnithread-desk.svg',
+  'omnithread-store': 'omnithread-store.svg',
+  'omnithread-channel': 'omnithread-channel.svg',
+  'omnithread-llm': 'omnithread-llm.svg',
+};
+
+test('every node has its own icon: a white 40x60 SVG next to the nodes (copied to dist by the build)', () => {
+  const icons = TYPES.map((type) => editorOf(type).defs[type].icon);
+  expect(icons).toEqual(TYPES.map((type) => ICONS[type]));
+  expect(new Set(icons).size).toBe(TYPES.length);
+  const drawings = new Set<string>();
+  for (const icon of icons) {
+    const svg = readFileSync(join(ROOT, 'nodes', 'node-red', 'icons', icon!), 'utf8');
+    expect(svg).toMatch(/<svg[^>]*width="40"[^>]*height="60"[^>]*viewBox="0 0 40 60"/);
+    // Node-RED's icons are white on the node's colour.
+    expect([...svg.matchAll(/(?:stroke|fill)="(#[0-9a-f]{3,6})"/gi)].map((m) => m[1].toLowerCase()).filter((c) => c !== '#ffffff')).toEqual([]);
+    drawings.add(svg);
+  }
+  expect(drawings.size).toBe(TYPES.length);
   if (existsSync(join(ROOT, 'dist', 'nodes', 'node-red'))) {
     for (const type of TYPES) {
       expect(existsSync(join(ROOT, 'dist', 'nodes', 'node-red', `${type}.js`))).toBe(true);
       expect(existsSync(join(ROOT, 'dist', 'nodes', 'node-red', `${type}.html`))).toBe(true);
+      expect(existsSync(join(ROOT, 'dist', 'nodes', 'node-red', 'icons', ICONS[type]))).toBe(true);
     }
-    expect(existsSync(join(ROOT, 'dist', 'nodes', 'node-red', 'icons', 'omnithread.svg'))).toBe(true);
   }
 });
 

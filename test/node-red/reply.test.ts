@@ -337,7 +337,7 @@ describe.each(['omnithread-channel', 'omnithread-reply'])('%s editor file', (typ
     if (def.category !== 'config') {
       expect(def.category).toBe('omnithread');
       expect(help).toMatch(/### Outputs/);
-      expect(def.icon).toBe('omnithread.svg');
+      expect(def.icon).toBe('omnithread-reply.svg');
       expect(def.defaults.store).toMatchObject({ type: 'omnithread-store' });
     }
   });

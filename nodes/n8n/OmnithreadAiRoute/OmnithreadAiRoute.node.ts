@@ -94,15 +94,15 @@ function routeOptions(context: IExecuteFunctions, options: IDataObject, itemInde
 
 export class OmnithreadAiRoute implements INodeType {
 	description: INodeTypeDescription = {
-		displayName: 'AI Route',
+		displayName: 'Omnithread AI Route',
 		name: 'omnithreadAiRoute',
-		icon: { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' },
+		icon: { light: 'file:route.svg', dark: 'file:route.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: 'AI, human, queue or answer',
 		description:
 			"Classifies a customer message (intent, language, sentiment, urgency, asks for a person) and routes it: to an AI agent, to a human (the one who handled this person before on any channel, else the least loaded qualified one), to a queue, or back with the answer given to the same question before",
-		defaults: { name: 'AI Route' },
+		defaults: { name: 'Omnithread AI Route' },
 		usableAsTool: true,
 		inputs: [
 			NodeConnectionTypes.Main,
@@ -111,8 +111,8 @@ export class OmnithreadAiRoute implements INodeType {
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ROUTE_TARGET_KINDS.map((kind) => OUTPUT_NAMES[kind]),
 		credentials: [
-			{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' },
-			{ name: 'omnithreadLlmApi', required: false },
+			{ name: 'omnithreadStoreApi', displayName: 'Store (Empty: Embedded SQLite)', required: false, testedBy: 'omnithreadStoreApiTest' },
+			{ name: 'omnithreadLlmApi', displayName: 'LLM API (Optional Classifier)', required: false },
 		],
 		properties: [
 			{

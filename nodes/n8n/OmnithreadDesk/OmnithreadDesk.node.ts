@@ -11,7 +11,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { createDesk, type Desk, type DeskHttpResponse } from '../../../shared';
-import { SEND_CREDENTIALS, omnithreadForNode, omnithreadStoreApiTest, sendSettings } from '../common';
+import { SEND_CREDENTIALS, SEND_CREDENTIAL_LABELS, omnithreadForNode, omnithreadStoreApiTest, sendSettings } from '../common';
 
 export const DESK_CREDENTIAL = 'omnithreadDeskApi';
 
@@ -72,7 +72,7 @@ export class OmnithreadDesk implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Omnithread Desk',
 		name: 'omnithreadDesk',
-		icon: { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' },
+		icon: { light: 'file:desk.svg', dark: 'file:desk.dark.svg' },
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{"/" + $parameter["path"]}}',
@@ -82,9 +82,9 @@ export class OmnithreadDesk implements INodeType {
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
-			{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' },
-			{ name: 'omnithreadDeskApi', required: false, testedBy: 'omnithreadDeskApiTest' },
-			...[...new Set(Object.values(SEND_CREDENTIALS))].map((name) => ({ name, required: false })),
+			{ name: 'omnithreadStoreApi', displayName: 'Store (Empty: Embedded SQLite)', required: false, testedBy: 'omnithreadStoreApiTest' },
+			{ name: 'omnithreadDeskApi', displayName: 'Desk Admin', required: false, testedBy: 'omnithreadDeskApiTest' },
+			...[...new Set(Object.values(SEND_CREDENTIALS))].map((name) => ({ name, displayName: SEND_CREDENTIAL_LABELS[name], required: false })),
 		],
 		webhooks: [
 			{ name: 'default', httpMethod: 'GET', responseMode: 'onReceived', path: '={{$parameter["path"]}}', isFullPath: true },

@@ -97,7 +97,7 @@ export class OmnithreadEmailTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Omnithread Email Trigger',
 		name: 'omnithreadEmailTrigger',
-		icon: { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' },
+		icon: { light: 'file:email.svg', dark: 'file:email.dark.svg' },
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{"Mailbox: " + ($parameter["mailbox"] || "INBOX")}}',
@@ -108,8 +108,8 @@ export class OmnithreadEmailTrigger implements INodeType {
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
-			{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' },
-			{ name: 'omnithreadImapApi', required: true, testedBy: 'omnithreadImapApiTest' },
+			{ name: 'omnithreadStoreApi', displayName: 'Store (Empty: Embedded SQLite)', required: false, testedBy: 'omnithreadStoreApiTest' },
+			{ name: 'omnithreadImapApi', displayName: 'Mailbox (IMAP)', required: true, testedBy: 'omnithreadImapApiTest' },
 		],
 		properties: [
 			{

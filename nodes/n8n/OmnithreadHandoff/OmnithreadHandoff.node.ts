@@ -185,19 +185,19 @@ function rosterInput(context: IExecuteFunctions, operation: string, itemIndex: n
 
 export class OmnithreadHandoff implements INodeType {
 	description: INodeTypeDescription = {
-		displayName: 'Handoff',
+		displayName: 'Omnithread Handoff',
 		name: 'omnithreadHandoff',
-		icon: { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' },
+		icon: { light: 'file:handoff.svg', dark: 'file:handoff.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
 		description:
 			'Hands a conversation off to a person or a queue with a packet (transcript, summary, intent, what the bot tried, open channel windows, SLA), tracks the offer through acceptance and resolution, and manages the roster of human and AI agents',
-		defaults: { name: 'Handoff' },
+		defaults: { name: 'Omnithread Handoff' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' }],
+		credentials: [{ name: 'omnithreadStoreApi', displayName: 'Store (Empty: Embedded SQLite)', required: false, testedBy: 'omnithreadStoreApiTest' }],
 		properties: [
 			{
 				displayName: 'Resource',

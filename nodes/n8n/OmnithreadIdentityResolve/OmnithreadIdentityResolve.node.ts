@@ -165,19 +165,19 @@ function identityOperation(context: IExecuteFunctions, itemIndex: number): Ident
 
 export class OmnithreadIdentityResolve implements INodeType {
 	description: INodeTypeDescription = {
-		displayName: 'Identity Resolve',
+		displayName: 'Omnithread Identity Resolve',
 		name: 'omnithreadIdentityResolve',
-		icon: { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' },
+		icon: { light: 'file:identity.svg', dark: 'file:identity.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
 		description:
 			'Recognises a customer across channels: records a message and says who sent it and how they were recognised, finds contacts by email, phone or channel ID, and merges, unmerges, exports or erases them',
-		defaults: { name: 'Identity Resolve' },
+		defaults: { name: 'Omnithread Identity Resolve' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' }],
+		credentials: [{ name: 'omnithreadStoreApi', displayName: 'Store (Empty: Embedded SQLite)', required: false, testedBy: 'omnithreadStoreApiTest' }],
 		properties: [
 			{
 				displayName: 'Resource',

@@ -175,26 +175,26 @@ function replyError(node: INode, error: unknown, itemIndex: number): NodeOperati
 
 export class OmnithreadReply implements INodeType {
 	description: INodeTypeDescription = {
-		displayName: 'Reply',
+		displayName: 'Omnithread Reply',
 		name: 'omnithreadReply',
-		icon: { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' },
+		icon: { light: 'file:reply.svg', dark: 'file:reply.dark.svg' },
 		group: ['output'],
 		version: 1,
 		subtitle: '={{$parameter["channel"]}}',
 		description:
 			"Answers a customer on the channel they wrote on, a chosen one, or the best one still open (WhatsApp, Messenger, Instagram, Telegram, SMS, X, email, web chat): respects 24-hour windows, sends a WhatsApp template or falls back to another channel, and never sends the same answer twice",
-		defaults: { name: 'Reply' },
+		defaults: { name: 'Omnithread Reply' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
-			{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' },
-			{ name: 'omnithreadWhatsAppApi', required: false },
-			{ name: 'omnithreadMetaPageApi', required: false },
-			{ name: 'omnithreadTelegramApi', required: false },
-			{ name: 'omnithreadTwilioApi', required: false },
-			{ name: 'omnithreadXApi', required: false },
-			{ name: 'omnithreadSmtpApi', required: false, testedBy: 'omnithreadSmtpApiTest' },
+			{ name: 'omnithreadStoreApi', displayName: 'Store (Empty: Embedded SQLite)', required: false, testedBy: 'omnithreadStoreApiTest' },
+			{ name: 'omnithreadWhatsAppApi', displayName: 'WhatsApp Sender', required: false },
+			{ name: 'omnithreadMetaPageApi', displayName: 'Messenger / Instagram Page', required: false },
+			{ name: 'omnithreadTelegramApi', displayName: 'Telegram Bot', required: false },
+			{ name: 'omnithreadTwilioApi', displayName: 'Twilio (SMS and Voice)', required: false },
+			{ name: 'omnithreadXApi', displayName: 'X Account', required: false },
+			{ name: 'omnithreadSmtpApi', displayName: 'Email Sender (SMTP)', required: false, testedBy: 'omnithreadSmtpApiTest' },
 		],
 		properties: [
 			{

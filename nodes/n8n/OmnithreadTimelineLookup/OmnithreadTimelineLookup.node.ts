@@ -111,19 +111,19 @@ function timelineOperation(context: IExecuteFunctions, itemIndex: number): Timel
 
 export class OmnithreadTimelineLookup implements INodeType {
 	description: INodeTypeDescription = {
-		displayName: 'Timeline Lookup',
+		displayName: 'Omnithread Timeline Lookup',
 		name: 'omnithreadTimelineLookup',
-		icon: { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' },
+		icon: { light: 'file:timeline.svg', dark: 'file:timeline.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
 		description:
 			"Reads a customer's one timeline across every channel (web chat, email, WhatsApp, phone...), as events, as a whole, or as a transcript for people and AI prompts; appends events of your own to it; and reports continuity metrics",
-		defaults: { name: 'Timeline Lookup' },
+		defaults: { name: 'Omnithread Timeline Lookup' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' }],
+		credentials: [{ name: 'omnithreadStoreApi', displayName: 'Store (Empty: Embedded SQLite)', required: false, testedBy: 'omnithreadStoreApiTest' }],
 		properties: [
 			{
 				displayName: 'Operation',

@@ -171,7 +171,7 @@ export class OmnithreadTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Omnithread Trigger',
 		name: 'omnithreadTrigger',
-		icon: { light: 'file:omnithread.svg', dark: 'file:omnithread.dark.svg' },
+		icon: { light: 'file:trigger.svg', dark: 'file:trigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{"Channel: " + $parameter["channel"]}}',
@@ -180,7 +180,7 @@ export class OmnithreadTrigger implements INodeType {
 		defaults: { name: 'Omnithread Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' }],
+		credentials: [{ name: 'omnithreadStoreApi', displayName: 'Store (Empty: Embedded SQLite)', required: false, testedBy: 'omnithreadStoreApiTest' }],
 		webhooks: [
 			{
 				// Providers' verification handshakes (Meta's hub.challenge, X's CRC) are GETs on the same URL.
