@@ -49,8 +49,9 @@ function demoFlow() {
     z: tab,
     name: 'keep how they were recognised',
     rules: [{ t: 'set', p: 'recognised', pt: 'msg', to: 'payload.identity.explanation', tot: 'msg' }],
-    x: webhook.x + 120,
-    y: webhook.y + 60,
+    // Below the chain, between the two nodes it joins (tidy and apart in the editor: test/node-red/flows.test.ts).
+    x: (webhook.x + identity.x) / 2,
+    y: webhook.y + 70,
     wires: [[identity.id]],
   };
   // A function node rather than a JSONata expression: JSONata allocated about half of all memory per
@@ -79,13 +80,15 @@ function demoFlow() {
     ].join('\n'),
     outputs: 1,
     noerr: 0,
-    x: timeline.x + 120,
-    y: timeline.y + 60,
+    x: (timeline.x + reply.x) / 2,
+    y: timeline.y + 70,
     wires: [[reply.id]],
   };
   // Every request gets an answer: the example's catch node covers the demo's nodes too.
   const catcher = example.find((n) => n.type === 'catch');
   if (catcher && Array.isArray(catcher.scope)) catcher.scope.push(remember.id, summary.id);
+  // The example's error row moves down a row to make room for the two.
+  for (const node of example) if (node.z && typeof node.y === 'number' && node.y > webhook.y) node.y += 70;
   webhook.wires = [[remember.id]];
   timeline.wires = [[summary.id]];
   return [
@@ -167,7 +170,7 @@ function webchatFlow(storeId) {
         `/shop is a pretend shop page whose server signs the user in the widget: userHash = HMAC-SHA256("${WEBCHAT.identitySecret}", email).`,
         'A verified email joins the contact the curl story built, so the answer lists the other channels.',
       ].join('\n'),
-      x: 330,
+      x: 440,
       y: 40,
       wires: [],
     },
@@ -184,7 +187,7 @@ function webchatFlow(storeId) {
       allowedOrigins: '',
       widgetTitle: 'Chat with Example Store',
       widgetGreeting: 'Hi! Ask us anything about your order.',
-      x: 130,
+      x: 100,
       y: 100,
       wires: [[id('keep')]],
     },
@@ -194,11 +197,11 @@ function webchatFlow(storeId) {
       z,
       name: 'remember the message',
       rules: [{ t: 'set', p: 'inReplyTo', pt: 'msg', to: 'payload.event.id', tot: 'msg' }],
-      x: 330,
+      x: 310,
       y: 100,
       wires: [[id('history')]],
     },
-    { id: id('history'), type: 'omnithread-timeline', z, name: 'their history', store: storeId, operation: 'transcript', maxTokens: 1500, x: 520, y: 100, wires: [[id('text')]] },
+    { id: id('history'), type: 'omnithread-timeline', z, name: 'their history', store: storeId, operation: 'transcript', maxTokens: 1500, x: 540, y: 100, wires: [[id('text')]] },
     {
       id: id('text'),
       type: 'change',
@@ -220,7 +223,7 @@ function webchatFlow(storeId) {
           ].join('\n'),
         },
       ],
-      x: 720,
+      x: 780,
       y: 100,
       wires: [[id('reply')]],
     },
@@ -235,7 +238,7 @@ function webchatFlow(storeId) {
       fallback: false,
       authorName: 'Omnithread demo',
       authorType: 'ai',
-      x: 920,
+      x: 1040,
       y: 100,
       wires: [[]],
     },
