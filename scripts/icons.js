@@ -4,7 +4,7 @@
 // and `thread` (the family mark: the thread, its knots and arrows, in the accent colour in n8n).
 //   n8n:      nodes/n8n/<Node>/<file>.svg and .dark.svg (60x60, navy and violet; light strokes on dark)
 //             credentials/<file>.svg and .dark.svg for the credential types
-//   Node-RED: nodes/node-red/icons/omnithread-<file>.svg (40x60, white on the node colour, like core icons)
+//   Node-RED: nodes/node-red/icons/omnithread-<file>.svg (40x60, white on the node colour, like core icons; the glyph fills the middle 36x36)
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -79,11 +79,11 @@ function layer(elements, colour, baseColour) {
   return elements.map((e) => e.replace('fill="@base"', `fill="${baseColour}"`).replace('fill="@"', `fill="${colour}"`)).join('');
 }
 
-/** One glyph as an SVG file for a theme: n8n's 60x60 square or Node-RED's 40x60 (glyph in the middle 30x30). */
+/** One glyph as an SVG file for a theme: n8n's 60x60 square or Node-RED's 40x60 (glyph in the middle 36x36). */
 function svg(name, theme, nodeRed = false) {
   const glyph = GLYPHS[name];
   const colours = THEMES[theme];
-  const [w, h, transform, stroke] = nodeRed ? [40, 60, 'translate(5 15) scale(1.25)', 2] : [60, 60, 'translate(6 6) scale(2)', 2];
+  const [w, h, transform, stroke] = nodeRed ? [40, 60, 'translate(2 12) scale(1.5)', 2] : [60, 60, 'translate(6 6) scale(2)', 2];
   const g = (colour, elements) =>
     `<g fill="none" stroke="${colour}" stroke-width="${stroke}" stroke-linecap="round" stroke-linejoin="round">${layer(elements, colour, colours.base)}</g>`;
   return [

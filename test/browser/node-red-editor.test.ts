@@ -9,7 +9,7 @@
  * Skipped when /usr/bin/chromium is missing, except under CI (process.env.CI), where it fails.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,18 @@ const CHROMIUM = '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
 const ROOT = join(__dirname, '..', '..');
 const EXAMPLES = join(ROOT, 'workflows', 'node-red');
+const OUT = join(ROOT, 'test-output');
+/** The icon each node of ours wears in the palette (scripts/icons.js). */
+const PALETTE_ICONS: Record<string, string> = {
+  'omnithread-in': 'omnithread-trigger.svg',
+  'omnithread-email-in': 'omnithread-email.svg',
+  'omnithread-identity': 'omnithread-identity.svg',
+  'omnithread-timeline': 'omnithread-timeline.svg',
+  'omnithread-route': 'omnithread-route.svg',
+  'omnithread-handoff': 'omnithread-handoff.svg',
+  'omnithread-reply': 'omnithread-reply.svg',
+  'omnithread-desk': 'omnithread-desk.svg',
+};
 
 if (!available && process.env.CI) {
   test('the Node-RED editor in a real browser', () => {
@@ -120,6 +132,93 @@ suite('the Node-RED editor in a real browser (npm start)', () => {
     expect(rows).not.toContain('Bot Token');
   });
 
+  /** Pairs of nodes on a tab whose boxes, as the editor drew them (x, y centre; w, h), overlap. */
+  const drawnOverlaps = async (tab: string): Promise<string[]> => {
+    await page.evaluate((id) => {
+      const red = (globalThis as unknown as { RED: { workspaces: { show(id: string): void }; view: { redraw(full: boolean): void } } }).RED;
+      red.workspaces.show(id);
+      red.view.redraw(true);
+    }, tab);
+    await page.waitForTimeout(300);
+    const boxes = await page.evaluate((id) => {
+      type Drawn = { id: string; type: string; name?: string; x: number; y: number; w?: number; h?: number };
+      const red = (globalThis as unknown as { RED: { nodes: { filterNodes(f: { z: string }): Drawn[] }; utils: { getNodeLabel(n: Drawn, d: string): string } } }).RED;
+      return red.nodes.filterNodes({ z: id }).map((n) => ({ label: red.utils.getNodeLabel(n, n.type), x: n.x, y: n.y, w: n.w ?? 0, h: n.h ?? 0 }));
+    }, tab);
+    expect(boxes.every((b) => b.w >= 100 && b.h >= 30)).toBe(true); // drawn, so measured
+    const out: string[] = [];
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, b] = [boxes[i], boxes[j]];
+        if (Math.abs(a.x - b.x) < (a.w + b.w) / 2 && Math.abs(a.y - b.y) < (a.h + b.h) / 2) out.push(`"${a.label}" and "${b.label}"`);
+      }
+      if (boxes[i].x - boxes[i].w / 2 < 0 || boxes[i].y - boxes[i].h / 2 < 0) out.push(`"${boxes[i].label}" off the canvas`);
+    }
+    return out;
+  };
+
+  test('no two nodes of the demo overlap as the editor draws them, on any tab', async () => {
+    const tabs = await page.evaluate(() => {
+      const red = (globalThis as unknown as { RED: { nodes: { eachWorkspace(f: (w: { id: string }) => void): void } } }).RED;
+      const ids: string[] = [];
+      red.nodes.eachWorkspace((w) => ids.push(w.id));
+      return ids;
+    });
+    expect(tabs.length).toBeGreaterThanOrEqual(3);
+    for (const tab of tabs) expect({ tab, overlaps: await drawnOverlaps(tab) }).toEqual({ tab, overlaps: [] });
+  });
+
+  test('the palette shows every node of ours, each with its own icon (test-output/node-red-palette.png)', async () => {
+    await page.evaluate(() => {
+      const red = (globalThis as unknown as { RED: { palette?: { refresh?(): void } } }).RED;
+      red.palette?.refresh?.();
+    });
+    const search = page.locator('#red-ui-palette-search input');
+    await search.fill('');
+    await search.pressSequentially('omnithread', { delay: 20 });
+    await page.waitForTimeout(600);
+    const shown = await page.$$eval('#red-ui-palette-container-omnithread .red-ui-palette-node', (all) =>
+      all
+        .filter((n) => (n as unknown as { offsetParent: unknown }).offsetParent !== null)
+        .map((n) => ({ type: n.getAttribute('data-palette-type') ?? '', icon: getComputedStyle(n.querySelector('.red-ui-palette-icon') as Element).backgroundImage })),
+    );
+    expect(shown.map((n) => n.type).sort()).toEqual(Object.keys(PALETTE_ICONS).sort());
+    for (const node of shown) {
+      expect({ type: node.type, icon: node.icon }).toEqual({ type: node.type, icon: expect.stringContaining(`/${PALETTE_ICONS[node.type]}`) });
+      const url = /url\("?([^")]+)"?\)/.exec(node.icon)![1];
+      const icon = await fetch(url.startsWith('http') ? url : `${base}/${url.replace(/^\//, '')}`);
+      expect({ type: node.type, status: icon.status, svg: (await icon.text()).startsWith('<svg') }).toEqual({ type: node.type, status: 200, svg: true });
+    }
+    mkdirSync(OUT, { recursive: true });
+    // The filter box, the omnithread category's header and its nodes (in Node-RED 5 the palette is a
+    // section of the left sidebar, so the shot is clipped to those three).
+    await page.locator('#red-ui-palette-container-omnithread').scrollIntoViewIfNeeded();
+    const parts = await Promise.all(['#red-ui-palette-search', '#red-ui-palette-header-omnithread', '#red-ui-palette-container-omnithread'].map((sel) => page.locator(sel).boundingBox()));
+    const boxes = parts.filter((b): b is NonNullable<typeof b> => Boolean(b));
+    const left = Math.max(0, Math.min(...boxes.map((b) => b.x)) - 4);
+    const top = Math.max(0, Math.min(...boxes.map((b) => b.y)) - 4);
+    const clip = { x: left, y: top, width: Math.max(...boxes.map((b) => b.x + b.width)) - left + 4, height: Math.max(...boxes.map((b) => b.y + b.height)) - top + 4 };
+    await page.screenshot({ path: join(OUT, 'node-red-palette.png'), clip });
+    await search.fill('');
+    await search.press('Escape');
+  });
+
+  test('the continuity tab on the canvas (test-output/node-red-canvas.png)', async () => {
+    const example = JSON.parse(readFileSync(join(EXAMPLES, 'continuity-basics.json'), 'utf8')) as { z?: string }[];
+    await page.setViewportSize({ width: 1760, height: 900 });
+    await page.evaluate((id) => {
+      const red = (globalThis as unknown as { RED: { workspaces: { show(id: string): void }; menu: { setSelected(id: string, on: boolean): void }; view: { redraw(full: boolean): void } } }).RED;
+      red.menu.setSelected('menu-item-right-sidebar', false);
+      red.workspaces.show(id);
+      red.view.redraw(true);
+    }, example.find((n) => n.z)!.z!);
+    await page.waitForTimeout(800);
+    mkdirSync(OUT, { recursive: true });
+    await page.screenshot({ path: join(OUT, 'node-red-canvas.png') });
+    await page.evaluate(() => (globalThis as unknown as { RED: { menu: { setSelected(id: string, on: boolean): void } } }).RED.menu.setSelected('menu-item-right-sidebar', true));
+    await page.setViewportSize({ width: 1400, height: 1000 });
+  });
+
   test.each(readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')))('the shipped example %s, deployed and opened in the editor, has every node valid', async (file) => {
     const example = JSON.parse(readFileSync(join(EXAMPLES, file), 'utf8')) as { id: string; type: string; z?: string }[];
     const tabs = [...new Set(example.map((n) => n.z).filter(Boolean))].map((id) => ({ id, type: 'tab', label: file }));
@@ -138,6 +237,7 @@ suite('the Node-RED editor in a real browser (npm start)', () => {
     const nodes = await editorNodes();
     expect(nodes.filter((n) => n.type.startsWith('omnithread-')).length).toBeGreaterThanOrEqual(3);
     expect(nodes.filter((n) => !n.valid)).toEqual([]);
+    for (const tab of tabs) expect({ tab: tab.id, overlaps: await drawnOverlaps(tab.id!) }).toEqual({ tab: tab.id, overlaps: [] });
   });
 
   /** The labels of the visible rows of a node's edit dialog. */
