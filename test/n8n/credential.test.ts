@@ -112,8 +112,14 @@ describe('Omnithread Store credential', () => {
   describe('credential test (testedBy: omnithreadStoreApiTest on every node)', () => {
     test.each(Object.entries(nodeTypeInstances))('%s node declares it and implements it', (_name, nodeType) => {
       // The store credential first; the Email Trigger also needs its IMAP credential (tested in email-trigger.test.ts).
-      expect(nodeType.description.credentials?.[0]).toEqual({ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' });
-      expect(nodeType.description.credentials?.slice(1).map((c) => c.name)).toEqual(_name === 'emailTrigger' ? ['omnithreadImapApi'] : _name === 'aiRoute' ? ['omnithreadLlmApi'] : []);
+      expect(nodeType.description.credentials?.[0]).toMatchObject({ name: 'omnithreadStoreApi', required: false, testedBy: 'omnithreadStoreApiTest' });
+      // The desk replies on every channel it has an account for: the Reply node's send credentials, and its admin.
+      const others: Record<string, string[]> = {
+        emailTrigger: ['omnithreadImapApi'],
+        aiRoute: ['omnithreadLlmApi'],
+        desk: ['omnithreadDeskApi', 'omnithreadWhatsAppApi', 'omnithreadMetaPageApi', 'omnithreadTelegramApi', 'omnithreadTwilioApi', 'omnithreadXApi', 'omnithreadSmtpApi'],
+      };
+      expect(nodeType.description.credentials?.slice(1).map((c) => c.name)).toEqual(others[_name] ?? []);
       expect(typeof nodeType.methods?.credentialTest?.omnithreadStoreApiTest).toBe('function');
     });
 
