@@ -4,7 +4,15 @@
 // signed-in email), emails the next day, then texts from their phone: one contact, one timeline.
 // Run it twice: the second run is all redeliveries, recognised and not recorded again.
 const path = require('node:path');
-const { openStore, createOmnithread } = require(path.join(__dirname, '..', 'dist', 'shared'));
+const dist = path.join(__dirname, '..', 'dist', 'shared');
+// The story uses the embedded SQLite store (node:sqlite): on an older Node say so, instead of a stack trace.
+const { nodeVersionSupported, nodeRequirementMessage } = require(path.join(dist, 'runtime-check'));
+if (!nodeVersionSupported()) {
+  console.error(`${nodeRequirementMessage()}: this story uses the embedded SQLite store (Node's built-in node:sqlite).`);
+  console.error('Run it with the Node 24 this repository installs: npm run story');
+  process.exit(1);
+}
+const { openStore, createOmnithread } = require(dist);
 
 const DAY = 24 * 3600 * 1000;
 
@@ -89,6 +97,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(error);
+  console.error(error && error.name === 'OmnithreadError' ? `${error.message} (${error.code})` : error);
   process.exit(1);
 });

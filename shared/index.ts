@@ -2,7 +2,13 @@
  * Omnithread's core: one identity, one timeline and one conversation per person across every channel.
  * Engine-agnostic: the n8n and Node-RED nodes are thin adapters over this module.
  */
+import { checkNodeVersionAtLoad } from './runtime-check';
+
+// Omnithread's Node.js requirement, checked once when any n8n or Node-RED node file loads the core.
+checkNodeVersionAtLoad();
+
 export * from './model';
+export { NODE_REQUIREMENT, nodeVersionSupported, nodeRequirementMessage } from './runtime-check';
 export * from './errors';
 export { newId } from './ids';
 export { openStore, StoreConfigSchema, MIGRATIONS, migrate } from './store';

@@ -27,6 +27,29 @@ function record(name, problems) {
   console.log(`${problems.length ? 'FAIL' : 'ok  '} ${name}${problems.length ? `\n     ${problems.join('\n     ')}` : ''}`);
 }
 
+/**
+ * `npm install <tgz>` in dir, exactly as the README says, then what it installed: n8n provides
+ * n8n-workflow, so the install must not pull it (it is an optional peer dependency: npm 7+ leaves it
+ * out) nor its tree (229 packages with native builds when it was a plain peer); the package's own
+ * runtime dependencies are plain JavaScript, about a hundred packages.
+ */
+const MAX_INSTALLED_PACKAGES = 130;
+function installAsDocumented(engine, dir, tgz) {
+  const started = Date.now();
+  run('npm', ['install', tgz], { cwd: dir });
+  const lock = JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', '.package-lock.json'), 'utf8'));
+  const installed = Object.keys(lock.packages).filter((p) => p.startsWith('node_modules/'));
+  const problems = [];
+  if (installed.some((p) => /(^|\/)node_modules\/n8n-workflow$/.test(p)) || fs.existsSync(path.join(dir, 'node_modules', 'n8n-workflow'))) {
+    problems.push('node_modules/n8n-workflow was installed (n8n provides it; the peer dependency must stay optional)');
+  }
+  const native = installed.filter((p) => /(^|\/)(isolated-vm|ssh2|cpu-features)$/.test(p));
+  if (native.length) problems.push(`native packages installed: ${native.join(', ')}`);
+  if (installed.length > MAX_INSTALLED_PACKAGES) problems.push(`${installed.length} packages installed (at most ${MAX_INSTALLED_PACKAGES} expected)`);
+  record(`${engine}: npm install <tgz> as documented: ${installed.length} packages in ${((Date.now() - started) / 1000).toFixed(0)} s, n8n-workflow not installed`, problems);
+  return installed.length;
+}
+
 /** n8n from the npm registry, once: about 3 minutes and 2.8 GB, then reused from the cache. */
 function ensureN8n() {
   const dir = path.join(cacheRoot, `n8n-${N8N_VERSION}`);
@@ -48,9 +71,9 @@ async function n8nE2e(tgz, logDir) {
   const bin = ensureN8n();
   const userFolder = tempDir('n8n');
   const nodesDir = path.join(userFolder, '.n8n', 'nodes');
+  // The README's commands: mkdir -p ~/.n8n/nodes && cd ~/.n8n/nodes && npm install <tgz>
   fs.mkdirSync(nodesDir, { recursive: true });
-  fs.writeFileSync(path.join(nodesDir, 'package.json'), JSON.stringify({ name: 'installed-nodes', private: true }));
-  run('npm', ['install', '--no-audit', '--no-fund', tgz], { cwd: nodesDir });
+  installAsDocumented('n8n', nodesDir, tgz);
 
   const template = JSON.parse(fs.readFileSync(path.join(root, 'workflows', 'n8n', 'continuity-basics.json'), 'utf8'));
   const trigger = template.nodes.find((n) => n.type === '@omnithread/n8n-nodes-omnithread.omnithreadTrigger');
@@ -160,8 +183,10 @@ async function n8nE2e(tgz, logDir) {
 
 async function nodeRedE2e(tgz, logDir) {
   const userDir = tempDir('node-red');
-  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
-  run('npm', ['install', '--no-audit', '--no-fund', tgz], { cwd: userDir });
+  // A Node-RED user dir as Node-RED leaves it (it writes this package.json on first start), then the
+  // README's command: cd ~/.node-red && npm install <tgz>
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', description: 'A Node-RED Project', version: '0.0.1', private: true }));
+  installAsDocumented('node-red', userDir, tgz);
   // The flow users get from Import > Examples: the file the package ships in examples/.
   const shipped = path.join(userDir, 'node_modules', '@omnithread', 'n8n-nodes-omnithread', 'examples', 'continuity-basics.json');
   const flow = JSON.parse(fs.readFileSync(shipped, 'utf8'));

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { OmnithreadError, isOmnithreadError } from '../errors';
+import { loadNodeSqlite } from '../runtime-check';
 import { PurgeOutcome, Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction } from './driver';
 
 export interface SqliteDriverOptions {
@@ -75,6 +76,9 @@ export class SqliteDriver implements SqlDriver {
   private purgeRetry?: NodeJS.Timeout;
 
   constructor(options: SqliteDriverOptions) {
+    // node:sqlite is loaded here, when a SQLite store is opened, not when the package loads: on a Node.js
+    // older than 22.13 the nodes still load for PostgreSQL stores, and this says what to do.
+    const { DatabaseSync } = loadNodeSqlite();
     try {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
       this.busyTimeoutMs = options.busyTimeoutMs;
