@@ -180,7 +180,11 @@ suite('the Node-RED editor in a real browser (npm start)', () => {
     const shown = await page.$$eval('#red-ui-palette-container-omnithread .red-ui-palette-node', (all) =>
       all
         .filter((n) => (n as unknown as { offsetParent: unknown }).offsetParent !== null)
-        .map((n) => ({ type: n.getAttribute('data-palette-type') ?? '', icon: getComputedStyle(n.querySelector('.red-ui-palette-icon') as Element).backgroundImage })),
+        .map((n) => {
+          // Runs in the page: the DOM's getComputedStyle, typed here without the DOM library.
+          const style = (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundImage: string } }).getComputedStyle(n.querySelector('.red-ui-palette-icon'));
+          return { type: n.getAttribute('data-palette-type') ?? '', icon: style.backgroundImage };
+        }),
     );
     expect(shown.map((n) => n.type).sort()).toEqual(Object.keys(PALETTE_ICONS).sort());
     for (const node of shown) {

@@ -111,7 +111,7 @@ describe('AI Route node', () => {
     expect(description.outputNames).toEqual(['AI', 'Human', 'Queue', 'Answer']);
     expect(description.outputs).toHaveLength(4);
     expect(description.inputs).toEqual([NodeConnectionTypes.Main, expect.objectContaining({ type: NodeConnectionTypes.AiLanguageModel, required: false, maxConnections: 1 })]);
-    expect(description.credentials).toEqual(expect.arrayContaining([{ name: 'omnithreadLlmApi', required: false }]));
+    expect(description.credentials).toEqual(expect.arrayContaining([{ name: 'omnithreadLlmApi', displayName: 'LLM API (Optional Classifier)', required: false }]));
     expect(description.usableAsTool).toBe(true);
   });
 
