@@ -30,7 +30,7 @@ function runCode(jsCode: string, json: unknown): { json: Record<string, any> }[]
 }
 
 describe('workflows/n8n/daily-continuity-report.json', () => {
-  test('Schedule Trigger (days, 07:00) -> Get Metrics (yesterday, UTC) -> Code -> Send Email; n8n 2.40 types, importable as is', () => {
+  test('Schedule Triggers (days 07:00, Mondays 07:00) -> Get Metrics (yesterday / last 7 days, UTC) -> Code -> Send Email; n8n 2.40 types, importable as is', () => {
     expect(shipped.id).toBe('OmniDailyReport1');
     expect(typeProblems(shipped)).toEqual([]);
     expect(unknownParameters(shipped)).toEqual([]);
@@ -41,9 +41,13 @@ describe('workflows/n8n/daily-continuity-report.json', () => {
     expect(byName('Format Report')).toMatchObject({ type: 'n8n-nodes-base.code', typeVersion: 2 });
     expect(byName('Send Email')).toMatchObject({ type: 'n8n-nodes-base.emailSend', typeVersion: 2.1, parameters: { subject: '={{ $json.subject }}', emailFormat: 'text', text: '={{ $json.text }}' } });
     expect(byName('Send Email').credentials).toBeUndefined();
+    expect(byName('Every Monday')).toMatchObject({ type: 'n8n-nodes-base.scheduleTrigger', typeVersion: 1.2, parameters: { rule: { interval: [{ field: 'weeks', triggerAtDay: [1], triggerAtHour: 7 }] } } });
+    expect(byName("Last Week's Metrics")).toMatchObject({ type: TYPES.timeline, parameters: { operation: 'getMetrics', bucket: 'day' } });
     expect(Object.fromEntries(Object.entries(shipped.connections).map(([from, c]) => [from, c.main[0]!.map((t) => t.node)]))).toEqual({
       'Every Morning': ["Yesterday's Metrics"],
+      'Every Monday': ["Last Week's Metrics"],
       "Yesterday's Metrics": ['Format Report'],
+      "Last Week's Metrics": ['Format Report'],
       'Format Report': ['Send Email'],
     });
   });
@@ -89,5 +93,14 @@ describe('workflows/n8n/daily-continuity-report.json', () => {
     expect(lines).toContain('  webchat: 1 conversation, first response 30 min');
     expect(lines).toContain('  email: 1 conversation, first response n/a');
     expect(out.json.totals).toEqual(report.totals);
+
+    // Every Monday: the same two conversations in the last seven days, one series entry per day.
+    const weeklyNode = byName("Last Week's Metrics") as INode;
+    const weekly = await runWorkflow({ nodes: [node('Every Monday', TYPES.input), weeklyNode], connections: { 'Every Monday': { main: [[{ node: weeklyNode.name, type: 'main', index: 0 }]] } } }, 'Every Monday', [{ json: {} }], { mode: 'trigger' });
+    const week = weekly.output(weeklyNode.name)[0].json as Record<string, any>;
+    expect(week.query).toEqual({ from: new Date(today.getTime() - 7 * DAY).toISOString(), to: today.toISOString(), bucket: 'day' });
+    expect(week.series).toHaveLength(7);
+    const [weekOut] = runCode(String(byName('Format Report').parameters.jsCode), week);
+    expect(weekOut.json.subject).toBe(`Continuity report ${new Date(today.getTime() - 7 * DAY).toISOString().slice(0, 10)} to ${day}: 2 conversations, first response 30 min`);
   });
 });

@@ -44,18 +44,23 @@ const storeId = () => example.find((n) => n.type === 'omnithread-store')!.id;
 const omnithreadOf = (): Promise<Omnithread> => (helper.getNode(storeId()) as unknown as { omnithread: Promise<Omnithread> }).omnithread;
 
 describe('workflows/node-red/daily-continuity-report.json', () => {
-  test('an editor export: inject daily at 07:00 -> period -> omnithread timeline (metrics) -> format -> debug, with a catch', () => {
+  test('an editor export: inject daily at 07:00 (and Mondays) -> period -> omnithread timeline (metrics) -> format -> debug, with a catch', () => {
     expect(example[0].type).toBe('comment');
     const core = ['comment', 'inject', 'function', 'debug', 'catch'];
     for (const node of example) expect(node.type.startsWith('omnithread-') || core.includes(node.type)).toBe(true);
     expect(byName('every morning')).toMatchObject({ type: 'inject', crontab: '00 07 * * *', repeat: '', once: false });
-    const metrics = example.find((n) => n.type === 'omnithread-timeline')!;
+    expect(byName('every Monday')).toMatchObject({ type: 'inject', crontab: '00 07 * * 1', repeat: '', once: false });
+    const [metrics, weekly] = example.filter((n) => n.type === 'omnithread-timeline');
     expect(metrics).toMatchObject({ operation: 'metrics', store: storeId() });
+    expect(weekly).toMatchObject({ operation: 'metrics', store: storeId() });
+    expect((byName('every Monday').wires as string[][])[0]).toEqual([byName('last week (UTC)').id]);
+    expect((byName('last week (UTC)').wires as string[][])[0]).toEqual([weekly.id]);
+    expect((weekly.wires as string[][])[0]).toEqual([byName('format report').id]);
     expect((byName('every morning').wires as string[][])[0]).toEqual([byName('yesterday (UTC)').id]);
     expect((byName('yesterday (UTC)').wires as string[][])[0]).toEqual([metrics.id]);
     expect((metrics.wires as string[][])[0]).toEqual([byName('format report').id]);
     expect((byName('format report').wires as string[][])[0]).toEqual([byName('report').id]);
-    expect(byName('report errors').scope).toEqual([byName('yesterday (UTC)').id, metrics.id, byName('format report').id]);
+    expect(byName('report errors').scope).toEqual([byName('yesterday (UTC)').id, metrics.id, byName('format report').id, byName('last week (UTC)').id, weekly.id]);
     expect(example.find((n) => n.type === 'omnithread-store')).toMatchObject({ storeType: 'sqlite', sqlitePath: '' });
     expect(new Set(example.map((n) => n.id)).size).toBe(example.length);
   });
@@ -96,6 +101,26 @@ describe('workflows/node-red/daily-continuity-report.json', () => {
     expect(lines).toContain('Handled by AI: 0% (0 AI, 1 human)');
     expect(lines).toContain('  webchat: 1 conversation, first response 40 min');
     expect(lines).toContain('  sam: 1 conversation, 0 resolved, first response 40 min');
+  });
+
+  test('every Monday: the last seven days, one entry per day', async () => {
+    await load();
+    const ot = await omnithreadOf();
+    const today = new Date();
+    today.setUTCHours(0, 0, 0, 0);
+    const email = (value: string) => ({ kind: 'email', value, trust: 'verified' }) as const;
+    for (const [n, daysAgo] of [[1, 6], [2, 3], [3, 1]]) {
+      await ot.ingest({ channel: 'email', providerMessageId: `weekly-${n}`, sentAt: today.getTime() - daysAgo * DAY + 10 * 3_600_000, from: { handles: [email(`weekly-${n}@example.com`)] }, text: `question ${n}` });
+    }
+    await ot.ingest({ channel: 'email', providerMessageId: 'weekly-old', sentAt: today.getTime() - 8 * DAY, from: { handles: [email('old-weekly@example.com')] }, text: 'too old' });
+    const out = collect('out');
+    helper.getNode(byName('every Monday').id).receive({});
+    const [msg] = await out.next(1, 10_000);
+    const from = new Date(today.getTime() - 7 * DAY).toISOString();
+    expect(msg.report.query).toEqual({ from, to: today.toISOString(), bucket: 'day' });
+    expect(msg.report.series).toHaveLength(7);
+    expect(msg.topic).toBe(`Continuity report ${from.slice(0, 10)} to ${new Date(today.getTime() - DAY).toISOString().slice(0, 10)}: 3 conversations, first response n/a`);
+    expect(String(msg.payload)).toContain('  email: 3 conversations, first response n/a');
   });
 
   test('an empty day still reports (no figures, no error)', async () => {
