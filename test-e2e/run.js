@@ -145,6 +145,9 @@ async function n8nE2e(tgz, logDir) {
     N8N_TEMPLATES_ENABLED: 'false',
     N8N_PERSONALIZATION_ENABLED: 'false',
     N8N_RUNNERS_ENABLED: 'false',
+    // n8n starts its task broker even with runners off, on 5679 by default: another n8n on this machine
+    // (a second run, a developer's) would make this one exit at start. A free port of its own instead.
+    N8N_RUNNERS_BROKER_PORT: String(await freePort()),
     N8N_SECURE_COOKIE: 'false',
     N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
     N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
