@@ -83,21 +83,28 @@ export class SqliteDriver implements SqlDriver {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
       this.busyTimeoutMs = options.busyTimeoutMs;
       this.db = new DatabaseSync(options.path, { timeout: BLOCKING_WAIT_MS });
-      // Opening may wait on another process (one migrating a new file holds the write lock for a while):
-      // here, once per process at start-up, it waits the whole busy timeout; afterwards lock waits are
-      // short and asynchronous (see whenFree), so the event loop never blocks on them.
-      this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`);
+      // Lock waits are short and synchronous here (node:sqlite blocks the event loop while SQLite waits);
+      // the driver waits between tries asynchronously (see whenFree), so opening never freezes the process
+      // while another one holds the write lock.
+      this.db.exec(`PRAGMA busy_timeout = ${BLOCKING_WAIT_MS}`);
       // Setting WAL needs a moment of exclusive access. When several processes open a new file at once,
       // SQLite can answer BUSY at once, without waiting on the busy timeout (a lock upgrade that could
-      // deadlock): each statement of the opening is retried a few times, a few milliseconds apart.
+      // deadlock): the switch is retried a few times, a few milliseconds apart. On a file already in WAL
+      // mode it takes no lock.
       openRetrying(() => this.db.exec('PRAGMA journal_mode = WAL'));
-      openRetrying(() => this.db.exec('PRAGMA synchronous = NORMAL'));
-      openRetrying(() => this.db.exec('PRAGMA foreign_keys = ON'));
+      // Connection settings: no lock needed.
+      this.db.exec('PRAGMA synchronous = NORMAL');
+      this.db.exec('PRAGMA foreign_keys = ON');
       // Erased data must not linger in free pages: overwrite deleted content with zeros.
-      openRetrying(() => this.db.exec('PRAGMA secure_delete = ON'));
-      // Lets SQLite gather the statistics its planner needs, cheaply, as the SQLite docs advise at open.
-      openRetrying(() => this.db.exec('PRAGMA optimize = 0x10002'));
-      this.db.exec(`PRAGMA busy_timeout = ${BLOCKING_WAIT_MS}`);
+      this.db.exec('PRAGMA secure_delete = ON');
+      // Lets SQLite gather the statistics its planner needs, cheaply, as the SQLite docs advise at open. It
+      // may write (ANALYZE), so it needs the write lock: when another process holds it (one migrating a new
+      // file, a long write), it is skipped this time rather than waited for; it is only an optimisation.
+      try {
+        this.db.exec('PRAGMA optimize = 0x10002');
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+      }
     } catch (error) {
       throw new OmnithreadError('STORE_UNAVAILABLE', `Could not open the SQLite store at ${options.path}: ${(error as Error).message}`, { cause: error });
     }
