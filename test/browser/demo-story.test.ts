@@ -7,17 +7,14 @@
  * "any time later" curl, and the desk link the banner prints. Every request must be answered.
  * Skipped when /usr/bin/chromium is missing, except under CI, where it fails.
  */
-import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
+import { DemoProcess, startDemo } from '../support/demo-process';
 
 const CHROMIUM = '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
-const ROOT = join(__dirname, '..', '..');
 const run = promisify(execFile);
 
 if (!available && process.env.CI) {
@@ -27,16 +24,6 @@ if (!available && process.env.CI) {
 }
 const suite = available ? describe : describe.skip;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The commands of the banner: each `curl` line with its continuation lines, under the `# N. title` above it. */
 function printedCurls(banner: string): { title: string; command: string }[] {
@@ -63,40 +50,22 @@ const channelsOf = (summary: Record<string, unknown>): string[] =>
   (summary.timeline as string[]).map((line) => line.split(/\s+/)).filter((t) => !t[3]?.startsWith('(')).map((t) => t[2]);
 
 suite('npm start, played as printed', () => {
-  let demo: ChildProcess;
-  let dir: string;
+  let demo: DemoProcess;
   let base: string;
   let browser: Browser;
   let banner = '';
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'omnithread-demo-story-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    demo = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.js'), '--reset'], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port), OMNITHREAD_DEMO_DIR: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    demo.stdout!.on('data', (d) => (banner += String(d)));
-    demo.stderr!.on('data', (d) => (banner += String(d)));
-    const deadline = Date.now() + 40_000;
-    while (!banner.includes('Ctrl+C stops.')) {
-      if (demo.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${banner}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    demo = await startDemo();
+    base = demo.base;
+    banner = demo.output();
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
   }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (demo && demo.exitCode === null) {
-      const exited = new Promise((r) => demo.once('exit', r));
-      demo.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await demo?.stop();
   });
 
   async function chat(page: Page, url: string, text: string, answer: RegExp): Promise<string> {

@@ -8,12 +8,10 @@
  * refuses `undefined` marked whole shipped flows as invalid, which no runtime test could see.
  * Skipped when /usr/bin/chromium is missing, except under CI (process.env.CI), where it fails.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { DemoProcess, startDemo } from '../support/demo-process';
 
 const CHROMIUM = '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
@@ -39,16 +37,6 @@ if (!available && process.env.CI) {
 }
 const suite = available ? describe : describe.skip;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface EditorNode {
   id: string;
@@ -59,29 +47,14 @@ interface EditorNode {
 }
 
 suite('the Node-RED editor in a real browser (npm start)', () => {
-  let demo: ChildProcess;
-  let dir: string;
+  let demo: DemoProcess;
   let base: string;
   let browser: Browser;
   let page: Page;
-  let output = '';
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'omnithread-editor-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    demo = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.js'), '--reset'], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port), OMNITHREAD_DEMO_DIR: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    demo.stdout!.on('data', (d) => (output += String(d)));
-    demo.stderr!.on('data', (d) => (output += String(d)));
-    const deadline = Date.now() + 40_000;
-    while (!output.includes('Omnithread on Node-RED 5 is running')) {
-      if (demo.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    demo = await startDemo('Omnithread on Node-RED 5 is running');
+    base = demo.base;
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -94,12 +67,7 @@ suite('the Node-RED editor in a real browser (npm start)', () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (demo && demo.exitCode === null) {
-      const exited = new Promise((r) => demo.once('exit', r));
-      demo.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await demo?.stop();
   });
 
   /** Every node the editor holds, with its validity as the editor computes it (the red triangle). */
