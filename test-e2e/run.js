@@ -8,12 +8,15 @@
 //    into a fresh user dir, deploy the shipped example flow, post the story, check the answer.
 // 4. In both: the email and web chat template with a real Dovecot, a real SMTP server and Debian's Chromium
 //    on the widget the trigger serves (test-e2e/email-webchat.js).
+// 5. n8n's editor in Chromium as its owner: the node creator and a template canvas, screenshots in
+//    test-output/ (test-e2e/n8n-screens.js); the other templates imported and published.
 // Prints one line per check and `e2e: N passed, N failed`; exits non-zero on any failure.
 const fs = require('node:fs');
 const path = require('node:path');
 const { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir, fakeWhatsApp, whatsappDelivery, until } = require('./lib');
 const { startMailServers, emailWebchatStory } = require('./email-webchat');
 const { deskCheck, DESK_ADMIN } = require('./desk');
+const { n8nScreens } = require('./n8n-screens');
 
 const N8N_VERSION = '2.40.7';
 const cacheRoot = process.env.OMNITHREAD_E2E_CACHE || path.join(require('node:os').homedir(), '.cache', 'omnithread-e2e');
@@ -104,10 +107,14 @@ async function n8nE2e(tgz, logDir) {
   const routing = JSON.parse(fs.readFileSync(path.join(root, 'workflows', 'n8n', 'ai-routing.json'), 'utf8'));
   for (const n of routing.nodes) if (n.type === 'n8n-nodes-base.httpRequest') n.parameters = { ...n.parameters, url: `${helpdesk.base}/handoff` };
   const routingTrigger = routing.nodes.find((n) => n.type === '@omnithread/n8n-nodes-omnithread.omnithreadTrigger');
+  // The AI agent bot, Slack handoff and daily report templates, published as imported (n8n asks for their
+  // OpenAI, Slack and SMTP credentials only when they run); the Telegram trigger with a bot id, as above.
+  const newer = ['ai-agent-bot', 'slack-handoff', 'daily-continuity-report'].map((f) => JSON.parse(fs.readFileSync(path.join(root, 'workflows', 'n8n', `${f}.json`), 'utf8')));
+  for (const n of newer[0].nodes) if (n.name === 'Telegram') n.parameters = { ...n.parameters, botId: '123456789', secretToken: 'e2e-telegram-secret' };
   // The roster, imported by the admin into the store n8n will use (its default SQLite file).
   await seedRoster(path.join(userFolder, '.n8n', 'omnithread', 'omnithread.db'));
   const workflowFile = path.join(userFolder, 'workflow.json');
-  fs.writeFileSync(workflowFile, JSON.stringify([template, messaging, emailWebchat, routing]));
+  fs.writeFileSync(workflowFile, JSON.stringify([template, messaging, emailWebchat, routing, ...newer]));
   const fake = await fakeWhatsApp();
   const mail = await startMailServers();
   const credentialsFile = path.join(userFolder, 'credentials.json');
@@ -162,11 +169,14 @@ async function n8nE2e(tgz, logDir) {
   run(node, [bin, 'publish:workflow', `--id=${messaging.id}`], { env, cwd: userFolder });
   run(node, [bin, 'publish:workflow', `--id=${emailWebchat.id}`], { env, cwd: userFolder });
   run(node, [bin, 'publish:workflow', `--id=${routing.id}`], { env, cwd: userFolder });
+  for (const w of newer) run(node, [bin, 'publish:workflow', `--id=${w.id}`], { env, cwd: userFolder });
 
   const n8n = start(node, [bin, 'start'], { env, cwd: userFolder, logDir, name: 'n8n' });
   try {
     await waitForHttp(`http://127.0.0.1:${port}/healthz/readiness`, n8n, 180000);
     const url = `http://127.0.0.1:${port}/webhook/${trigger.webhookId}/${webhookPath}`;
+    const hook = (w, name) => `http://127.0.0.1:${port}/webhook/${w.nodes.find((n) => n.name === name).webhookId}/webhook`;
+    await n8nScreens({ base: `http://127.0.0.1:${port}`, record, canvasId: emailWebchat.id, imported: newer, published: newer.map((w) => w.id), webhooks: { [newer[0].id]: [hook(newer[0], 'Telegram')], [newer[1].id]: [hook(newer[1], 'WhatsApp')] } });
     log(`n8n is up; posting the story to ${url}`);
     await storyChecks('n8n', url, n8n);
     await hostileInputChecks('n8n', url);
