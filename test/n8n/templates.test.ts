@@ -105,3 +105,19 @@ describe('pinned sample data', () => {
     );
   });
 });
+
+test("no template's sticky note covers one of its nodes on the canvas (a node is about 100 x 100 at its position)", () => {
+  for (const file of readdirSync(join(__dirname, '..', '..', 'workflows', 'n8n')).filter((f) => f.endsWith('.json'))) {
+    const workflow = JSON.parse(readFileSync(join(__dirname, '..', '..', 'workflows', 'n8n', file), 'utf8')) as { nodes: { name: string; type: string; position: [number, number]; parameters: { width?: number; height?: number } }[] };
+    const stickies = workflow.nodes.filter((n) => n.type === 'n8n-nodes-base.stickyNote');
+    for (const sticky of stickies) {
+      const [x, y] = sticky.position;
+      const [w, h] = [sticky.parameters.width ?? 240, sticky.parameters.height ?? 160];
+      const covered = workflow.nodes
+        .filter((n) => n.type !== 'n8n-nodes-base.stickyNote')
+        .filter((n) => n.position[0] + 100 > x && n.position[0] < x + w && n.position[1] + 100 > y && n.position[1] < y + h)
+        .map((n) => n.name);
+      expect({ file, sticky: sticky.name, covered }).toEqual({ file, sticky: sticky.name, covered: [] });
+    }
+  }
+});
