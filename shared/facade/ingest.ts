@@ -47,6 +47,17 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
   const occurredAt = toMs(message.sentAt ?? message.receivedAt, now);
   const dedupeKey = digest('in', message.channel, message.channelAccount, message.providerMessageId);
 
+  // A message recorded before (a provider's redelivery, or the trigger's message handed to Identity Resolve
+  // in the same flow) is answered from a read: no write transaction, no lock. The log of deliveries only
+  // grows, so what a read finds there stays true; an edit still goes through the write below.
+  if (message.editedAt === undefined) {
+    const known = await ctx.driver.read(async (db) => {
+      const seen = await delivery(ctx, db, dedupeKey);
+      return seen ? duplicateResult(ctx, db, seen.event_id) : undefined;
+    });
+    if (known) return { ...known, message };
+  }
+
   return ctx.driver.transaction(async (tx) => {
     await lockFor(ctx, tx, 'shared', [`delivery:${dedupeKey}`, ...customers.handles.map((h) => `handle:${handleKey(h)}`)]);
     const seen = await delivery(ctx, tx, dedupeKey);
