@@ -242,6 +242,9 @@ export const SYSTEM_EVENT_KINDS = [
   'conversation_closed',
   'conversation_reopened',
 ] as const;
+/** The events of a handoff's life (routing/handoff.ts folds them into its state; the desk reads them by kind). */
+export const HANDOFF_EVENT_KINDS = ['handoff', 'handoff_offered', 'handoff_expired', 'handoff_accepted', 'handoff_released', 'handoff_resolved'] as const;
+
 /** Kinds a caller may append, besides any custom kind of their own (order_placed, csat...). */
 export const APPENDABLE_EVENT_KINDS = ['note', 'assignment', 'handoff', 'status_change'] as const;
 

@@ -135,7 +135,7 @@ export async function release(ctx: ActionContext, body: WriteBody<'release'>) {
     return releaseHandoff(ctx.ot, { conversationId: body.conversationId, agentId: state.agentId ?? ctx.viewer.agentId, ...(body.reason ? { reason: body.reason } : {}) });
   }
   // Assigned without a handoff (a reply took it): giving it back is unassigning it.
-  return assign(ctx, { conversationId: body.conversationId, agentId: null }).then(async (r) => ({ ...r, contactId }));
+  return { ...(await assign(ctx, { conversationId: body.conversationId, agentId: null })), contactId };
 }
 
 export async function transfer(ctx: ActionContext, body: WriteBody<'transfer'>) {

@@ -312,10 +312,11 @@ export class Desk {
     if (writeOp === 'signin' || writeOp === 'signin-link') {
       const ot = await this.omnithread();
       const data = ot.deskData();
-      const session =
-        writeOp === 'signin'
-          ? await auth.signInWithPassword(data, this.body('signin', req).agentId, this.body('signin', req).password, req.ip, this.sessionHours)
-          : await auth.signInWithLink(data, this.body('signin-link', req).token, req.ip, this.sessionHours);
+      let session: auth.Session & { access: unknown };
+      if (writeOp === 'signin') {
+        const { agentId, password } = this.body('signin', req);
+        session = await auth.signInWithPassword(data, agentId, password, req.ip, this.sessionHours);
+      } else session = await auth.signInWithLink(data, this.body('signin-link', req).token, req.ip, this.sessionHours);
       if (!(await ot.roster().get(session.agentId))) throw new OmnithreadError('UNAUTHORIZED', `Agent ${session.agentId} is no longer in the roster`);
       return json(200, await this.me(ot, session), { 'Set-Cookie': this.cookieFor(url, session.token, this.sessionHours * 3600) });
     }

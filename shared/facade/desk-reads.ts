@@ -3,10 +3,9 @@
  * facade/desk-person.ts open it): a page of conversations' digests, and the newest inbound time per channel.
  */
 import { FAMILY_IDS, SqlExecutor, inList } from '../store/driver';
-import { TimelineEvent } from '../model';
+import { HANDOFF_EVENT_KINDS, TimelineEvent } from '../model';
 import { eventFromRow } from '../timeline/events';
 
-const HANDOFF_KINDS = ['handoff', 'handoff_offered', 'handoff_expired', 'handoff_accepted', 'handoff_released', 'handoff_resolved'];
 
 export interface ConversationDigest {
   lastMessage: TimelineEvent | null;
@@ -36,10 +35,10 @@ export async function digestsIn(db: SqlExecutor, workspace: string, conversation
   // time order (events_conversation) past thousands of messages; without it, it seeks each handoff kind
   // in events_conversation_kind and reads only the handoff rows.
   const handoffs = (
-    await db.all<Row>(`SELECT * FROM events WHERE workspace = ? AND conversation_id IN (${inList(ids)}) AND kind IN (${inList(HANDOFF_KINDS)})`, [
+    await db.all<Row>(`SELECT * FROM events WHERE workspace = ? AND conversation_id IN (${inList(ids)}) AND kind IN (${inList(HANDOFF_EVENT_KINDS)})`, [
       workspace,
       ...ids,
-      ...HANDOFF_KINDS,
+      ...HANDOFF_EVENT_KINDS,
     ])
   ).sort((a, b) => Number(a.occurred_at) - Number(b.occurred_at) || Number(a.seq) - Number(b.seq));
   for (const id of ids) digests.set(id, { lastMessage: null, lastRoute: null, handoffEvents: [] });

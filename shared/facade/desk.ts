@@ -117,16 +117,6 @@ export function createToken(ctx: FacadeContext, tokenHash: string, token: DeskTo
   });
 }
 
-/** A live token of this kind (unexpired; a link also unused), or undefined. */
-export function findToken(ctx: FacadeContext, tokenHash: string, kind: TokenKind, now: number): Promise<DeskToken | undefined> {
-  return ctx.driver.read(async (db) => {
-    const row = await db.get<{ agent_id: string; kind: TokenKind; created_at: number; expires_at: number }>(
-      'SELECT agent_id, kind, created_at, expires_at FROM desk_tokens WHERE workspace = ? AND token_hash = ? AND kind = ? AND expires_at > ? AND used_at IS NULL',
-      [ctx.workspace, tokenHash, kind, now],
-    );
-    return row && { agentId: row.agent_id, kind: row.kind, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
-  });
-}
 
 /**
  * A live session with its agent's current desk role and roster name, in one statement: every desk request
@@ -196,14 +186,20 @@ export function clearFailures(ctx: FacadeContext, key: string): Promise<void> {
 // Inbox --------------------------------------------------------------------------------------
 
 /** The part of a WHERE clause a queue adds, with its parameters (conversations are `cv`). */
+/**
+ * The conversations (`cv`) an agent may see: unassigned, their own, or an AI agent's (a bot's conversation
+ * a human may need to take over). Admins see all: no condition.
+ */
+function visibleTo(ctx: FacadeContext, viewer: Viewer): { sql: string; params: string[] } {
+  if (viewer.role === 'admin') return { sql: '', params: [] };
+  return {
+    sql: ` AND (cv.assigned_agent_id IS NULL OR cv.assigned_agent_id = ? OR cv.assigned_agent_id IN (SELECT id FROM agents WHERE workspace = ? AND kind = 'ai'))`,
+    params: [viewer.agentId, ctx.workspace],
+  };
+}
+
 function queueClause(ctx: FacadeContext, queue: InboxQueue, viewer: Viewer, now: number): { sql: string; params: (string | number)[] } {
-  const visible =
-    viewer.role === 'admin'
-      ? { sql: '', params: [] as string[] }
-      : {
-          sql: ` AND (cv.assigned_agent_id IS NULL OR cv.assigned_agent_id = ? OR cv.assigned_agent_id IN (SELECT id FROM agents WHERE workspace = ? AND kind = 'ai'))`,
-          params: [viewer.agentId, ctx.workspace],
-        };
+  const visible = visibleTo(ctx, viewer);
   switch (queue) {
     case 'waiting':
       return { sql: `cv.status = 'open' AND cv.assigned_agent_id IS NULL`, params: [] };
@@ -347,13 +343,14 @@ export function inboxPeople(ctx: FacadeContext, rootIds: readonly string[]): Pro
 /** Whether the viewer may see this person: admins always; agents when the person has a conversation visible to them. */
 export function canSeePerson(ctx: FacadeContext, viewer: Viewer, rootId: string): Promise<boolean> {
   if (viewer.role === 'admin') return Promise.resolve(true);
+  const visible = visibleTo(ctx, viewer);
   return ctx.driver.read(async (db) => {
-    const row = await db.get(
-      `SELECT 1 AS x FROM conversations cv WHERE cv.workspace = ? AND cv.contact_id IN (SELECT id FROM contacts WHERE workspace = ? AND root_id = ?)
-          AND (cv.assigned_agent_id IS NULL OR cv.assigned_agent_id = ? OR cv.assigned_agent_id IN (SELECT id FROM agents WHERE workspace = ? AND kind = 'ai'))
-        LIMIT 1`,
-      [ctx.workspace, ctx.workspace, rootId, viewer.agentId, ctx.workspace],
-    );
+    const row = await db.get(`SELECT 1 AS x FROM conversations cv WHERE cv.workspace = ? AND cv.contact_id IN (${FAMILY_IDS})${visible.sql} LIMIT 1`, [
+      ctx.workspace,
+      ctx.workspace,
+      rootId,
+      ...visible.params,
+    ]);
     return Boolean(row);
   });
 }
@@ -399,7 +396,6 @@ export function deskData(ctx: FacadeContext) {
     setAccess: (agentId: string, role: DeskRole, passwordHash?: string) => setAccess(ctx, agentId, role, passwordHash, ctx.clock()),
     revokeAccess: (agentId: string) => revokeAccess(ctx, agentId),
     createToken: (tokenHash: string, token: DeskToken) => createToken(ctx, tokenHash, token),
-    findToken: (tokenHash: string, kind: TokenKind) => findToken(ctx, tokenHash, kind, ctx.clock()),
     useLink: (tokenHash: string) => useLink(ctx, tokenHash, ctx.clock()),
     liveSession: (tokenHash: string) => liveSession(ctx, tokenHash, ctx.clock()),
     deleteToken: (tokenHash: string) => deleteToken(ctx, tokenHash),

@@ -17,13 +17,13 @@
  */
 import { z } from 'zod';
 import { OmnithreadError } from '../errors';
-import { Conversation, TimelineEvent, TimestampSchema, parseInput, toIso, toMs } from '../model';
+import { Conversation, HANDOFF_EVENT_KINDS, TimelineEvent, TimestampSchema, parseInput, toIso, toMs } from '../model';
 import type { Omnithread } from '../omnithread';
 import { REPLY_WINDOWS_MS } from '../reply';
 import { AgentIdSchema } from './roster';
 import { Classification, SentimentSchema, UrgencySchema } from './types';
 
-export const HANDOFF_EVENT_KINDS = ['handoff', 'handoff_offered', 'handoff_expired', 'handoff_accepted', 'handoff_released', 'handoff_resolved'] as const;
+export { HANDOFF_EVENT_KINDS };
 export type HandoffEventKind = (typeof HANDOFF_EVENT_KINDS)[number];
 
 export const HANDOFF_PRIORITIES = ['normal', 'high', 'urgent'] as const;

@@ -96,7 +96,8 @@ describeStores('desk API', (ctx) => {
     const r = await call(desk, {}, 'POST', 'signin', { agentId: 'ada', password: ADMIN_PASSWORD });
     expect(String(r.headers['Set-Cookie'])).toMatch(/^omnithread_desk=[A-Za-z0-9_-]{43}; Path=\/omnithread\/desk; Max-Age=43200; HttpOnly; SameSite=Strict$/);
     const token = cookieOf(r).split('=')[1];
-    expect(await ot.deskData().findToken(token, 'session')).toBeUndefined();
+    // Looked up as if the cookie's token were its hash: nothing (only SHA-256 hashes are stored).
+    expect(await ot.deskData().liveSession(token)).toBeUndefined();
   });
 
   test('sign-in is rate-limited per agent: after 10 failures even the right password gets 429 with Retry-After', async () => {
