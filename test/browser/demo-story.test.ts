@@ -8,21 +8,14 @@
  * Skipped when /usr/bin/chromium is missing, except under CI, where it fails.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { DemoProcess, startDemo } from '../support/demo-process';
+import { browserSuite, launchChromium } from '../support/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
 const run = promisify(execFile);
 
-if (!available && process.env.CI) {
-  test('npm start played as printed', () => {
-    throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (apt-get install chromium)`);
-  });
-}
-const suite = available ? describe : describe.skip;
+const suite = browserSuite('npm start played as printed');
 
 
 /** The commands of the banner: each `curl` line with its continuation lines, under the `# N. title` above it. */
@@ -59,8 +52,7 @@ suite('npm start, played as printed', () => {
     demo = await startDemo();
     base = demo.base;
     banner = demo.output();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {

@@ -14,7 +14,7 @@
  * Skipped when /usr/bin/chromium is missing, except under CI (process.env.CI), where it fails.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -33,9 +33,8 @@ import type {
   TimelineEventView,
 } from '../../shared/desk/contract';
 import { type DeskManifest, deskAssetUrls, deskHtml } from '../../shared/desk/page-shell';
+import { browserSuite, launchChromium } from '../support/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
 const ROOT = join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist', 'desk');
 const DESK_PATH = '/omnithread/desk';
@@ -394,18 +393,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
 // The tests
 // ---------------------------------------------------------------------------------------------
 
-if (!available && process.env.CI) {
-  test('desk page in a real browser', () => {
-    throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (apt-get install chromium)`);
-  });
-}
-const suite = available ? describe : describe.skip;
-if (!available && !process.env.CI) {
-  // eslint-disable-next-line no-console
-  console.warn(`desk page browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
-}
+const suite = browserSuite('desk page in a real browser');
 
-suite(`desk page in a real browser against a stand-in server${available ? '' : ` (skipped: ${CHROMIUM} is missing)`}`, () => {
+suite(`desk page in a real browser against a stand-in server`, () => {
   let browser: Browser;
   let server: http.Server;
   let base: string;
@@ -422,13 +412,7 @@ suite(`desk page in a real browser against a stand-in server${available ? '' : `
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
     page = await context.newPage();
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));

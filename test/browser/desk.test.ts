@@ -18,7 +18,6 @@
  * Skipped when /usr/bin/chromium is missing, except under CI (process.env.CI), where it fails.
  */
 import { mkdirSync, copyFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -31,9 +30,8 @@ import { useRuntimeClock } from '../support/clock';
 import { FlowNode, helper, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
 import { TYPES, buildWorkflow, callWebhook, cleanupAfterAll, node, webhookHandler } from '../support/n8n-harness';
 import { ProviderServer, startProvider } from '../support/provider-server';
+import { browserSuite, chromiumAvailable, launchChromium } from '../support/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
 const ROOT = join(__dirname, '..', '..');
 const OUT = join(ROOT, 'test-output');
 
@@ -124,16 +122,6 @@ async function eventually<T>(read: () => T | Promise<T>, accept: (value: T) => b
     value = await read();
   }
   return value;
-}
-
-async function launch(): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 30_000,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 }
 
 interface Engine {
@@ -316,21 +304,12 @@ async function deskStory(browser: Browser, engine: Engine, ids: { person: string
 // The suites
 // ---------------------------------------------------------------------------------------------
 
-if (!available && process.env.CI) {
-  test('desk in a real browser', () => {
-    throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (apt-get install chromium)`);
-  });
-}
-const suite = available ? describe : describe.skip;
-if (!available && !process.env.CI) {
-  // eslint-disable-next-line no-console
-  console.warn(`desk browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
-}
+const suite = browserSuite('desk in a real browser');
 
 let browser: Browser;
-if (available) {
+if (chromiumAvailable) {
   beforeAll(async () => {
-    browser = await launch();
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -8,13 +8,12 @@
  * refuses `undefined` marked whole shipped flows as invalid, which no runtime test could see.
  * Skipped when /usr/bin/chromium is missing, except under CI (process.env.CI), where it fails.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { DemoProcess, startDemo } from '../support/demo-process';
+import { browserSuite, launchChromium } from '../support/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
 const ROOT = join(__dirname, '..', '..');
 const EXAMPLES = join(ROOT, 'workflows', 'node-red');
 const OUT = join(ROOT, 'test-output');
@@ -30,12 +29,7 @@ const PALETTE_ICONS: Record<string, string> = {
   'omnithread-desk': 'omnithread-desk.svg',
 };
 
-if (!available && process.env.CI) {
-  test('the Node-RED editor in a real browser', () => {
-    throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (apt-get install chromium)`);
-  });
-}
-const suite = available ? describe : describe.skip;
+const suite = browserSuite('the Node-RED editor in a real browser');
 
 
 interface EditorNode {
@@ -55,8 +49,7 @@ suite('the Node-RED editor in a real browser (npm start)', () => {
   beforeAll(async () => {
     demo = await startDemo('Omnithread on Node-RED 5 is running');
     base = demo.base;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(base + '/');
     await page.waitForFunction(() => {

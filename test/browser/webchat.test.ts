@@ -13,7 +13,7 @@
  * Skipped when /usr/bin/chromium is missing, except under CI (process.env.CI), where it fails.
  * No browser is ever downloaded: playwright-core launches the system Chromium.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import request from 'supertest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { acquireStore, createOmnithread, sendReply, webchatUserHash } from '../../shared';
 import { FlowNode, helper, loadFlow, tempDir, unloadFlow } from '../support/node-red-helper';
+import { browserSuite, launchChromium } from '../support/chromium';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const demo = require('../../scripts/demo.js') as {
@@ -32,8 +33,6 @@ const demo = require('../../scripts/demo.js') as {
   MAYA: { email: string; name: string };
 };
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
 
 /** Reads until the value is the expected one (jest has no expect.poll), then asserts it. */
 async function eventually<T>(read: () => T | Promise<T>, expected: T, timeoutMs = 8000): Promise<void> {
@@ -46,19 +45,9 @@ async function eventually<T>(read: () => T | Promise<T>, expected: T, timeoutMs 
   expect(value).toBe(expected);
 }
 
-if (!available && process.env.CI) {
-  test('web chat widget in a real browser', () => {
-    throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (apt-get install chromium)`);
-  });
-}
+const suite = browserSuite('web chat widget in a real browser');
 
-const suite = available ? describe : describe.skip;
-if (!available && !process.env.CI) {
-  // eslint-disable-next-line no-console
-  console.warn(`web chat browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
-}
-
-suite(`web chat widget in a real browser, served by the npm start demo in Node-RED${available ? '' : ` (skipped: ${CHROMIUM} is missing)`}`, () => {
+suite(`web chat widget in a real browser, served by the npm start demo in Node-RED`, () => {
   let browser: Browser;
   let server: http.Server;
   let base: string;
@@ -79,14 +68,7 @@ suite(`web chat widget in a real browser, served by the npm start demo in Node-R
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const { chromium } = await import('playwright-core');
-    // playwright-core gives every launch a fresh profile in a temp folder of its own, deleted on close.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
