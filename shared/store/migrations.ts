@@ -223,6 +223,16 @@ CREATE INDEX conversations_opened ON conversations (workspace, opened_at);
 CREATE INDEX conversations_waiting ON conversations (workspace, (COALESCE(waiting_since, last_activity_at)), id) WHERE status = 'open' AND assigned_agent_id IS NULL;
 `,
   },
+  {
+    version: 7,
+    name: 'open conversation of a contact',
+    // Every ingest asks for the person's open conversation. With conversations_status_activity (migration
+    // 6) SQLite read every open conversation of the workspace for it; this index answers it from the
+    // person's own rows.
+    sql: `
+CREATE INDEX conversations_contact_open ON conversations (workspace, contact_id, last_activity_at) WHERE status = 'open';
+`,
+  },
 ];
 
 const TOKENS: Record<SqlDriver['dialect'], Record<string, string>> = {

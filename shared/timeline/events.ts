@@ -311,12 +311,19 @@ export async function familyConversations(db: SqlExecutor, workspace: string, ro
   return rows.map((row) => conversationFromRow(workspace, row));
 }
 
-/** The person's open conversation with the latest activity, across every contact merged into them. */
+/**
+ * The person's open conversation with the latest activity, across every contact merged into them.
+ * Walked from the person's few contacts into conversations_contact: CROSS JOIN fixes that order in SQLite.
+ * Left to itself (no statistics on a young file), SQLite chose conversations_status_activity to skip the
+ * sort and read every open conversation of the workspace: 1 ms per message at 10,000 open conversations,
+ * half of all ingest time. PostgreSQL plans CROSS JOIN like any join, with its statistics.
+ */
 export async function openConversation(db: SqlExecutor, workspace: string, rootId: string): Promise<ConversationRow | undefined> {
   return db.get<ConversationRow>(
-    `SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) AND status = 'open'
-      ORDER BY last_activity_at DESC, id DESC LIMIT 1`,
-    [workspace, workspace, rootId],
+    `SELECT cv.* FROM contacts c CROSS JOIN conversations cv
+      WHERE c.workspace = ? AND c.root_id = ? AND cv.workspace = c.workspace AND cv.contact_id = c.id AND cv.status = 'open'
+      ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT 1`,
+    [workspace, rootId],
   );
 }
 
