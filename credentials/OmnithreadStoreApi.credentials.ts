@@ -48,6 +48,26 @@ export class OmnithreadStoreApi implements ICredentialType {
 			displayOptions: { show: { storeType: ['sqlite'] } },
 		},
 		{
+			displayName: 'Durability',
+			name: 'sqliteSynchronous',
+			type: 'options',
+			options: [
+				{
+					name: 'Commit in the Log (Safe From a Crash)',
+					value: 'normal',
+					description: 'A message is acknowledged once its commit is in the write-ahead log: it survives a crash of n8n; a power cut or OS crash may lose the last commits',
+				},
+				{
+					name: 'Fsync Every Commit (Safe From a Power Cut)',
+					value: 'full',
+					description: 'Each commit is synced to disk before the acknowledgement, at the cost of one disk sync per commit',
+				},
+			],
+			default: 'normal',
+			description: 'When a message counts as stored (SQLite synchronous = NORMAL or FULL)',
+			displayOptions: { show: { storeType: ['sqlite'] } },
+		},
+		{
 			displayName: 'Connection URL',
 			name: 'postgresUrl',
 			type: 'string',

@@ -15,6 +15,8 @@ export const NodeStoreSettingsSchema = z
     storeType: z.enum(['sqlite', 'postgres']).default('sqlite'),
     /** Empty = the default file in the engine's user folder. */
     sqlitePath: z.string().default(''),
+    /** SQLite: when a commit is durable, 'normal' (safe from a process crash) or 'full' (from a power cut too). */
+    sqliteSynchronous: z.enum(['normal', 'full']).default('normal'),
     postgresUrl: z.string().default(''),
     host: z.string().default(''),
     port: z.coerce.number().int().min(1).max(65535).default(5432),
@@ -75,7 +77,7 @@ export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n
   const s = parseInput(NodeStoreSettingsSchema, input ?? {}, 'Omnithread store settings');
   const store: StoreConfig =
     s.storeType === 'sqlite'
-      ? { type: 'sqlite', path: s.sqlitePath.trim() || defaultSqlitePath(engine, userFolder) }
+      ? { type: 'sqlite', path: s.sqlitePath.trim() || defaultSqlitePath(engine, userFolder), synchronous: s.sqliteSynchronous }
       : s.postgresUrl.trim()
         ? { type: 'postgres', connectionString: s.postgresUrl.trim(), ssl: s.ssl, poolSize: s.poolSize, erasePurge: s.erasePurge }
         : {

@@ -11,6 +11,12 @@ export const SqliteStoreConfigSchema = z
     /** Database file. Several processes on one host may share it. */
     path: z.string().min(1, 'must name the SQLite database file'),
     busyTimeoutMs: z.number().int().min(0).max(600_000).default(15_000),
+    /**
+     * When a commit is durable. 'normal' (default): written to the write-ahead log, safe from a crash of
+     * the process; a power cut or OS crash may lose the last commits before the next checkpoint.
+     * 'full': fsynced before the message is acknowledged, safe from a power cut too.
+     */
+    synchronous: z.enum(['normal', 'full']).default('normal'),
   })
   .strict();
 
@@ -53,7 +59,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   const parsed = parseInput(StoreConfigSchema, config, 'store configuration');
   const driver: SqlDriver =
     parsed.type === 'sqlite'
-      ? new SqliteDriver({ path: parsed.path, busyTimeoutMs: parsed.busyTimeoutMs })
+      ? new SqliteDriver({ path: parsed.path, busyTimeoutMs: parsed.busyTimeoutMs, synchronous: parsed.synchronous })
       : new PostgresDriver({
           connectionString: parsed.connectionString,
           host: parsed.host,
