@@ -108,8 +108,12 @@ const digest = (...parts) => createHash('sha256').update(parts.join('\n')).diges
 
 /**
  * The PRAGMAs SqliteDriver sets on every connection, read from the compiled driver itself
- * (dist/shared/store/sqlite.js), so the raw baselines keep matching the store as it changes.
+ * (dist/shared/store/sqlite.js), so the raw baselines keep matching the store as it changes. The store's
+ * default durability (synchronous = NORMAL) is taken. Two are left out: the store turns SQLite's automatic
+ * checkpoint off because it checkpoints on a worker thread of its own (shared/store/checkpointer.ts); a raw
+ * connection has no such worker, so it keeps SQLite's automatic checkpoint, as any plain node:sqlite user.
  */
+const STORE_ONLY_PRAGMAS = /wal_autocheckpoint|journal_size_limit/i;
 const BUSY_TIMEOUT_MS = 15_000; // the store's default busyTimeoutMs
 const STORE_PRAGMAS = (() => {
   const source = readFileSync(require.resolve('../dist/shared/store/sqlite.js'), 'utf8');
@@ -117,11 +121,15 @@ const STORE_PRAGMAS = (() => {
   // A template's \${...}: the store's busy timeout option, or a numeric constant of the module (BLOCKING_WAIT_MS).
   const value = (expression) => {
     if (/busyTimeoutMs/.test(expression)) return String(BUSY_TIMEOUT_MS);
+    if (expression.trim() === 'synchronous') return 'NORMAL';
     const constant = new RegExp(`\\bconst ${expression.trim()} = (\\d+)`).exec(source);
     if (!constant) throw new Error(`could not read \${${expression}} in the PRAGMAs of dist/shared/store/sqlite.js`);
     return constant[1];
   };
-  const found = [...constructor.matchAll(/exec\((['`])(PRAGMA [^'`]+)\1\)/g)].map((m) => m[2].replace(/\$\{([^}]*)\}/g, (_, expression) => value(expression)));
+  const found = [...constructor.matchAll(/exec\((['`])(PRAGMA [^'`]+)\1\)/g)]
+    .map((m) => m[2])
+    .filter((pragma) => !STORE_ONLY_PRAGMAS.test(pragma))
+    .map((pragma) => pragma.replace(/\$\{([^}]*)\}/g, (_, expression) => value(expression)));
   if (!found.some((p) => /journal_mode/i.test(p))) throw new Error('could not read the PRAGMAs of dist/shared/store/sqlite.js');
   return found;
 })();

@@ -83,73 +83,44 @@ function rawRows(messages, peopleCount) {
 const INSERT_EVENT = `INSERT INTO events (workspace, id, contact_id, conversation_id, kind, channel, channel_account, direction, text,
   occurred_at, recorded_at, provider_message_id, thread_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
-/** Raw node:sqlite: the store's PRAGMAs, the real events table and indexes, a prepared INSERT. */
-function runRaw(file, rows, mode) {
+/** Raw node:sqlite: the store's PRAGMAs, the real events table and indexes, a prepared INSERT in autocommit. */
+function openRaw(file) {
   removeDb(file);
   const db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
   storePragmas(db);
   for (const statement of schemaOf('events')) db.exec(statement);
-  const insert = db.prepare(INSERT_EVENT);
-  const t0 = process.hrtime.bigint();
-  if (mode === 'per-transaction') {
-    for (const row of rows) {
-      db.exec('BEGIN IMMEDIATE');
-      insert.run(...row);
-      db.exec('COMMIT');
-    }
-  } else {
-    db.exec('BEGIN IMMEDIATE');
-    for (const row of rows) insert.run(...row);
-    db.exec('COMMIT');
-  }
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const count = db.prepare('SELECT COUNT(*) AS n FROM events').get().n;
-  db.close();
-  if (count !== rows.length) throw new Error(`raw ${mode}: ${count} rows instead of ${rows.length}`);
-  removeDb(file);
-  return { seconds, perSecond: rows.length / seconds };
+  return { db, insert: db.prepare(INSERT_EVENT) };
 }
 
-/** Omnithread: a fresh store (schema made before the clock starts), one awaited ingest per message. */
-async function runIngest(file, messages, keepStats) {
-  removeDb(file);
-  const store = await openStore({ type: 'sqlite', path: file });
-  const ot = createOmnithread({ store, workspace: WORKSPACE });
-  const latencies = keepStats ? new Array(messages.length) : undefined;
-  let created = 0;
-  let merges = 0;
-  let switches = 0;
+/**
+ * One side of the comparison: a store (or raw file) that lives through the whole run, and a cursor into
+ * the message list. Each block takes the next `size` messages, with `callers` concurrent callers, and
+ * records the block's wall time and every message's latency.
+ */
+function side(name, callers, run) {
+  return { name, callers, run, next: 0, seconds: 0, messages: 0, latencies: [], blockRates: [] };
+}
+
+async function runBlock(s, items, size) {
+  const block = items.slice(s.next, s.next + size);
+  s.next += block.length;
+  let cursor = 0;
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < messages.length; i++) {
-    const s = process.hrtime.bigint();
-    const result = await ot.ingest(messages[i].input);
-    if (latencies) latencies[i] = process.hrtime.bigint() - s;
-    if (result.duplicate) throw new Error('unexpected duplicate');
-    if (result.identity.created) created++;
-    merges += result.identity.merges.length;
-    if (result.channelSwitch) switches++;
-  }
+  await Promise.all(
+    Array.from({ length: s.callers }, async () => {
+      while (cursor < block.length) {
+        const item = block[cursor++];
+        const start = process.hrtime.bigint();
+        await s.run(item);
+        s.latencies.push(process.hrtime.bigint() - start);
+      }
+    }),
+  );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  await store.close();
-  let rows;
-  if (keepStats) {
-    const db = new DatabaseSync(file);
-    rows = {};
-    for (const table of ['contacts', 'handles', 'conversations', 'events', 'deliveries', 'merges', 'merge_suggestions']) {
-      rows[table] = db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get().n;
-    }
-    const messagesStored = db.prepare("SELECT COUNT(*) AS n FROM events WHERE kind = 'message'").get().n;
-    db.close();
-    if (messagesStored !== messages.length) throw new Error(`ingest stored ${messagesStored} messages instead of ${messages.length}`);
-  }
-  const fileBytes = statSync(file).size;
-  removeDb(file);
-  // Throughput over each quarter of the run: does ingest slow down as the store grows?
-  const byQuarter = latencies && [0, 1, 2, 3].map((q) => {
-    const part = latencies.slice(Math.floor((q * latencies.length) / 4), Math.floor(((q + 1) * latencies.length) / 4));
-    return part.length / (Number(part.reduce((s, v) => s + v, 0n)) / 1e9);
-  });
-  return { seconds, perSecond: messages.length / seconds, created, merges, switches, rows, fileBytes, latency: latencies && summarize(latencies), byQuarter };
+  s.seconds += seconds;
+  s.messages += block.length;
+  s.blockRates.push(block.length / seconds);
+  return block.length;
 }
 
 /** SQL statements per ingest, counted on a separate untimed run through a driver that counts them. */
@@ -179,69 +150,127 @@ async function statementsPerMessage(file, messages) {
   return { reads: counts.reads / messages.length, writes: counts.writes / messages.length, overMessages: messages.length };
 }
 
-async function main({ dir, people = 5000, perPerson = 4, rounds = 3, warmup = 2000 }) {
+/**
+ * Four sides, each on a file of its own that grows through the run, interleaved in blocks of `block`
+ * messages (the order rotating each round), so that a shared machine's load falls on every side alike:
+ *   raw x1      node:sqlite autocommit INSERT of the event row, one caller
+ *   raw x16     the same with 16 concurrent callers (node:sqlite is synchronous: it can not do better)
+ *   ingest x1   Omnithread ingest, one awaited call at a time
+ *   ingest x16  16 concurrent callers: their write transactions share group commits
+ */
+async function main({ dir, people = 5000, perPerson = 4, block = 250, warmup = 2000 }) {
   const messages = makeMessages(people, perPerson, 20261124);
   const rows = rawRows(messages, people);
   const file = (name) => join(dir, `${name}.sqlite`);
-  const n = messages.length;
   const log = (line) => process.stderr.write(`  [ingest] ${line}\n`);
 
   // Warm-up: every code path once on a smaller set, results discarded.
-  runRaw(file('warm-raw'), rows.slice(0, warmup), 'per-transaction');
-  runRaw(file('warm-raw'), rows.slice(0, warmup), 'single-transaction');
-  await runIngest(file('warm-ingest'), messages.slice(0, warmup), false);
-
-  const results = { 'raw-per-transaction': [], 'raw-single-transaction': [], ingest: [] };
-  let ingestStats;
-  for (let round = 1; round <= rounds; round++) {
-    // Alternate the order each round, so neither side always runs first on a cold file system.
-    const order = round % 2 ? ['raw-per-transaction', 'raw-single-transaction', 'ingest'] : ['ingest', 'raw-single-transaction', 'raw-per-transaction'];
-    for (const kind of order) {
-      let run;
-      if (kind === 'ingest') {
-        run = await runIngest(file(`ingest-${round}`), messages, !ingestStats);
-        ingestStats ??= run;
-      } else {
-        run = runRaw(file(`${kind}-${round}`), rows, kind.slice(4));
-      }
-      results[kind].push(run.perSecond);
-      log(`round ${round}: ${kind.padEnd(22)} ${Math.round(run.perSecond).toLocaleString('en-US').padStart(9)} msg/s (${run.seconds.toFixed(2)} s)`);
-    }
+  {
+    const raw = openRaw(file('warm-raw'));
+    for (const row of rows.slice(0, warmup)) raw.insert.run(...row);
+    raw.db.close();
+    removeDb(file('warm-raw'));
+    const store = await openStore({ type: 'sqlite', path: file('warm-ingest') });
+    const ot = createOmnithread({ store, workspace: WORKSPACE });
+    for (const m of messages.slice(0, warmup)) await ot.ingest(m.input);
+    await store.close();
+    removeDb(file('warm-ingest'));
   }
 
-  const statements = await statementsPerMessage(file('counted'), messages.slice(0, Math.min(1000, n)));
+  const raws = [openRaw(file('raw-1')), openRaw(file('raw-16'))];
+  const stores = [await openStore({ type: 'sqlite', path: file('ingest-1') }), await openStore({ type: 'sqlite', path: file('ingest-16') })];
+  const ots = stores.map((store) => createOmnithread({ store, workspace: WORKSPACE }));
+  const outcome = { created: 0, merges: 0, switches: 0 };
+  const ingestWith = (ot, counted) => async (m) => {
+    const result = await ot.ingest(m.input);
+    if (result.duplicate) throw new Error('unexpected duplicate');
+    if (counted) {
+      if (result.identity.created) outcome.created++;
+      outcome.merges += result.identity.merges.length;
+      if (result.channelSwitch) outcome.switches++;
+    }
+  };
+  const sides = [
+    side('raw x1', 1, (row) => raws[0].insert.run(...row)),
+    side('raw x16', 16, async (row) => {
+      raws[1].insert.run(...row);
+    }),
+    side('ingest x1', 1, ingestWith(ots[0], true)),
+    side('ingest x16', 16, ingestWith(ots[1], false)),
+  ];
+  const input = (s) => (s.name.startsWith('raw') ? rows : messages);
+  const rounds = Math.ceil(messages.length / block);
+  const walPeak = [0, 0];
+  for (let round = 0; round < rounds; round++) {
+    const order = sides.map((_, i) => sides[(i + round) % sides.length]);
+    for (const s of order) await runBlock(s, input(s), block);
+    stores.forEach((store, i) => {
+      try {
+        walPeak[i] = Math.max(walPeak[i], statSync(`${file(`ingest-${i ? 16 : 1}`)}-wal`).size);
+      } catch {
+        // no log yet
+      }
+    });
+    if ((round + 1) % 20 === 0) log(`round ${round + 1}/${rounds}: ${sides.map((s) => `${s.name} ${Math.round(s.messages / s.seconds)}/s`).join(', ')}`);
+  }
 
-  const med = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
-  const counts = ingestStats.rows;
-  const rowsStored = Object.values(counts).reduce((s, v) => s + v, 0);
+  const perSecond = Object.fromEntries(sides.map((s) => [s.name, s.messages / s.seconds]));
+  const latency = Object.fromEntries(sides.map((s) => [s.name, summarize(s.latencies)]));
+  // Per-round ratios, to show how much a shared machine moved single blocks.
+  const blockRatios = (a, b) => a.blockRates.map((rate, i) => rate / b.blockRates[i]).sort((x, y) => x - y);
+  const spread = (list) => ({ min: list[0], median: median(list), max: list[list.length - 1] });
+  const [raw1, raw16, ingest1, ingest16] = sides;
+  const driverStats = stores.map((store) => ({ commits: store.driver.commitStats, checkpoints: store.driver.checkpointStats }));
+  for (const store of stores) await store.close();
+  for (const raw of raws) raw.db.close();
+  const fileBytes = statSync(file('ingest-1')).size;
+  const db = new DatabaseSync(file('ingest-1'));
+  const rowsByTable = {};
+  for (const table of ['contacts', 'handles', 'conversations', 'events', 'deliveries', 'merges', 'merge_suggestions']) {
+    rowsByTable[table] = db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get().n;
+  }
+  const messagesStored = db.prepare("SELECT COUNT(*) AS n FROM events WHERE kind = 'message'").get().n;
+  db.close();
+  if (messagesStored !== messages.length) throw new Error(`ingest stored ${messagesStored} messages instead of ${messages.length}`);
+  const statements = await statementsPerMessage(file('counted'), messages.slice(0, Math.min(1000, messages.length)));
+  const rowsStored = Object.values(rowsByTable).reduce((sum, v) => sum + v, 0);
+  for (const name of ['raw-1', 'raw-16', 'ingest-1', 'ingest-16']) removeDb(file(name));
   return {
-    messages: n,
+    messages: messages.length,
     people,
     messagesPerPerson: perPerson,
     channels: Object.keys(ACCOUNTS),
+    block,
     rounds,
     warmupMessages: warmup,
     rawPragmas: STORE_PRAGMAS,
-    perSecond: results,
-    medianPerSecond: med,
+    perSecond,
+    latencyMs: latency,
     ratios: {
-      ingestOverRawPerTransaction: med.ingest / med['raw-per-transaction'],
-      ingestOverRawSingleTransaction: med.ingest / med['raw-single-transaction'],
+      ingestOverRawOneCaller: perSecond['ingest x1'] / perSecond['raw x1'],
+      ingest16OverRaw16: perSecond['ingest x16'] / perSecond['raw x16'],
+      ingestP99OverP50: latency['ingest x1'].p99 / latency['ingest x1'].p50,
+      byBlock: { oneCaller: spread(blockRatios(ingest1, raw1)), sixteenCallers: spread(blockRatios(ingest16, raw16)) },
     },
-    ingestLatencyMs: ingestStats.latency,
-    ingestPerSecondByQuarter: ingestStats.byQuarter,
+    targets: {
+      oneCaller: { target: 0.5, pass: perSecond['ingest x1'] / perSecond['raw x1'] >= 0.5 },
+      sixteenCallers: { target: 2, pass: perSecond['ingest x16'] / perSecond['raw x16'] >= 2 },
+      p99OverP50: { target: 3, pass: latency['ingest x1'].p99 / latency['ingest x1'].p50 <= 3 },
+    },
+    groupCommit: driverStats[1].commits,
+    checkpoints: { oneCaller: driverStats[0].checkpoints, sixteenCallers: driverStats[1].checkpoints, walPeakMiB: walPeak.map(MiB) },
     ingestStatementsPerMessage: statements,
     ingestOutcome: {
-      contactsCreated: ingestStats.created,
-      merges: ingestStats.merges,
-      channelSwitches: ingestStats.switches,
-      rowsByTable: counts,
+      contactsCreated: outcome.created,
+      merges: outcome.merges,
+      channelSwitches: outcome.switches,
+      rowsByTable,
       rowsStored,
-      rowsPerMessage: rowsStored / n,
-      fileMiB: MiB(ingestStats.fileBytes),
+      rowsPerMessage: rowsStored / messages.length,
+      fileMiB: MiB(fileBytes),
     },
     memory: rssMiB(),
   };
 }
 
-module.exports = { main };
+module.exports = { main, makeMessages, rawRows, INSERT_EVENT };

