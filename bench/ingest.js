@@ -140,6 +140,7 @@ async function statementsPerMessage(file, messages) {
     dialect: driver.dialect,
     transaction: (fn) => driver.transaction((tx) => fn(wrap(tx))),
     read: (fn) => driver.read((db) => fn(wrap(db))),
+    readOne: (sql, params) => (count(sql), driver.readOne(sql, params)),
     purgeDeleted: () => driver.purgeDeleted(),
     close: () => driver.close(),
   };

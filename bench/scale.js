@@ -92,6 +92,7 @@ async function queryPlans(store, raw, person) {
     dialect: driver.dialect,
     transaction: (fn) => driver.transaction((tx) => fn(wrap(tx))),
     read: (fn) => driver.read((db) => fn(wrap(db))),
+    readOne: (sql, params) => (record(sql, params), driver.readOne(sql, params)),
     purgeDeleted: () => driver.purgeDeleted(),
     close: () => driver.close(),
   };

@@ -101,8 +101,9 @@ export async function contactView(ctx: FacadeContext, db: SqlExecutor, rootId: s
 }
 
 /** The delivery log: what a dedupe key recorded before (its event may since have been erased: null). */
-export function delivery(ctx: FacadeContext, db: SqlExecutor, dedupeKey: string): Promise<{ event_id: string | null } | undefined> {
-  return db.get<{ event_id: string | null }>('SELECT event_id FROM deliveries WHERE workspace = ? AND dedupe_key = ?', [ctx.workspace, dedupeKey]);
+export function delivery(ctx: FacadeContext, db: SqlExecutor | SqlDriver, dedupeKey: string): Promise<{ event_id: string | null } | undefined> {
+  const sql = 'SELECT event_id FROM deliveries WHERE workspace = ? AND dedupe_key = ?';
+  return 'readOne' in db ? db.readOne(sql, [ctx.workspace, dedupeKey]) : db.get(sql, [ctx.workspace, dedupeKey]);
 }
 
 export async function remember(ctx: FacadeContext, tx: SqlExecutor, dedupeKey: string, eventId: string, now: number): Promise<void> {

@@ -49,8 +49,9 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
 
   // A message recorded before (a provider's redelivery, or the trigger's message handed to Identity Resolve
   // in the same flow) is answered from a read: no write transaction, no lock. The log of deliveries only
-  // grows, so what a read finds there stays true; an edit still goes through the write below.
-  if (message.editedAt === undefined) {
+  // grows, so what a read finds there stays true; an edit still goes through the write below. A new
+  // message costs one statement here (one round trip on PostgreSQL), not a read transaction.
+  if (message.editedAt === undefined && (await delivery(ctx, ctx.driver, dedupeKey))) {
     const known = await ctx.driver.read(async (db) => {
       const seen = await delivery(ctx, db, dedupeKey);
       return seen ? duplicateResult(ctx, db, seen.event_id) : undefined;

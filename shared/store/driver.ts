@@ -38,6 +38,11 @@ export interface SqlDriver {
   /** Runs fn on a consistent read snapshot (no writes). */
   read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T>;
   /**
+   * One statement's first row, outside any transaction (a statement is a consistent read by itself): the
+   * cheapest read there is, one round trip on PostgreSQL where read() takes three (BEGIN, the query, COMMIT).
+   */
+  readOne<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
+  /**
    * Called after an erase so that the deleted bytes leave the database files too. SQLite: deleted pages are
    * zeroed (secure_delete), then the WAL is checkpointed and truncated, retried while a reader holds it;
    * PostgreSQL: the touched tables are vacuumed (VACUUM, or VACUUM FULL with erasePurge 'full').

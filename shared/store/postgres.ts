@@ -136,6 +136,14 @@ export class PostgresDriver implements SqlDriver {
     return withRetries(() => this.inTransaction('BEGIN', fn), isTransient).catch((error: unknown) => Promise.reject(storeError(error)));
   }
 
+  async readOne<T extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<T | undefined> {
+    try {
+      return (await this.pool.query<T>(toPositional(sql), params as SqlParam[])).rows[0];
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
   read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
     return withRetries(() => this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn), isTransient).catch((error: unknown) => Promise.reject(storeError(error)));
   }

@@ -299,6 +299,10 @@ export class SqliteDriver implements SqlDriver {
     return this.checkpointer?.stats;
   }
 
+  readOne<T extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<T | undefined> {
+    return this.exclusive(() => this.whenFree(async () => this.statement(sql).get(...params) as T | undefined)).catch((error: unknown) => Promise.reject(storeError(error)));
+  }
+
   read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
     return this.exclusive(() => this.whenFree(() => this.inTransaction('BEGIN', fn))).catch((error: unknown) => Promise.reject(storeError(error)));
   }
