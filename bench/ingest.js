@@ -134,6 +134,7 @@ async function statementsPerMessage(file, messages) {
     get: (sql, params) => (count(sql), executor.get(sql, params)),
     run: (sql, params) => (count(sql), executor.run(sql, params)),
     lock: (...args) => executor.lock(...args),
+    lockScoped: (...args) => executor.lockScoped(...args),
   });
   const driver = store.driver;
   const counted = {

@@ -85,6 +85,8 @@ async function queryPlans(store, raw, person) {
       get: (sql, params) => (record(sql, params), executor.get(sql, params)),
       run: (sql, params) => (record(sql, params), executor.run(sql, params)),
       lock: (...args) => executor.lock(...args),
+    lockScoped: (...args) => executor.lockScoped(...args),
+      lockScoped: (...args) => executor.lockScoped(...args),
     };
   };
   const driver = store.driver;

@@ -48,8 +48,7 @@ export function keptRaw(ctx: FacadeContext, raw: unknown): { raw?: unknown } {
  * erasure, which rewrite who belongs to whom. Then the keys the work is about.
  */
 export async function lockFor(ctx: FacadeContext, tx: SqlTransaction, mode: 'shared' | 'exclusive', keys: readonly string[] = []): Promise<void> {
-  await tx.lock([`ws:${ctx.workspace}`], mode);
-  if (keys.length) await tx.lock(keys.map((k) => `${ctx.workspace}:${k}`));
+  await tx.lockScoped(`ws:${ctx.workspace}`, mode, keys.map((k) => `${ctx.workspace}:${k}`));
 }
 
 /** The survivor a contact resolves to; NOT_FOUND when there is no such contact. */

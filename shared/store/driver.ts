@@ -21,6 +21,11 @@ export interface SqlTransaction extends SqlExecutor {
    * them); SQLite needs nothing, because its write transactions are already serial.
    */
   lock(keys: readonly string[], mode?: 'exclusive' | 'shared'): Promise<void>;
+  /**
+   * lock([scope], scopeMode) and then lock(keys), in one call (one round trip on PostgreSQL): the scope
+   * first, so everyone takes it before any key, as two separate calls would.
+   */
+  lockScoped(scope: string, scopeMode: 'exclusive' | 'shared', keys: readonly string[]): Promise<void>;
 }
 
 /** What a purge after an erase achieved. */

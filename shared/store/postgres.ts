@@ -49,6 +49,16 @@ function lockId(key: string): bigint {
   return createHash('sha256').update(key).digest().readBigInt64BE(0);
 }
 
+/** Advisory lock ids for these keys: sorted and deduplicated, so two transactions always take common locks in the same order. */
+const sortedLockIds = (keys: readonly string[]): string[] => [...new Set(keys.map(lockId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+
+/**
+ * Takes advisory locks in the order given, in one statement. PostgreSQL evaluates volatile functions of
+ * the select list after ORDER BY, so the row order (WITH ORDINALITY) is the order the locks are taken in.
+ */
+const LOCK_IN_ORDER = `SELECT CASE WHEN m = 's' THEN pg_advisory_xact_lock_shared(k::bigint) ELSE pg_advisory_xact_lock(k::bigint) END
+  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(k, m, n) ORDER BY n`;
+
 function executor(client: PoolClient): SqlTransaction {
   const query = async <T extends Row>(sql: string, params: readonly SqlParam[]) =>
     client.query<T>(toPositional(sql), params as SqlParam[]);
@@ -58,10 +68,12 @@ function executor(client: PoolClient): SqlTransaction {
     run: async (sql: string, params: readonly SqlParam[] = []) => (await query(sql, params)).rowCount ?? 0,
     lock: async (keys: readonly string[], mode: 'exclusive' | 'shared' = 'exclusive') => {
       if (!keys.length) return;
-      // Sorted and deduplicated, so that two transactions always take common locks in the same order.
-      const ids = [...new Set(keys.map(lockId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
-      const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
-      await client.query(`SELECT ${fn}(k::bigint) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n`, [ids]);
+      const ids = sortedLockIds(keys);
+      await client.query(LOCK_IN_ORDER, [ids, ids.map(() => (mode === 'shared' ? 's' : 'x'))]);
+    },
+    lockScoped: async (scope: string, scopeMode: 'exclusive' | 'shared', keys: readonly string[]) => {
+      const ids = [String(lockId(scope)), ...sortedLockIds(keys)];
+      await client.query(LOCK_IN_ORDER, [ids, ids.map((_, i) => (i === 0 && scopeMode === 'shared' ? 's' : 'x'))]);
     },
   };
 }

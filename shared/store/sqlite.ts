@@ -170,6 +170,7 @@ export class SqliteDriver implements SqlDriver {
     get: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => this.statement(sql).get(...params) as T | undefined,
     run: async (sql: string, params: readonly SqlParam[] = []) => Number(this.statement(sql).run(...params).changes),
     lock: async () => undefined,
+    lockScoped: async () => undefined,
   };
 
   /** Runs fn alone on this connection: the next unit of work starts only when this one has settled. */
