@@ -125,18 +125,20 @@ export async function familyHandles(db: SqlExecutor, workspace: string, rootId: 
 export async function handleOwners(db: SqlExecutor, workspace: string, handles: readonly Handle[]): Promise<Map<string, OwnedHandleRow[]>> {
   const owners = new Map<string, OwnedHandleRow[]>();
   if (!handles.length) return owners;
-  const params: SqlParam[] = [workspace];
-  const values = handles.map((h) => {
-    params.push(h.kind, h.scope, h.value);
-    return '(?, ?, ?)';
-  });
-  // A row-value IN list: one primary-key probe per handle.
-  const rows = await db.all<OwnedHandleRow>(
-    `SELECT h.kind, h.scope, h.value, h.contact_id, h.trust, h.first_seen_at, h.last_seen_at, c.root_id
+  // One primary-key probe per handle, as a UNION ALL of equalities: both databases plan each branch as an
+  // index probe whatever their statistics. A row-value IN (VALUES ...) list did that on SQLite, but on a
+  // young PostgreSQL store (before its first ANALYZE) it compared every handle with every contact: 120 ms
+  // at 1,000 handles, against 0.26 ms once analysed.
+  const params: SqlParam[] = [];
+  const branch = `SELECT h.kind, h.scope, h.value, h.contact_id, h.trust, h.first_seen_at, h.last_seen_at, c.root_id
        FROM handles h JOIN contacts c ON c.workspace = h.workspace AND c.id = h.contact_id
-      WHERE h.workspace = ? AND (h.kind, h.scope, h.value) IN (VALUES ${values.join(', ')})`,
-    params,
-  );
+      WHERE h.workspace = ? AND h.kind = ? AND h.scope = ? AND h.value = ?`;
+  const distinct = [...new Map(handles.map((h) => [handleKey(h), h])).values()];
+  const branches = distinct.map((h) => {
+    params.push(workspace, h.kind, h.scope, h.value);
+    return branch;
+  });
+  const rows = await db.all<OwnedHandleRow>(branches.join('\n UNION ALL\n'), params);
   for (const row of rows) {
     const key = handleKey(row);
     owners.set(key, [...(owners.get(key) ?? []), row]);
