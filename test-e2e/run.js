@@ -17,6 +17,7 @@ const { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, stor
 const { startMailServers, emailWebchatStory } = require('./email-webchat');
 const { deskCheck, DESK_ADMIN } = require('./desk');
 const { n8nScreens } = require('./n8n-screens');
+const { queueModeE2e } = require('./queue-mode');
 
 const N8N_VERSION = '2.40.7';
 const cacheRoot = process.env.OMNITHREAD_E2E_CACHE || path.join(require('node:os').homedir(), '.cache', 'omnithread-e2e');
@@ -414,6 +415,7 @@ async function main() {
   for (const [name, fn] of [
     ['n8n', n8nE2e],
     ['node-red', nodeRedE2e],
+    ['queue', (file, dir) => queueModeE2e({ tgz: file, logDir: dir, record, install: installAsDocumented, ensureN8n })],
   ]) {
     if (only && only !== name) continue;
     try {
