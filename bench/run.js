@@ -29,7 +29,7 @@
  *       Omnithread flow (Omnithread Trigger -> Identity Resolve -> Timeline Lookup -> Respond to Webhook)
  *       against a bare Webhook -> Respond to Webhook in the same n8n, in blocks alternating between the two,
  *       once in regular mode (one process, SQLite) and once in queue mode (main + webhook processor + workers,
- *       PostgreSQL, Redis): executions/s, p50/p99 and the ratios                                     bench/n8n.js
+ *       PostgreSQL, Redis): executions/s, p50/p99, CPU per execution and the ratios                  bench/n8n.js
  * Each part runs in its own child process, so memory figures belong to that part alone. Figures go to
  * stdout and to bench/results.json. Temporary stores live in a temp dir, removed at the end.
  *
@@ -58,7 +58,7 @@
  *   BENCH_NODERED_PROF [0]  1: the Omnithread Node-RED runs with --cpu-prof; the top 25 functions by self time are printed
  *   BENCH_NODERED_RETURNING [0.2]  share of messages from people who wrote before   BENCH_NODERED_SAMPLE_EVERY [10000] messages between RSS reads
  *   BENCH_NODERED_CONCURRENCY [16]  BENCH_NODERED_NODE_FLAGS [as BENCH_SOAK_NODE_FLAGS]   BENCH_NODERED_FLAT_MIB [10] RSS growth allowed over the second half
- *   BENCH_N8N_BLOCK [200] requests per block in (i)   BENCH_N8N_ROUNDS [6] blocks per flow and mode   BENCH_N8N_CONCURRENCY [8] connections
+ *   BENCH_N8N_BLOCK [100] requests per block in (i)   BENCH_N8N_ROUNDS [6] blocks per flow and mode   BENCH_N8N_CONCURRENCY [8] connections
  *   BENCH_N8N_WARMUP [100] warm-up requests per flow and mode   BENCH_N8N_MODES [regular,queue]   BENCH_N8N_WORKERS [2] queue-mode workers
  *   BENCH_PARTS [ingest,scale,route,identity,soak,desk,scaleout,nodered]   BENCH_KEEP [0] (keep the temp dir)   BENCH_OUT [bench/results.json]
  * Parts can also be named as arguments: `node bench/run.js route` runs (c) alone, `identity` (d) alone, `soak` (e) alone, `desk` (f) alone, `scaleout` (g) alone, `nodered` (h) alone, `n8n` (i) alone.
@@ -274,7 +274,7 @@ async function parent() {
       block: Math.max(1, envInt('BENCH_DESK_BLOCK', 20)),
     },
     n8n: {
-      block: Math.max(1, envInt('BENCH_N8N_BLOCK', 200)),
+      block: Math.max(1, envInt('BENCH_N8N_BLOCK', 100)),
       rounds: Math.max(1, envInt('BENCH_N8N_ROUNDS', 6)),
       concurrency: Math.max(1, envInt('BENCH_N8N_CONCURRENCY', 8)),
       warmup: envInt('BENCH_N8N_WARMUP', 100),
