@@ -222,7 +222,8 @@ export class OmnithreadTrigger implements INodeType {
 					{
 						name: "Using 'Respond to Webhook' Node",
 						value: 'responseNode',
-						description: 'The Respond to Webhook node in the workflow sends the response',
+						description:
+							"A Respond to Webhook node at version 1 sends the response. n8n's newer versions (1.1+) answer only behind n8n's own Webhook, Form, Chat or Wait nodes: prefer When Last Node Finishes",
 					},
 					{
 						name: 'When Last Node Finishes',
