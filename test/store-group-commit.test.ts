@@ -145,3 +145,15 @@ test('a Checkpointer truncates the log when it passes the bound', async () => {
   await checkpointer.close();
   db.close();
 });
+
+test("the durability setting reaches SQLite: 'normal' by default, 'full' when asked", async () => {
+  for (const [synchronous, expected] of [[undefined, 1], ['full', 2]] as const) {
+    const store = await openStore({ type: 'sqlite', path: join(dir, `s-${synchronous ?? 'default'}.db`), ...(synchronous ? { synchronous } : {}) });
+    try {
+      const row = await store.driver.read((db) => db.get<{ synchronous: number }>('PRAGMA synchronous'));
+      expect(row?.synchronous).toBe(expected); // 1 = NORMAL, 2 = FULL
+    } finally {
+      await store.close();
+    }
+  }
+});

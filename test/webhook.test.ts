@@ -182,7 +182,9 @@ describe('node settings and the shared store cache', () => {
       workspace: 'default',
       idleTimeoutMs: 7 * 24 * 3600 * 1000,
     });
-    expect(resolveSettings({}, 'node-red', '/data').store).toEqual({ type: 'sqlite', path: '/data/omnithread/omnithread.db' });
+    expect(resolveSettings({}, 'node-red', '/data').store).toEqual({ type: 'sqlite', path: '/data/omnithread/omnithread.db', synchronous: 'normal' });
+    expect(resolveSettings({ sqliteSynchronous: 'full' }, 'node-red', '/data').store).toMatchObject({ type: 'sqlite', synchronous: 'full' });
+    expect(() => resolveSettings({ sqliteSynchronous: 'off' } as never, 'node-red', '/data')).toThrow(/sqliteSynchronous/);
     const pg = resolveSettings(
       { storeType: 'postgres', host: 'db', port: '6543' as never, database: 'omni', user: 'u', password: 'p', workspace: 'eu', defaultCountry: 'GB', sharedMailboxes: 'a@x.io, b@x.io\nc@x.io', idleTimeoutDays: 2 },
       'n8n',
