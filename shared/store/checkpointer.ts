@@ -15,8 +15,9 @@ import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:
  *   (asynchronously, see the driver's whenFree), so the log stays bounded.
  * The log restarts from its beginning only when a writer finds every frame of it checkpointed; under a
  * steady stream of commits, a passive checkpoint that started before the latest ones never covers them.
- * So the worker repeats a passive checkpoint while it makes progress (each pass has less to copy) and
- * the log catches up between two commits.
+ * So the worker repeats a passive checkpoint while it makes progress (each pass has less to copy); then
+ * the store holds its next write for one last short pass over what was committed meanwhile (finish()),
+ * and that write starts the log over. Only writes wait for it, asynchronously; the event loop does not.
  * The worker starts on the first checkpoint, so the many small stores that never fill a log cost nothing.
  * Its answers come back on a port the committing thread reads synchronously: a process whose event loop
  * is kept busy by a stream of writes (every await resolved at once) still sees each checkpoint end.
@@ -32,7 +33,7 @@ parentPort.on('message', (mode) => {
   if (mode === 'close') { db.close(); process.exit(0); }
   try {
     let result = checkpoint(mode === 'TRUNCATE' ? 'TRUNCATE' : 'PASSIVE');
-    for (let pass = 1; mode !== 'TRUNCATE' && pass < workerData.passes && result.checkpointed < result.log; pass++) {
+    for (let pass = 1; mode === 'PASSIVE' && pass < workerData.passes && result.checkpointed < result.log; pass++) {
       const before = result.log - result.checkpointed;
       result = checkpoint('PASSIVE');
       if (result.log - result.checkpointed >= before) break;
@@ -45,7 +46,8 @@ parentPort.on('message', (mode) => {
 `;
 
 export interface CheckpointOutcome {
-  mode: 'PASSIVE' | 'TRUNCATE';
+  /** FINAL: the one short passive pass a write waits for (see finish). */
+  mode: 'PASSIVE' | 'TRUNCATE' | 'FINAL';
   ok: boolean;
   /** 1 when a reader or writer kept the checkpoint from completing. */
   busy?: number;
@@ -70,14 +72,16 @@ export class Checkpointer {
   private worker?: Worker;
   /** Where the worker's answers arrive, read without waiting for the event loop. */
   private answers?: MessagePort;
-  private running?: 'PASSIVE' | 'TRUNCATE';
+  private running?: CheckpointOutcome['mode'];
+  /** Set when passive passes have copied the bulk of the log: the next write waits for a final pass. */
+  private finishWanted = false;
   private commits = 0;
   private closed = false;
   private readonly walPath: string;
   private readonly thresholdBytes: number;
   private readonly boundBytes: number;
   private readonly commitsPerLook: number;
-  private readonly counts = { passive: 0, truncate: 0, incomplete: 0, failed: 0, last: undefined as CheckpointOutcome | undefined };
+  private readonly counts = { passive: 0, final: 0, truncate: 0, incomplete: 0, failed: 0, last: undefined as CheckpointOutcome | undefined };
 
   constructor(private readonly options: CheckpointerOptions) {
     this.walPath = `${options.path}-wal`;
@@ -103,9 +107,29 @@ export class Checkpointer {
     else if (size >= this.thresholdBytes) this.request('PASSIVE');
   }
 
-  private request(mode: 'PASSIVE' | 'TRUNCATE'): void {
+  private request(mode: CheckpointOutcome['mode']): void {
     this.running = mode;
     this.start().postMessage(mode);
+  }
+
+  /** True when the store should let the worker finish a checkpoint before its next write (see finish). */
+  get wantsFinish(): boolean {
+    if (this.running) this.collect();
+    return this.finishWanted && !this.running && !this.closed;
+  }
+
+  /**
+   * One last passive pass while this connection writes nothing: it only copies what was committed during
+   * the earlier passes (milliseconds), and the write that follows starts the log over from its beginning.
+   */
+  async finish(): Promise<void> {
+    this.finishWanted = false;
+    this.request('FINAL');
+    const deadline = performance.now() + this.options.busyTimeoutMs;
+    while (this.running && !this.closed && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      this.collect();
+    }
   }
 
   /** Outcomes, for tests and the benchmark: how many of each, and the last one. */
@@ -123,7 +147,11 @@ export class Checkpointer {
     this.counts.last = outcome;
     if (!outcome.ok) this.counts.failed++;
     else if (outcome.mode === 'TRUNCATE') this.counts.truncate++;
-    else this.counts.passive++;
+    else if (outcome.mode === 'FINAL') this.counts.final++;
+    else {
+      this.counts.passive++;
+      this.finishWanted = true;
+    }
     if (outcome.ok && (outcome.busy || (outcome.checkpointed ?? 0) < (outcome.log ?? 0))) this.counts.incomplete++;
   }
 

@@ -236,6 +236,8 @@ export class SqliteDriver implements SqlDriver {
       for (const write of group) write.reject(new OmnithreadError('STORE_UNAVAILABLE', 'The SQLite store is closed'));
       return;
     }
+    // Let a checkpoint that copied the bulk of the log finish while nothing is written (see Checkpointer).
+    if (this.checkpointer?.wantsFinish) await this.checkpointer.finish();
     try {
       await this.whenFree(async () => this.db.exec('BEGIN IMMEDIATE'));
     } catch (error) {
