@@ -64,6 +64,12 @@ export interface CheckpointerOptions {
   thresholdBytes?: number;
   /** Past this the checkpoint truncates the log, waiting for writers: the log never grows much beyond it. */
   boundBytes?: number;
+  /**
+   * Past this a write waits for a final pass after the passive ones (see finish), so the log starts over.
+   * Below it the log only grows: each final pass costs the writes that wait for it an fsync, so it is
+   * kept for one in several checkpoints (fewer than 1% of the writes wait).
+   */
+  finishBytes?: number;
   /** The log file's size is looked at every this many committed transactions (a stat call: a few microseconds). */
   commitsPerLook?: number;
 }
@@ -80,6 +86,9 @@ export class Checkpointer {
   private readonly walPath: string;
   private readonly thresholdBytes: number;
   private readonly boundBytes: number;
+  private readonly finishBytes: number;
+  /** The log's size at the last look. */
+  private lastSize = 0;
   private readonly commitsPerLook: number;
   private readonly counts = { passive: 0, final: 0, truncate: 0, incomplete: 0, failed: 0, last: undefined as CheckpointOutcome | undefined };
 
@@ -87,6 +96,7 @@ export class Checkpointer {
     this.walPath = `${options.path}-wal`;
     this.thresholdBytes = options.thresholdBytes ?? 4 * 1024 * 1024;
     this.boundBytes = options.boundBytes ?? 64 * 1024 * 1024;
+    this.finishBytes = options.finishBytes ?? 16 * 1024 * 1024;
     this.commitsPerLook = options.commitsPerLook ?? 32;
   }
 
@@ -103,6 +113,7 @@ export class Checkpointer {
     } catch {
       return; // no log file (yet): nothing to checkpoint
     }
+    this.lastSize = size;
     if (size >= this.boundBytes) this.request('TRUNCATE');
     else if (size >= this.thresholdBytes) this.request('PASSIVE');
   }
@@ -150,7 +161,7 @@ export class Checkpointer {
     else if (outcome.mode === 'FINAL') this.counts.final++;
     else {
       this.counts.passive++;
-      this.finishWanted = true;
+      if (this.lastSize >= this.finishBytes) this.finishWanted = true;
     }
     if (outcome.ok && (outcome.busy || (outcome.checkpointed ?? 0) < (outcome.log ?? 0))) this.counts.incomplete++;
   }

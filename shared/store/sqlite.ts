@@ -34,8 +34,11 @@ const STATEMENT_CACHE = 256;
  * keeps the wait short; at ~0.1 ms a message, 64 of them commit within a few milliseconds.
  */
 const GROUP_LIMIT = 64;
-/** After a complete checkpoint, the log file is cut back to this size (SQLite keeps it otherwise). */
-const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
+/**
+ * When the log starts over, its file is cut back to this size (SQLite keeps it otherwise). Zero: the file's
+ * size is then what the log holds, which is what the checkpointer looks at.
+ */
+const WAL_SIZE_LIMIT_BYTES = 0;
 const PURGE_RETRY_MS = 5_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
