@@ -450,7 +450,8 @@ function report(r, { int, ms }) {
     );
     if (s.profile) {
       out.push(
-        `    CPU profile of the Omnithread process (--cpu-prof, ${int(s.profile.totalMs)} ms sampled incl. start-up, ${int(s.profile.idleMs)} ms of it idle): top ${s.profile.top.length} functions by self time, % of the ${int(s.profile.busyMs)} ms busy`,
+        `    CPU profile of the Omnithread process (--cpu-prof, ${int(s.profile.totalMs)} ms sampled incl. start-up, ${int(s.profile.idleMs)} ms of it idle): top ${s.profile.top.length} functions by self time, % of the ${int(s.profile.busyMs)} ms busy` +
+          ' (wall-clock samples: a syscall such as writev includes the time the thread waited for a CPU in it)',
       );
       s.profile.top.forEach((f, i) => out.push(`     ${String(i + 1).padStart(2)}. ${f.percent.toFixed(1).padStart(5)}% ${ms(f.selfMs).padStart(7)} ms  ${f.function}  ${f.where}`));
       out.push(`    self time by area: ${s.profile.areas.slice(0, 8).map((a) => `${a.area} ${a.percent}%`).join(', ')}`);

@@ -106,12 +106,26 @@ function postgresPids(postmaster) {
   return pids;
 }
 
-/** CPU seconds used so far by each group: { name: [pids] }, or { postgres: postmaster pid } with its children. */
+/** CPU ticks used so far by each process of each group: { name: [pids] }, or { postgres: postmaster pid } with its children. */
 function cpuNow(groups) {
   const out = {};
   for (const [name, pids] of Object.entries(groups ?? {})) {
     const list = typeof pids === 'number' ? postgresPids(pids) : pids;
-    out[name] = list.reduce((sum, pid) => sum + cpuTicks(pid), 0) / 100;
+    out[name] = new Map(list.map((pid) => [pid, cpuTicks(pid)]));
+  }
+  return out;
+}
+
+/**
+ * CPU seconds each group used between two cpuNow() reads: per process, so one that ended in between (a
+ * PostgreSQL backend, an autovacuum worker) takes nothing away; one that started counts from zero.
+ */
+function cpuUsed(before, after) {
+  const out = {};
+  for (const [name, now] of Object.entries(after)) {
+    let ticks = 0;
+    for (const [pid, t] of now) ticks += t - (before[name]?.get(pid) ?? 0);
+    out[name] = ticks / 100;
   }
   return out;
 }
@@ -272,7 +286,7 @@ async function run({ targets, blocks, concurrency, timeoutMs = 30_000, rssPid, s
     await Promise.all(Array.from({ length: concurrency }, worker));
     const seconds = (performance.now() - t0) / 1000;
     if (block.measure) {
-      for (const [name, used] of Object.entries(cpuNow(cpu))) side.cpuSeconds[name] = (side.cpuSeconds[name] ?? 0) + used - cpu0[name];
+      for (const [name, used] of Object.entries(cpuUsed(cpu0, cpuNow(cpu)))) side.cpuSeconds[name] = (side.cpuSeconds[name] ?? 0) + used;
       side.seconds += seconds;
       side.blocks++;
       side.blockRates.push((side.ok - okBefore) / seconds);

@@ -4,6 +4,9 @@
  * each sample's time delta is charged to the function on top of the stack then. Functions are told apart
  * by name, file and line; files are shown from node_modules/ or from this checkout. Shares are of the busy
  * time: the samples taken while the process waited in its event loop, (idle), are counted apart.
+ * V8 samples on the wall clock: a syscall's share includes the time the thread sat descheduled in it. On
+ * a busy machine, writev to PostgreSQL's socket wakes a backend that may take the CPU at once, and the
+ * wait shows as writev.
  */
 const fs = require('node:fs');
 const path = require('node:path');
