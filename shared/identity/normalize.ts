@@ -86,7 +86,9 @@ function canonicalLine(number: PhoneNumber, rules: PhoneRules): { number: PhoneN
 export function parsePhone(raw: string, rules: PhoneRules): PhoneResult {
   const cleaned = raw.trim().replace(/^(?:tel|sms|whatsapp):/i, '').replace(/^00(?=[1-9])/, '+');
   // WhatsApp wa_ids, Telegram contacts and some providers give international numbers without the leading "+".
-  const candidates = cleaned.startsWith('+') ? [cleaned] : /^\d{8,15}$/.test(cleaned) ? [cleaned, `+${cleaned}`] : [cleaned];
+  // Bare digits are read in the default country first; with none set they can only be international
+  // (parsing them without a country would throw on every WhatsApp message: a stack trace each time).
+  const candidates = cleaned.startsWith('+') ? [cleaned] : /^\d{8,15}$/.test(cleaned) ? (rules.defaultCountry ? [cleaned, `+${cleaned}`] : [`+${cleaned}`]) : [cleaned];
   // Mexico's old mobile "1" makes the number too long to parse at all: rewritten before parsing.
   const digits = cleaned.replace(/[^\d+]/g, '');
   const mexican = /^\+?521\d{10}$/.test(digits) && rules.builtIn?.['mexico-mobile-prefix'] !== false;

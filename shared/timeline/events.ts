@@ -313,18 +313,24 @@ export async function familyConversations(db: SqlExecutor, workspace: string, ro
 
 /**
  * The person's open conversation with the latest activity, across every contact merged into them.
- * Walked from the person's few contacts into conversations_contact: CROSS JOIN fixes that order in SQLite.
- * Left to itself (no statistics on a young file), SQLite chose conversations_status_activity to skip the
- * sort and read every open conversation of the workspace: 1 ms per message at 10,000 open conversations,
- * half of all ingest time. PostgreSQL plans CROSS JOIN like any join, with its statistics.
+ * Walked from the person's few contacts into conversations_contact_open (migration 7), whatever the
+ * statistics: CROSS JOIN fixes that order in SQLite, and the latest is picked here rather than by
+ * ORDER BY ... LIMIT 1, which tempted PostgreSQL without statistics (a young store) to walk
+ * conversations_status_activity backwards through every open conversation of the workspace. Left to
+ * itself, SQLite did the same: 1 ms per message at 10,000 open conversations, half of all ingest time.
  */
 export async function openConversation(db: SqlExecutor, workspace: string, rootId: string): Promise<ConversationRow | undefined> {
-  return db.get<ConversationRow>(
+  const rows = await db.all<ConversationRow>(
     `SELECT cv.* FROM contacts c CROSS JOIN conversations cv
-      WHERE c.workspace = ? AND c.root_id = ? AND cv.workspace = c.workspace AND cv.contact_id = c.id AND cv.status = 'open'
-      ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT 1`,
+      WHERE c.workspace = ? AND c.root_id = ? AND cv.workspace = c.workspace AND cv.contact_id = c.id AND cv.status = 'open'`,
     [workspace, rootId],
   );
+  let latest: ConversationRow | undefined;
+  for (const row of rows) {
+    const newer = !latest || Number(row.last_activity_at) > Number(latest.last_activity_at) || (Number(row.last_activity_at) === Number(latest.last_activity_at) && row.id > latest.id);
+    if (newer) latest = row;
+  }
+  return latest;
 }
 
 export async function getConversationRow(db: SqlExecutor, workspace: string, id: string): Promise<(ConversationRow & { root_id: string }) | undefined> {
