@@ -49,15 +49,10 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
 
   // A message recorded before (a provider's redelivery, or the trigger's message handed to Identity Resolve
   // in the same flow) is answered from a read: no write transaction, no lock. The log of deliveries only
-  // grows, so what a read finds there stays true; an edit still goes through the write below. A new
-  // message costs one statement here (one round trip on PostgreSQL), not a read transaction.
-  if (message.editedAt === undefined && (await delivery(ctx, ctx.driver, dedupeKey))) {
-    const known = await ctx.driver.read(async (db) => {
-      const seen = await delivery(ctx, db, dedupeKey);
-      return seen ? duplicateResult(ctx, db, seen.event_id) : undefined;
-    });
-    if (known) return { ...known, message };
-  }
+  // grows, so what this one statement finds there stays true (one round trip on PostgreSQL for a new
+  // message); an edit still goes through the write below.
+  const recorded = message.editedAt === undefined ? await delivery(ctx, ctx.driver, dedupeKey) : undefined;
+  if (recorded) return { ...(await ctx.driver.read((db) => duplicateResult(ctx, db, recorded.event_id))), message };
 
   return ctx.driver.transaction(async (tx) => {
     await lockFor(ctx, tx, 'shared', [`delivery:${dedupeKey}`, ...customers.handles.map((h) => `handle:${handleKey(h)}`)]);
