@@ -19,10 +19,12 @@ const ACCOUNTS = { email: 'support@acme-shop.io', whatsapp: 'waba-104233', webch
  * the sender's email, WhatsApp the phone, the web-chat form both. Most people start on web chat (both
  * handles: one contact from the first message on); one in five writes by email first, then on WhatsApp
  * (a second contact, as the phone is unknown) and then on web chat with both, which merges the two.
+ * The tag makes every email address, provider message id and thread new (the scale-out part asks for
+ * fresh people each round).
  */
-function makeMessages(peopleCount, perPerson, seed) {
+function makeMessages(peopleCount, perPerson, seed, tag = 'a') {
   const r = rng(seed);
-  const people = makePeople(peopleCount, seed + 1, 'a');
+  const people = makePeople(peopleCount, seed + 1, tag);
   const end = Date.now() - DAY;
   const start = end - 60 * DAY;
   const messages = [];
@@ -42,8 +44,8 @@ function makeMessages(peopleCount, perPerson, seed) {
         input: {
           channel,
           channelAccount: ACCOUNTS[channel],
-          providerMessageId: `${channel}-${p}-${k}-${Math.floor(r() * 1e9).toString(36)}`,
-          ...(channel === 'email' ? { threadKey: `<thread-${p}@mail.acme-shop.io>` } : {}),
+          providerMessageId: `${tag}-${channel}-${p}-${k}-${Math.floor(r() * 1e9).toString(36)}`,
+          ...(channel === 'email' ? { threadKey: `<thread-${tag}-${p}@mail.acme-shop.io>` } : {}),
           from: { handles, name: person.name },
           text: messageText(r, true, channel === 'email'),
           sentAt: at,

@@ -36,8 +36,6 @@ const os = require('node:os');
 const { join } = require('node:path');
 
 const WORKSPACE = 'bench';
-const DAY = 86_400_000;
-const ACCOUNTS = { email: 'support@acme-shop.io', whatsapp: 'waba-104233', webchat: 'acme-shop.io' };
 const PROCESSES = [1, 2, 4];
 const STORES = ['postgres', 'sqlite'];
 const LABEL = { postgres: 'PostgreSQL', sqlite: 'SQLite' };
@@ -47,40 +45,11 @@ const LABEL = { postgres: 'PostgreSQL', sqlite: 'SQLite' };
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * `people` fresh people x 4 inbound messages, in time order, as part (a) makes them: the tag makes every
- * email address and provider message id new, the seed the phones and texts.
+ * `people` fresh people x 4 inbound messages, in time order, as part (a) makes them (bench/ingest.js): the
+ * tag makes every email address and provider message id new, the seed the phones and texts.
  */
 function makeMessages(people, seed, tag) {
-  const { rng, makePeople, messageText } = require('./common');
-  const r = rng(seed);
-  const persons = makePeople(people, seed + 1, tag);
-  const end = Date.now() - DAY;
-  const start = end - 60 * DAY;
-  const messages = [];
-  persons.forEach((person, p) => {
-    const splitStart = r() < 0.2;
-    let at = start + Math.floor(r() * 20 * DAY);
-    for (let k = 0; k < 4; k++) {
-      let channel;
-      if (splitStart && k < 3) channel = ['email', 'whatsapp', 'webchat'][k];
-      else if (k === 0) channel = 'webchat';
-      else channel = r() < 0.4 ? 'email' : r() < 0.67 ? 'whatsapp' : 'webchat';
-      const handles = [];
-      if (channel !== 'whatsapp') handles.push({ kind: 'email', value: person.email, trust: 'channel' });
-      if (channel !== 'email') handles.push({ kind: 'phone', value: person.phone, trust: 'channel' });
-      messages.push({
-        channel,
-        channelAccount: ACCOUNTS[channel],
-        providerMessageId: `${tag}-${channel}-${p}-${k}`,
-        ...(channel === 'email' ? { threadKey: `<thread-${tag}-${p}@mail.acme-shop.io>` } : {}),
-        from: { handles, name: person.name },
-        text: messageText(r, true, channel === 'email'),
-        sentAt: at,
-      });
-      at += r() < 0.7 ? Math.floor((5 / 1440 + r() * 0.8) * DAY) : Math.floor((8 + r() * 4) * DAY);
-    }
-  });
-  return messages.sort((a, b) => a.sentAt - b.sentAt);
+  return require('./ingest').makeMessages(people, 4, seed, tag).map((m) => m.input);
 }
 
 /** Counts pg round trips by kind: every Client#query is one request and one answer on the connection. */
