@@ -238,30 +238,11 @@ function machineTicks() {
   }
 }
 
-/**
- * The tests' way of starting PostgreSQL (test/support/postgres-server.ts: as root, the server runs as the
- * postgres user from a reachable copy of the binaries), compiled to CommonJS here with the project's
- * TypeScript, the way jest's transform loads it, so the bench and the tests share one implementation.
- */
-function loadPostgresServer() {
-  const Module = require('node:module');
-  const ts = require('typescript');
-  const file = join(__dirname, '..', 'test', 'support', 'postgres-server.ts');
-  const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
-    fileName: file,
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-  });
-  const compiled = new Module(file, module);
-  compiled.filename = file;
-  compiled.paths = Module._nodeModulePaths(join(__dirname, '..', 'test', 'support'));
-  compiled._compile(outputText, file);
-  return compiled.exports;
-}
-
 async function startServer() {
   // durable: fsync and full_page_writes on, as a server is run; synchronous_commit stays off, so a commit does
   // not wait for its WAL flush, like SQLite's synchronous=NORMAL in WAL mode.
-  const server = await loadPostgresServer().startPostgres({ durable: true });
+  // The tests' own starter (test/support/postgres-server.ts), loaded as the Node-RED part loads it.
+  const server = await require('./node-red-flow/postgres').startPostgres();
   const { Client } = require('pg');
   const admin = new Client({ connectionString: server.url });
   await admin.connect();
