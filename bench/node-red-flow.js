@@ -3,8 +3,9 @@
  * (h) Node-RED flow: what Omnithread costs in a real Node-RED 5, against Node-RED's own cheapest route, in
  * the same process and under the same load.
  *
- * One Node-RED process (child process, user dir + settings.js, the package in its node_modules) serves
- * three POST routes side by side on one omnithread-store (bench/node-red-flow/flows.js):
+ * One Node-RED process (child process, user dir + settings.js, the package in its node_modules; started by
+ * bench/node-red-process.js) serves three POST routes side by side on one omnithread-store
+ * (bench/node-red-flow/flows.js):
  *   bare     http in -> http response (the body echoed back)
  *   trigger  omnithread-in alone: a signed WhatsApp delivery checked, parsed, recorded, acknowledged
  *   flow     the shipped template (examples/continuity-basics.json): omnithread-in -> Identity Resolve ->
@@ -33,8 +34,8 @@ const os = require('node:os');
 const { join } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { DatabaseSync } = require('node:sqlite');
-const { freePort, start, stopGracefully, procMemory } = require('./soak/node-red');
-const { makeUserDir, memoryAfterGc, waitForStatus, PATHS, APP_SECRET } = require('./node-red-flow/flows');
+const { freePort, start, waitForStatus, memoryAfterGc, stopGracefully, logSummary, procMemory } = require('./node-red-process');
+const { makeUserDir, PATHS, APP_SECRET } = require('./node-red-flow/flows');
 const { startPostgres, createDatabase, query, postmasterPid } = require('./node-red-flow/postgres');
 const { topSelfTime } = require('./node-red-flow/profile');
 
@@ -112,12 +113,6 @@ async function memoryNow(pid, base) {
   await sleep(250);
   const after = procMemory(pid);
   return { rssMiB: KiB_TO_MiB(before.rss), afterGc: { rssMiB: KiB_TO_MiB(after.rss), anonMiB: KiB_TO_MiB(after.anon), heapUsedMiB: MiB(gc.heapUsed), heapTotalMiB: MiB(gc.heapTotal), externalMiB: MiB(gc.external) } };
-}
-
-function logSummary(file) {
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  const errors = lines.filter((l) => l.includes('[error]'));
-  return { errors: errors.length, warnings: lines.filter((l) => l.includes('[warn]')).length, firstError: errors[0]?.slice(0, 300) };
 }
 
 /** Starts a Node-RED on a user dir and waits until each of `probes` ([url, status]) answers. */

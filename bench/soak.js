@@ -17,7 +17,8 @@ const os = require('node:os');
 const { join } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { makeMessages, makeSchedule, Load, baseline } = require('./soak/load');
-const { makeUserDir, freePort, start, waitForRoute, memoryAfterGc, stopGracefully, killHard, RssSampler } = require('./soak/node-red');
+const { freePort, start, waitForStatus, memoryAfterGc, stopGracefully, killHard, logSummary, RssSampler } = require('./node-red-process');
+const { makeUserDir } = require('./soak/node-red');
 const { checkStore, checkCrashCopy } = require('./soak/check');
 
 const WEBHOOK_PATH = '/omnithread/soak';
@@ -48,13 +49,6 @@ async function memoryNow(sampler, base) {
   };
 }
 
-/** How many [error] and [warn] lines Node-RED logged, and the first error. */
-function logSummary(file) {
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  const errors = lines.filter((l) => l.includes('[error]'));
-  return { errors: errors.length, warnings: lines.filter((l) => l.includes('[warn]')).length, firstError: errors[0]?.slice(0, 300) };
-}
-
 async function main(options) {
   const c = options;
   const dir = join(c.dir, 'soak');
@@ -77,7 +71,7 @@ async function main(options) {
     // 1. The first Node-RED, until kill -9.
     const first = start(userDir, port, 'node-red.log', c.nodeFlags);
     children.push(first);
-    const firstReadySeconds = await waitForRoute(first, url);
+    const firstReadySeconds = await waitForStatus(first, url, 401);
     const sampler1 = new RssSampler(first.pid, c.sampleMs);
     await sleep(2000); // past start-up work (flows started, first GC cycles)
     const mem1 = { before: await memoryNow(sampler1, base) };
@@ -115,7 +109,7 @@ async function main(options) {
     // 2. The same user dir and store again; the unacknowledged first, then the rest of the load.
     const second = start(userDir, port, 'node-red.log', c.nodeFlags);
     children.push(second);
-    const secondReadySeconds = await waitForRoute(second, url);
+    const secondReadySeconds = await waitForStatus(second, url, 401);
     const downSeconds = (performance.now() - kill.at) / 1000;
     const sampler2 = new RssSampler(second.pid, c.sampleMs);
     sampler = sampler2;

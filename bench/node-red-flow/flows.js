@@ -1,8 +1,7 @@
 'use strict';
 /**
- * The user dirs of the Node-RED processes this part starts, set up the way a user sets one up (settings.js,
- * flows.json, flows_cred.json with credentialSecret: false; the package in node_modules as a symlink to
- * this checkout, as `npm install /path/to/checkout` makes it):
+ * The user dirs of the Node-RED processes this part starts (written, started and probed by
+ * bench/node-red-process.js, as a user sets one up):
  *
  * - the Omnithread process: three POST routes side by side, on one omnithread-store
  *     /bench/bare     Node-RED's own http in -> http response (the body echoed back)
@@ -13,14 +12,14 @@
  *                     with the template's catch -> 500 answer
  * - the bare process: /bench/bare alone, and no Omnithread package in node_modules: Node-RED as installed.
  *
- * Both get one admin route, /bench-memory: a full GC, then the process's own memoryUsage() (Node-RED runs
- * with --expose-gc), so RSS can be read with the garbage gone.
+ * Both get bench/node-red-process.js's admin route /bench-memory (memoryUsage() after a full GC).
  */
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { writeUserDir } = require('../node-red-process');
+
 const root = path.join(__dirname, '..', '..');
-const PACKAGE = require(path.join(root, 'package.json')).name;
 const TEMPLATE = path.join(root, 'examples', 'continuity-basics.json');
 
 const PATHS = { bare: '/bench/bare', trigger: '/bench/trigger', flow: '/bench/flow' };
@@ -67,40 +66,12 @@ function templateFlow(prefix, pathName, y) {
   return { nodes, triggerId: trigger.id };
 }
 
-function writeSettings(dir) {
-  fs.writeFileSync(
-    path.join(dir, 'settings.js'),
-    `module.exports = {
-  flowFile: 'flows.json',
-  credentialSecret: false,
-  uiHost: '127.0.0.1',
-  telemetry: { enabled: false },
-  editorTheme: { tours: false },
-  logging: { console: { level: 'info', metrics: false, audit: false } },
-  httpAdminMiddleware(req, res, next) {
-    if (req.path !== '/bench-memory') return next();
-    if (global.gc) { global.gc(); global.gc(); }
-    res.json({ gc: Boolean(global.gc), ...process.memoryUsage() });
-  },
-};
-`,
-  );
-}
-
 /**
  * `routes`: which of bare / trigger / flow to deploy; `store`: { type: 'sqlite', path } or { type: 'postgres',
  * url }, needed when trigger or flow is deployed (the package is then linked into node_modules).
  */
 function makeUserDir(dir, { routes, store }) {
-  fs.mkdirSync(dir, { recursive: true });
   const omnithread = routes.includes('trigger') || routes.includes('flow');
-  const dependencies = {};
-  if (omnithread) {
-    fs.mkdirSync(path.join(dir, 'node_modules', path.dirname(PACKAGE)), { recursive: true });
-    fs.symlinkSync(root, path.join(dir, 'node_modules', PACKAGE), 'dir');
-    dependencies[PACKAGE] = `file:${root}`;
-  }
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies }, null, 2));
   const flows = [{ id: TAB, type: 'tab', label: 'Omnithread node-red-flow bench' }];
   const credentials = {};
   if (routes.includes('bare')) flows.push(...bareRoute());
@@ -130,33 +101,7 @@ function makeUserDir(dir, { routes, store }) {
     flows.push(...nodes);
     credentials[triggerId] = { appSecret: APP_SECRET };
   }
-  fs.writeFileSync(path.join(dir, 'flows.json'), JSON.stringify(flows, null, 2));
-  fs.writeFileSync(path.join(dir, 'flows_cred.json'), JSON.stringify(credentials, null, 2));
-  writeSettings(dir);
+  writeUserDir(dir, { flows, credentials, withPackage: omnithread });
 }
 
-/** memoryUsage() of a Node-RED process after a full GC, in bytes. */
-async function memoryAfterGc(base) {
-  const response = await fetch(`${base}/bench-memory`);
-  if (!response.ok) throw new Error(`${base}/bench-memory answered ${response.status}`);
-  return response.json();
-}
-
-/** Waits until POST `url` answers `status` (an unsigned POST: 401 on omnithread-in, 200 on the bare route). */
-async function waitForStatus(child, url, status, timeoutMs = 60_000) {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Node-RED exited (${child.exitCode ?? child.signalCode}) before ${url} answered:\n${child.tail()}`);
-    try {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      await response.arrayBuffer();
-      if (response.status === status) return (performance.now() - child.startedAt) / 1000;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer ${status} within ${timeoutMs / 1000} s:\n${child.tail()}`);
-}
-
-module.exports = { makeUserDir, memoryAfterGc, waitForStatus, PATHS, APP_SECRET };
+module.exports = { makeUserDir, PATHS, APP_SECRET };

@@ -1,34 +1,15 @@
 'use strict';
 /**
- * A real Node-RED 5 for the soak benchmark, in a child process of its own (it gets `kill -9`), set up the
- * way a user sets one up: a user dir with a settings file, flows.json and flows_cred.json, and this
- * package in the user dir's node_modules. The package is a symlink to this checkout: that is what
- * `npm install /path/to/checkout` makes (npm links directory installs), without the minute a packed
- * tarball install takes; Node-RED finds it by its package.json "node-red" key and loads dist/, as it
- * would from the registry.
- *
- * Also here: the probe that waits until the webhook route answers, and the RSS sampler
- * (/proc/<pid>/status every 250 ms).
+ * The soak benchmark's Node-RED user dir (started, probed and stopped by bench/node-red-process.js): one
+ * omnithread-in (generic channel, signed with a secret, respond ack) wired to nothing, on an
+ * omnithread-store SQLite file; plus Node-RED's own http in -> http response on another path, the baseline.
  */
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const path = require('node:path');
-
-const root = path.join(__dirname, '..', '..');
-// The free-port probe the end-to-end run uses.
-const { freePort } = require(path.join(root, 'test-e2e', 'lib.js'));
-const PACKAGE = require(path.join(root, 'package.json')).name;
+const { writeUserDir } = require('../node-red-process');
 
 const IDS = { tab: 'soak-tab', store: 'soak-store', in: 'soak-in', baselineIn: 'soak-baseline-in', baselineOut: 'soak-baseline-out' };
 
-/**
- * The user dir: flows (omnithread-in -> nothing, on an omnithread-store SQLite file; plus Node-RED's own
- * http in -> http response on another path, the baseline), the secret as a credential, and settings.
- */
+/** The flows, the secret as a credential, and settings (bench/node-red-process.js writeUserDir). */
 function makeUserDir(dir, { sqlitePath, webhookPath, baselinePath, secret }) {
-  fs.mkdirSync(path.join(dir, 'node_modules', path.dirname(PACKAGE)), { recursive: true });
-  fs.symlinkSync(root, path.join(dir, 'node_modules', PACKAGE), 'dir');
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies: { [PACKAGE]: `file:${root}` } }, null, 2));
   const flows = [
     { id: IDS.tab, type: 'tab', label: 'Omnithread soak' },
     { id: IDS.store, type: 'omnithread-store', name: 'soak store', storeType: 'sqlite', sqlitePath, workspace: 'default', autoMergeTrust: 'channel' },
@@ -52,151 +33,7 @@ function makeUserDir(dir, { sqlitePath, webhookPath, baselinePath, secret }) {
     { id: IDS.baselineIn, type: 'http in', z: IDS.tab, name: 'baseline', url: baselinePath, method: 'post', upload: false, x: 140, y: 160, wires: [[IDS.baselineOut]] },
     { id: IDS.baselineOut, type: 'http response', z: IDS.tab, name: '', statusCode: '200', headers: {}, x: 330, y: 160, wires: [] },
   ];
-  fs.writeFileSync(path.join(dir, 'flows.json'), JSON.stringify(flows, null, 2));
-  fs.writeFileSync(path.join(dir, 'flows_cred.json'), JSON.stringify({ [IDS.in]: { secret } }, null, 2));
-  // Node-RED's usual settings, plus one admin route for the benchmark: after a full GC, the process's own
-  // memoryUsage(), so "RSS did not come back down" can be told apart from "garbage not yet collected".
-  // It needs --expose-gc (see start); nothing else in the process uses it.
-  fs.writeFileSync(
-    path.join(dir, 'settings.js'),
-    `module.exports = {
-  flowFile: 'flows.json',
-  credentialSecret: false,
-  uiHost: '127.0.0.1',
-  telemetry: { enabled: false },
-  editorTheme: { tours: false },
-  logging: { console: { level: 'info', metrics: false, audit: false } },
-  httpAdminMiddleware(req, res, next) {
-    if (req.path !== '/soak-memory') return next();
-    if (global.gc) { global.gc(); global.gc(); }
-    res.json({ gc: Boolean(global.gc), ...process.memoryUsage() });
-  },
-};
-`,
-  );
+  writeUserDir(dir, { flows, credentials: { [IDS.in]: { secret } } });
 }
 
-
-/**
- * Starts Node-RED's own red.js with this Node (24) on the user dir. The spawned process IS Node-RED (no
- * shell or npm in between), so its pid is the one to kill and to sample. Output is appended to a log.
- * `nodeArgs`: extra Node flags (e.g. --max-old-space-size=128, to see how much RSS is V8's choice).
- */
-function start(dir, port, logName, nodeArgs = []) {
-  const logFile = path.join(dir, logName);
-  const out = fs.openSync(logFile, 'a');
-  const redJs = require.resolve('node-red/red.js', { paths: [root] });
-  const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, redJs, '--userDir', dir, '--port', String(port), '--settings', path.join(dir, 'settings.js')], {
-    cwd: dir,
-    stdio: ['ignore', out, out],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  fs.closeSync(out);
-  child.startedAt = performance.now();
-  child.logFile = logFile;
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.tail = (lines = 30) => fs.readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
-  return child;
-}
-
-/**
- * Waits until the webhook route is registered: an unsigned POST gets 401 (the signature check refuses it
- * and nothing is stored), where Node-RED answers 404 before the flow has started.
- */
-async function waitForRoute(child, url, timeoutMs = 60_000) {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Node-RED exited (${child.exitCode ?? child.signalCode}) before ${url} answered:\n${child.tail()}`);
-    try {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      await response.arrayBuffer();
-      if (response.status === 401) return (performance.now() - child.startedAt) / 1000;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer 401 to an unsigned POST within ${timeoutMs / 1000} s:\n${child.tail()}`);
-}
-
-/** memoryUsage() of the Node-RED process after a full GC (the admin route of settings.js), in bytes. */
-async function memoryAfterGc(base) {
-  const response = await fetch(`${base}/soak-memory`);
-  if (!response.ok) throw new Error(`${base}/soak-memory answered ${response.status}`);
-  return response.json();
-}
-
-/** SIGTERM and wait: red.js stops the flows (the store config node closes the store) and exits. */
-async function stopGracefully(child, timeoutMs = 20_000) {
-  if (child.exitCode !== null || child.signalCode !== null) return { alreadyExited: true };
-  const t0 = performance.now();
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const { code, signal } = await child.exited;
-  clearTimeout(timer);
-  return { code, signal, seconds: (performance.now() - t0) / 1000, graceful: signal !== 'SIGKILL' };
-}
-
-/** kill -9, and wait until the kernel has reaped it (so its files are as the crash left them). */
-async function killHard(child) {
-  child.kill('SIGKILL');
-  return child.exited;
-}
-
-/** VmRSS and VmHWM (the kernel's own peak) of a live process, in KiB; undefined once it has gone. */
-function procMemory(pid) {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-    // A killed process not yet reaped (a zombie) still has a status file, without memory lines.
-    if (Number.isNaN(kib('VmRSS'))) return undefined;
-    // RssAnon is the process's own memory (heap, malloc); RssFile is mapped files (code, libraries).
-    return { rss: kib('VmRSS'), hwm: kib('VmHWM'), anon: kib('RssAnon'), file: kib('RssFile') };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Samples a process's RSS every 250 ms (env BENCH_SOAK_SAMPLE_MS). `mark()` starts a new window; `peak()`
- * is the highest sample since the last mark; `now()` reads it at once.
- */
-class RssSampler {
-  constructor(pid, intervalMs = 250) {
-    this.pid = pid;
-    this.samples = [];
-    this.windowStart = 0;
-    this.take();
-    this.timer = setInterval(() => this.take(), intervalMs);
-  }
-
-  take() {
-    const m = procMemory(this.pid);
-    if (m) this.samples.push({ t: performance.now(), ...m });
-    return m;
-  }
-
-  now() {
-    return this.take()?.rss ?? this.samples.at(-1)?.rss;
-  }
-
-  mark() {
-    this.windowStart = this.samples.length;
-  }
-
-  peak() {
-    let max = 0;
-    for (let i = this.windowStart; i < this.samples.length; i++) max = Math.max(max, this.samples[i].rss);
-    return max;
-  }
-
-  last() {
-    return this.samples.at(-1);
-  }
-
-  stop() {
-    clearInterval(this.timer);
-  }
-}
-
-module.exports = { makeUserDir, freePort, start, waitForRoute, memoryAfterGc, stopGracefully, killHard, procMemory, RssSampler, IDS };
+module.exports = { makeUserDir, IDS };

@@ -5,7 +5,7 @@
  * to this checkout, as `npm install /path/to/checkout` makes it, so Node-RED finds it by its package.json
  * "node-red" key and loads dist/ (`npm test` builds it first; run `npm run build` before jest alone).
  *
- * The TypeScript twin of bench/soak/node-red.js, taking any flows, credentials and settings.
+ * The TypeScript twin of bench/node-red-process.js, taking any flows, credentials and settings.
  *
  * OMNITHREAD_RELIABILITY_PACKAGE=/path/to/another/build runs the suite against another built copy of
  * the package (e.g. a commit from before a fix, to see a test fail for the reason it names).
