@@ -4,8 +4,9 @@
  * valid E.164 phones), message texts, the store's SQLite PRAGMAs, percentiles and formatting.
  * Plain CommonJS over the compiled core in dist/shared: nothing here needs compiling.
  */
-const { createHash } = require('node:crypto');
+const { createHash, createHmac } = require('node:crypto');
 const { readFileSync, rmSync } = require('node:fs');
+const http = require('node:http');
 const shared = require('../dist/shared');
 
 /** mulberry32: small, fast, seeded; the same seed gives the same data on every run. */
@@ -183,4 +184,47 @@ function rssMiB() {
   return { rss: MiB(m.rss), heapUsed: MiB(m.heapUsed), heapTotal: MiB(m.heapTotal), external: MiB(m.external) };
 }
 
-module.exports = { rng, makePeople, messageText, digest, storePragmas, STORE_PRAGMAS, schemaOf, schemaStatements, summarize, median, MiB, removeDb, rssMiB, BUSY_TIMEOUT_MS };
+/**
+ * sha256= and the hex HMAC-SHA256 of a body with a secret: WhatsApp's X-Hub-Signature-256 (the app
+ * secret) and the generic channel's X-Omnithread-Signature (its secret).
+ */
+const hmacSignature = (secret, body) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+/**
+ * The load generators' request: POST `body` (JSON) to `url` (a URL) over `agent` (keep-alive connections),
+ * with `headers` (a signature) besides content type and length. Resolves with { status, text }; one not
+ * answered within `timeoutMs` fails with code ETIMEDOUT_BENCH.
+ */
+function postOver(agent, url, body, headers, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_BENCH' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The kind a failed request of postOver is counted under. */
+function failureKind(error) {
+  if (error.code === 'ETIMEDOUT_BENCH') return 'timeout';
+  if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return 'reset';
+  if (error.code === 'ECONNREFUSED') return 'refused';
+  return `error ${error.code || error.message}`;
+}
+
+module.exports = { rng, makePeople, messageText, digest, storePragmas, STORE_PRAGMAS, schemaOf, schemaStatements, summarize, median, MiB, removeDb, rssMiB, hmacSignature, postOver, failureKind, BUSY_TIMEOUT_MS };

@@ -20,8 +20,8 @@
  */
 const http = require('node:http');
 const fs = require('node:fs');
-const { createHmac } = require('node:crypto');
-const { rng, makePeople, messageText } = require('../common');
+const { rng, makePeople, messageText, hmacSignature, postOver, failureKind } = require('../common');
+const { procMemory } = require('../node-red-process');
 
 const PNID = '106540352242922';
 const WABA = '102290129340398';
@@ -64,20 +64,9 @@ function makeMessages({ count, returning, seed, secret, tag }) {
         },
       ],
     });
-    out[i] = { id, body, signature: `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` };
+    out[i] = { id, body, signature: hmacSignature(secret, body) };
   }
   return { messages: out, people, personOf: choice };
-}
-
-/** VmRSS and RssAnon of a process, in KiB. */
-function procMemory(pid) {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-    return { rss: kib('VmRSS'), anon: kib('RssAnon') };
-  } catch {
-    return undefined;
-  }
 }
 
 /** utime + stime of a process, in clock ticks (1/100 s), from /proc/<pid>/stat; 0 once it has gone. */
@@ -128,37 +117,6 @@ function cpuUsed(before, after) {
     out[name] = ticks / 100;
   }
   return out;
-}
-
-function failureKind(error) {
-  if (error.code === 'ETIMEDOUT_BENCH') return 'timeout';
-  if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return 'reset';
-  if (error.code === 'ECONNREFUSED') return 'refused';
-  return `error ${error.code || error.message}`;
-}
-
-function post(agent, url, message, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        hostname: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(message.body), 'x-hub-signature-256': message.signature },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_BENCH' })));
-    req.on('error', reject);
-    req.end(message.body);
-  });
 }
 
 /** Whether an answer is the one the side must give: the echo, the ack of one recorded message, the timeline holding it. */
@@ -268,7 +226,7 @@ async function run({ targets, blocks, concurrency, timeoutMs = 30_000, rssPid, s
         side.requests++;
         const t0 = performance.now();
         try {
-          const { status, text } = await post(agent, url, message, timeoutMs);
+          const { status, text } = await postOver(agent, url, message.body, { 'x-hub-signature-256': message.signature }, timeoutMs);
           const wrong = answered(side.expect, status, text, message);
           if (wrong) side.fail(wrong.startsWith('status') ? wrong : wrong.split(' (')[0], text);
           else {

@@ -6,8 +6,7 @@
  * request the latency, the answer, or how it failed.
  */
 const http = require('node:http');
-const { createHmac } = require('node:crypto');
-const { rng, makePeople, messageText } = require('../common');
+const { rng, makePeople, messageText, hmacSignature, postOver, failureKind } = require('../common');
 
 /**
  * `count` signed generic-channel deliveries. A person writes by email, by phone or with both; the body
@@ -25,7 +24,7 @@ function makeMessages(count, peopleCount, seed, secret) {
     const id = `soak-${String(i).padStart(6, '0')}`;
     // A message's own time orders the timeline; 20 s apart, so 20,000 messages span about 4.6 days.
     const body = JSON.stringify({ messageId: id, from, text: messageText(r, true, r() < 0.2), sentAt: new Date(start + i * 20_000).toISOString() });
-    messages[i] = { id, body, signature: `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` };
+    messages[i] = { id, body, signature: hmacSignature(secret, body) };
   }
   return messages;
 }
@@ -55,14 +54,6 @@ function makeSchedule(count, rate, seed) {
   return Int32Array.from(idx, (i) => order[i]);
 }
 
-/** The kinds a failed request is counted under. */
-function failureKind(error) {
-  if (error.code === 'ETIMEDOUT_SOAK') return 'timeout';
-  if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return 'reset';
-  if (error.code === 'ECONNREFUSED') return 'refused';
-  return `error ${error.code || error.message}`;
-}
-
 class Load {
   constructor({ url, messages, concurrency, timeoutMs = 30_000 }) {
     this.url = new URL(url);
@@ -85,27 +76,7 @@ class Load {
 
   post(i) {
     const m = this.messages[i];
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          hostname: this.url.hostname,
-          port: this.url.port,
-          path: this.url.pathname,
-          method: 'POST',
-          agent: this.agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(m.body), 'x-omnithread-signature': m.signature },
-        },
-        (res) => {
-          const chunks = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_SOAK' })));
-      req.on('error', reject);
-      req.end(m.body);
-    });
+    return postOver(this.agent, this.url, m.body, { 'x-omnithread-signature': m.signature }, this.timeoutMs);
   }
 
   /** One request for message i, counted under `purpose` (first / redeliveries / resends). */
