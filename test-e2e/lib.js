@@ -65,8 +65,9 @@ async function waitForHttp(url, child, timeoutMs) {
   throw new Error(`${url} did not answer within ${timeoutMs / 1000}s:\n${child.tail()}`);
 }
 
-async function postJson(url, body) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** fetch, then the answer: { status, text, json (undefined when the text is not JSON), headers }. */
+async function fetchAnswer(url, options) {
+  const response = await fetch(url, options);
   const text = await response.text();
   let json;
   try {
@@ -74,8 +75,10 @@ async function postJson(url, body) {
   } catch {
     json = undefined;
   }
-  return { status: response.status, text, json };
+  return { status: response.status, text, json, headers: response.headers };
 }
+
+const postJson = (url, body) => fetchAnswer(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** npm pack of this package (after `npm run build`): what a user installs. */
 function pack(dir) {
@@ -132,12 +135,12 @@ function checkTimeline(body, tag) {
 }
 
 /**
- * A stand-in for the WhatsApp Cloud API on this machine: records what the Reply node sends and answers
- * as Meta documents it.
+ * A stand-in for a provider's API on this machine: keeps every call ({ method, path, authorization, body },
+ * the body parsed when it is JSON) in `calls` and answers 200 with the JSON `answer(call, calls)` gives.
  */
-async function fakeWhatsApp() {
+async function providerStandIn(answer) {
   const http = require('node:http');
-  const received = [];
+  const calls = [];
   const server = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (chunk) => (raw += chunk));
@@ -148,25 +151,40 @@ async function fakeWhatsApp() {
       } catch {
         body = raw;
       }
-      received.push({ method: req.method, path: req.url, authorization: req.headers.authorization, body });
+      const call = { method: req.method, path: req.url, authorization: req.headers.authorization, body };
+      calls.push(call);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: `wamid.e2e-${received.length}` }] }));
+      res.end(JSON.stringify(answer(call, calls)));
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${server.address().port}`;
-  return { base, received, close: () => new Promise((resolve) => server.close(resolve)) };
+  return { base, calls, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/** The WhatsApp Cloud API's stand-in: records what the Reply node sends (`received`) and answers as Meta documents it. */
+async function fakeWhatsApp() {
+  const { base, calls, close } = await providerStandIn((_call, calls) => ({ messaging_product: 'whatsapp', messages: [{ id: `wamid.e2e-${calls.length}` }] }));
+  return { base, received: calls, close };
+}
+
+/** A fixture of test/channels/fixtures (the providers' documented deliveries), as text. */
+const fixture = (...names) => fs.readFileSync(path.join(root, 'test', 'channels', 'fixtures', ...names), 'utf8');
+
+/** X-Hub-Signature-256 (Meta): sha256= and the hex HMAC-SHA256 of the raw body with the app secret. */
+function hubSignature(appSecret, body) {
+  const { createHmac } = require('node:crypto');
+  return `sha256=${createHmac('sha256', appSecret).update(body).digest('hex')}`;
 }
 
 /** A signed WhatsApp delivery (the documented text fixture, sent a minute ago). */
 function whatsappDelivery(appSecret, tag) {
-  const { createHmac } = require('node:crypto');
-  const fixture = JSON.parse(fs.readFileSync(path.join(root, 'test', 'channels', 'fixtures', 'whatsapp', 'text.json'), 'utf8'));
-  const message = fixture.entry[0].changes[0].value.messages[0];
+  const fixtureJson = JSON.parse(fixture('whatsapp', 'text.json'));
+  const message = fixtureJson.entry[0].changes[0].value.messages[0];
   message.timestamp = String(Math.floor(Date.now() / 1000) - 60);
   message.id = `wamid.e2e-inbound-${tag}`;
-  const body = JSON.stringify(fixture);
-  return { body, signature: `sha256=${createHmac('sha256', appSecret).update(body).digest('hex')}` };
+  const body = JSON.stringify(fixtureJson);
+  return { body, signature: hubSignature(appSecret, body) };
 }
 
 async function until(check, timeoutMs, what) {
@@ -184,4 +202,4 @@ function tempDir(name) {
   return dir;
 }
 
-module.exports = { root, log, run, freePort, start, stop, waitForHttp, postJson, pack, story, checkTimeline, tempDir, fakeWhatsApp, whatsappDelivery, until };
+module.exports = { root, log, run, freePort, start, stop, waitForHttp, fetchAnswer, postJson, pack, story, checkTimeline, tempDir, providerStandIn, fakeWhatsApp, fixture, hubSignature, whatsappDelivery, until };

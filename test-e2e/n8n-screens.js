@@ -6,7 +6,7 @@
 // active without an activation error.
 const fs = require('node:fs');
 const path = require('node:path');
-const { root, log } = require('./lib');
+const { root, log, fetchAnswer } = require('./lib');
 
 const CHROMIUM = '/usr/bin/chromium';
 const OWNER = { email: 'owner@omnithread-e2e.test', firstName: 'E2E', lastName: 'Owner', password: 'E2e-owner-Passw0rd' };
@@ -14,17 +14,7 @@ const OUR_PREFIX = '@omnithread/n8n-nodes-omnithread.';
 const MIN_PALETTE_NODES = 7;
 
 /** fetch with a deadline: a hung n8n answers a clear failure, never a hung run. */
-async function request(url, options = {}, timeoutMs = 15000) {
-  const response = await fetch(url, { ...options, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, text, json, headers: response.headers };
-}
+const request = (url, options = {}, timeoutMs = 15000) => fetchAnswer(url, { ...options, signal: AbortSignal.timeout(timeoutMs) });
 
 const postJson = (url, body, headers = {}) => request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 

@@ -11,11 +11,9 @@
 //    Email Trigger, which only the main polls (none missed, none twice), and each answered once by SMTP.
 // Exports queueModeE2e({ tgz, logDir, record, install, ensureN8n }), called by test-e2e/run.js;
 // `node test-e2e/run.js queue` runs this part alone (after `npm run build`).
-const { createHmac } = require('node:crypto');
 const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
-const { root, log, until } = require('./lib');
+const { root, log, until, fixture, hubSignature, providerStandIn: standIn } = require('./lib');
 const { cachedN8n, startRedis, startPostgresWith, startQueueCluster, waitForWebhook, stopper } = require('./queue-cluster');
 const { DESK_ADMIN } = require('./desk');
 
@@ -35,37 +33,20 @@ const MAILS_WHILE_RUNNING = 4;
  * A stand-in for the WhatsApp Cloud API and the Telegram Bot API: answers as they document and keeps
  * every call, so replies can be counted.
  */
-async function providerStandIn() {
-  const calls = [];
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (chunk) => (raw += chunk));
-    req.on('end', () => {
-      let body;
-      try {
-        body = JSON.parse(raw || '{}');
-      } catch {
-        body = raw;
-      }
-      calls.push({ method: req.method, path: req.url, authorization: req.headers.authorization, body });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (/^\/bot[^/]+\/sendMessage$/.test(req.url)) {
-        res.end(JSON.stringify({ ok: true, result: { message_id: 9000 + calls.length, chat: { id: body.chat_id }, date: Math.floor(Date.now() / 1000), text: body.text } }));
-      } else if (/^\/bot/.test(req.url)) {
-        res.end(JSON.stringify({ ok: true, result: true }));
-      } else {
-        res.end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: `wamid.queue-e2e-out-${calls.length}` }] }));
-      }
-    });
+function providerStandIn() {
+  return standIn((call, calls) => {
+    if (/^\/bot[^/]+\/sendMessage$/.test(call.path)) {
+      return { ok: true, result: { message_id: 9000 + calls.length, chat: { id: call.body.chat_id }, date: Math.floor(Date.now() / 1000), text: call.body.text } };
+    }
+    if (/^\/bot/.test(call.path)) return { ok: true, result: true };
+    return { messaging_product: 'whatsapp', messages: [{ id: `wamid.queue-e2e-out-${calls.length}` }] };
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { base: `http://127.0.0.1:${server.address().port}`, calls, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 /** The people and their messages: WhatsApp (signed with the app secret) and Telegram (secret token). */
 function makeDeliveries(tag) {
-  const whatsappFixture = fs.readFileSync(path.join(root, 'test', 'channels', 'fixtures', 'whatsapp', 'text.json'), 'utf8');
-  const telegramFixture = fs.readFileSync(path.join(root, 'test', 'channels', 'fixtures', 'telegram', 'text.json'), 'utf8');
+  const whatsappFixture = fixture('whatsapp', 'text.json');
+  const telegramFixture = fixture('telegram', 'text.json');
   const now = Math.floor(Date.now() / 1000) - 600;
   const people = [];
   for (let p = 0; p < WHATSAPP_PEOPLE; p++) {
@@ -79,7 +60,7 @@ function makeDeliveries(tag) {
       const message = value.messages[0];
       Object.assign(message, { from: waId, from_user_id: bsuid, id: `wamid.queue-${tag}-w${p}-${k}`, timestamp: String(now + p * 10 + k * 100), text: { body: `Message ${k} from W${p}: where is my order?` } });
       const body = JSON.stringify(fixture);
-      person.messages.push({ id: message.id, body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}` } });
+      person.messages.push({ id: message.id, body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': hubSignature(APP_SECRET, body) } });
     }
     people.push(person);
   }
