@@ -16,7 +16,6 @@
  * - Sending: https://www.twilio.com/docs/messaging/api/message-resource ; errors (code, message, more_info,
  *   status): https://www.twilio.com/docs/usage/twilios-response ; 21610: https://www.twilio.com/docs/api/errors/21610
  */
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ProviderAnswer, ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import { OmnithreadError, WebhookRequest, channelConfig, handleWebhook, openStor
 import { MessageInputSchema, StatusUpdateInputSchema } from '../../shared/model';
 import { EMPTY_TWIML, greetingTwiml, twilioSmsChannel, twilioVoiceChannel, urlVariants } from '../../shared/channels/twilio';
 import { countRows, createTestStoreConfig, describeStores, uniqueWorkspace } from '../support/stores';
+import { twilioSignature as expectedSignature } from '../support/signatures';
 
 const TOKEN = '12345-twilio-auth-token';
 const ACCOUNT = 'AC0123456789abcdef0123456789abcdef';
@@ -36,14 +36,6 @@ const voiceConfig = channelConfig(twilioVoiceChannel, { authToken: TOKEN, public
 
 type Form = Record<string, string>;
 const fixture = (name: string): Form => JSON.parse(readFileSync(join(__dirname, 'fixtures', 'twilio', `${name}.json`), 'utf8'));
-
-/** The documented algorithm, written independently of the module. */
-function expectedSignature(token: string, url: string, params: Form): string {
-  const data = Object.keys(params)
-    .sort()
-    .reduce((acc, key) => acc + key + params[key], url);
-  return createHmac('sha1', token).update(Buffer.from(data, 'utf8')).digest('base64');
-}
 
 function request(params: Form | string, url = SMS_URL, options: { sign?: boolean; signUrl?: string; token?: string; headers?: Record<string, string> } = {}): WebhookRequest {
   const raw = typeof params === 'string' ? params : new URLSearchParams(params).toString();

@@ -16,7 +16,6 @@
  * - Rate limits (https://docs.x.com/fundamentals/rate-limits): 429 Too Many Requests, x-rate-limit-reset =
  *   Unix timestamp when the limit resets.
  */
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
 import { join } from 'node:path';
@@ -25,6 +24,7 @@ import fc from 'fast-check';
 import { MessageInputSchema, OmnithreadError, WebhookRequest, channelConfig, handleWebhook } from '../../shared';
 import { xChannel } from '../../shared/channels/x';
 import { countRows, describeStores } from '../support/stores';
+import { xSignature } from '../support/signatures';
 
 const CONSUMER_SECRET = 'z3ZX4v7mAAUGykl3EcmkqbartmuW8VFOOzCloLx9Q45P0hLrFu';
 const ACCOUNT = '1450000000000000001';
@@ -33,8 +33,8 @@ const config = channelConfig(xChannel, { consumerSecret: CONSUMER_SECRET });
 
 const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(__dirname, 'fixtures', 'x', `${name}.json`), 'utf8'));
 
-/** Computed here from the documented formula, independently of the module. */
-const sign = (data: string | Buffer, secret = CONSUMER_SECRET) => `sha256=${createHmac('sha256', secret).update(data).digest('base64')}`;
+/** Computed from the documented formula, independently of the module (test/support/signatures.ts). */
+const sign = (data: string | Buffer, secret = CONSUMER_SECRET) => xSignature(secret, data);
 
 function request(body: unknown, options: { sign?: boolean; signature?: string } = {}): WebhookRequest {
   const raw = Buffer.from(typeof body === 'string' ? body : (JSON.stringify(body) ?? ''));
@@ -55,7 +55,7 @@ describe('X settings, CRC and signature', () => {
 
   test('the CRC is answered with sha256=base64(HMAC-SHA256(consumer secret, crc_token))', () => {
     const token = '9b4507b3-9040-4669-9ca3-6b94edb50553';
-    const expected = `sha256=${createHmac('sha256', CONSUMER_SECRET).update(token).digest('base64')}`;
+    const expected = xSignature(CONSUMER_SECRET, token);
     expect(xChannel.challenge!(crc({ crc_token: token }), config)).toEqual({ status: 200, body: { response_token: expected } });
     // A POST is never a CRC; a GET without crc_token is not one either (the handler answers 405).
     expect(xChannel.challenge!({ ...crc({ crc_token: token }), method: 'POST' }, config)).toBeUndefined();

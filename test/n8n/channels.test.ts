@@ -5,12 +5,13 @@
  * form posts answered with TwiML.
  */
 import { TYPES, buildWorkflow, callHookMethod, callWebhook, cleanupAfterAll, node } from '../support/n8n-harness';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHANNELS, acquireStore, metaSignature, resolveSettings } from '../../shared';
 import { countRows } from '../support/stores';
 import { ProviderRequest, ProviderServer, startProvider } from '../support/provider-server';
+import { twilioSignature, xSignature } from '../support/signatures';
 
 cleanupAfterAll();
 
@@ -104,7 +105,7 @@ describe('X', () => {
   test('the CRC GET is answered with 200 JSON response_token = sha256=base64(HMAC-SHA256(consumer secret, crc_token))', async () => {
     const { result, sent } = await callWebhook(trigger('x', { consumerSecret: 'x-consumer-secret' }), 'Trigger', { method: 'GET', body: '', query: { crc_token: 'abc123' } });
     expect(result).toEqual({ noWebhookResponse: true });
-    const expected = `sha256=${createHmac('sha256', 'x-consumer-secret').update('abc123').digest('base64')}`;
+    const expected = xSignature('x-consumer-secret', 'abc123');
     expect(sent).toEqual({ status: 200, contentType: 'application/json; charset=utf-8', body: { response_token: expected } });
   });
 });
@@ -235,13 +236,8 @@ describe('Twilio', () => {
   const AUTH_TOKEN = 'twilio-auth-token-0123456789abcdef';
   const FORM = 'application/x-www-form-urlencoded';
 
-  /** X-Twilio-Signature per Twilio's docs: base64(HMAC-SHA1(auth token, URL + each param name+value sorted by name)). */
-  function sign(url: string, params: Record<string, string>): string {
-    const data = Object.keys(params)
-      .sort()
-      .reduce((acc, key) => acc + key + params[key], url);
-    return createHmac('sha1', AUTH_TOKEN).update(Buffer.from(data, 'utf8')).digest('base64');
-  }
+  /** X-Twilio-Signature per Twilio's docs (test/support/signatures.ts). */
+  const sign = (url: string, params: Record<string, string>): string => twilioSignature(AUTH_TOKEN, url, params);
 
   test('a correctly signed SMS (signed over the production webhook URL) starts the workflow; the answer is TwiML <Response/>', async () => {
     const sid = `SM${hex(16)}`;

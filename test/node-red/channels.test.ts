@@ -3,7 +3,6 @@
  * (supertest on RED.httpNode): each provider's handshake, signature or token, and the answer it expects.
  * The payloads are the channel fixtures of test/channels/fixtures (real provider formats).
  */
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -12,6 +11,7 @@ import type { Store } from '../../shared';
 import { countRows } from '../support/stores';
 import { FlowNode, collect, helper, loadFlow, tempDir, unloadFlow, waitForStatus } from '../support/node-red-helper';
 import { CHANNEL_DELIVERIES, forged } from '../support/channel-deliveries';
+import { twilioSignature, xSignature } from '../support/signatures';
 
 let dir: string;
 let cleanup: () => void;
@@ -119,14 +119,6 @@ describe('omnithread-in: Telegram', () => {
   });
 });
 
-/** X-Twilio-Signature as Twilio computes it: base64 HMAC-SHA1(auth token, URL + each POST parameter's name and value, sorted by name). */
-function twilioSignature(authToken: string, url: string, params: Record<string, string>): string {
-  const data = Object.keys(params)
-    .sort()
-    .reduce((acc, name) => acc + name + params[name], url);
-  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');
-}
-
 describe('omnithread-in: Twilio', () => {
   const AUTH_TOKEN = 'twilio-auth-token';
 
@@ -167,7 +159,7 @@ describe('omnithread-in: X direct messages', () => {
     const app = await load('x', {}, { consumerSecret: 'x-consumer-secret' });
     const res = await request(app).get('/omnithread/x').query({ crc_token: 'crc-123' });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ response_token: `sha256=${createHmac('sha256', 'x-consumer-secret').update('crc-123').digest('base64')}` });
+    expect(res.body).toEqual({ response_token: xSignature('x-consumer-secret', 'crc-123') });
   });
 });
 

@@ -3,10 +3,10 @@
  * test/channels/fixtures, which cite their docs), with the settings a node needs to accept it. Both
  * engines' tests drive every channel through their real webhook path with these.
  */
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { metaSignature } from '../../shared';
+import { twilioSignature, xSignature } from './signatures';
 
 export interface ChannelDelivery {
   channel: string;
@@ -39,12 +39,6 @@ export function meta(channel: string, path: string, expectHandle: string): Chann
     refusedWith: 401,
   };
 }
-
-/** X-Twilio-Signature of form parameters posted to `url`. */
-export const twilioSignature = (authToken: string, url: string, params: Record<string, string>): string =>
-  createHmac('sha1', authToken)
-    .update(url + Object.keys(params).sort().map((k) => k + params[k]).join(''))
-    .digest('base64');
 
 /** Twilio's X-Twilio-Signature: base64 HMAC-SHA1 over the URL then each parameter name and value, sorted by name. */
 export function twilio(channel: 'sms' | 'voice', path: string): ChannelDelivery {
@@ -83,7 +77,7 @@ export function x(path: string): ChannelDelivery {
     secrets: { consumerSecret: 'x-consumer-secret' },
     body: () => {
       const body = fixture(path);
-      return { body, headers: { 'x-twitter-webhooks-signature': `sha256=${createHmac('sha256', 'x-consumer-secret').update(body).digest('base64')}` }, contentType: 'application/json' };
+      return { body, headers: { 'x-twitter-webhooks-signature': xSignature('x-consumer-secret', body) }, contentType: 'application/json' };
     },
     expectHandle: '',
     refusedWith: 401,

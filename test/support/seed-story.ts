@@ -11,7 +11,7 @@
  * reads the same on any day the suite runs.
  */
 import { Store, createOmnithread, metaSignature, webchatUserHash } from '../../shared';
-import { twilioSignature } from './channel-deliveries';
+import { twilioSignature } from './signatures';
 
 export const STORY = {
   site: 'shop',
