@@ -70,6 +70,28 @@ export const genericCredentials = (id: string): Credentials => ({ [id]: { secret
 export const whatsappIn = (id: string, path: string): FlowNode => inNode(id, path, 'whatsapp', {});
 export const whatsappCredentials = (id: string): Credentials => ({ [id]: { appSecret: APP_SECRET } });
 
+/**
+ * catch -> change (msg.payload = the error, msg.statusCode = 500) -> http response: a flow's error answered
+ * as a 500 with the error. `ids`: the catch, change and http response nodes; `x`: their positions on row `y`.
+ */
+export const errorAnswer = ({ z = TAB, ids: [catchId, changeId, responseId], x, y }: { z?: string; ids: [string, string, string]; x: [number, number, number]; y: number }): FlowNode[] => [
+  { id: catchId, type: 'catch', z, name: '', scope: null, uncaught: false, x: x[0], y, wires: [[changeId]] },
+  {
+    id: changeId,
+    type: 'change',
+    z,
+    name: 'error as answer',
+    rules: [
+      { t: 'set', p: 'payload', pt: 'msg', to: 'error', tot: 'msg' },
+      { t: 'set', p: 'statusCode', pt: 'msg', to: '500', tot: 'num' },
+    ],
+    x: x[1],
+    y,
+    wires: [[responseId]],
+  },
+  { id: responseId, type: 'http response', z, name: '', statusCode: '', headers: {}, x: x[2], y, wires: [] },
+];
+
 // ---------------------------------------------------------------------------------------------
 // A Node-RED for a test file
 // ---------------------------------------------------------------------------------------------
@@ -131,8 +153,8 @@ export const genericMessage = (messageId: string, extra: Record<string, unknown>
   ...extra,
 });
 
-/** A WhatsApp Cloud API "messages" delivery of one text message, as Meta posts it. */
-export function whatsappDelivery(waId: string, wamid: string, text: string, extraMessageFields: Record<string, unknown> = {}): string {
+/** A WhatsApp Cloud API "messages" delivery of one text message, as Meta posts it, from `name` (the contact's profile name). */
+export function whatsappDelivery(waId: string, wamid: string, text: string, extraMessageFields: Record<string, unknown> = {}, name = 'Rel Tester'): string {
   return JSON.stringify({
     object: 'whatsapp_business_account',
     entry: [
@@ -144,7 +166,7 @@ export function whatsappDelivery(waId: string, wamid: string, text: string, extr
             value: {
               messaging_product: 'whatsapp',
               metadata: { display_phone_number: '15550783881', phone_number_id: PNID },
-              contacts: [{ profile: { name: 'Rel Tester' }, wa_id: waId }],
+              contacts: [{ profile: { name }, wa_id: waId }],
               messages: [{ from: waId, id: wamid, timestamp: String(Math.floor(realNow() / 1000) - 60), type: 'text', text: { body: text }, ...extraMessageFields }],
             },
           },

@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { type ProviderAnswer, type ProviderRequest, type ProviderServer, startProvider } from '../support/provider-server';
 import { type Credentials, type FlowNode, type NodeRed, startNodeRed } from './node-red-process';
-import { PNID, STORE, TAB, WA_TOKEN, type Answer, eventRows, post, postWhatsApp, storeNode, tab, whatsappCredentials, whatsappDelivery, whatsappIn, workDir } from './kit';
+import { PNID, STORE, TAB, WA_TOKEN, type Answer, errorAnswer, eventRows, post, postWhatsApp, storeNode, tab, whatsappCredentials, whatsappDelivery, whatsappIn, workDir } from './kit';
 
 jest.setTimeout(120_000);
 
@@ -89,21 +89,7 @@ function replyFlow(db: string, apiBaseUrl: string): FlowNode[] {
     setInReplyTo('rel-set-budget', 'rel-reply-budget'),
     replyNode('rel-reply-budget', { retryBudgetSeconds: '1' }),
     { id: 'rel-http-ok', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 680, y: 200, wires: [] },
-    { id: 'rel-catch', type: 'catch', z: TAB, name: '', scope: null, uncaught: false, x: 120, y: 300, wires: [['rel-error-payload']] },
-    {
-      id: 'rel-error-payload',
-      type: 'change',
-      z: TAB,
-      name: 'error as answer',
-      rules: [
-        { t: 'set', p: 'payload', pt: 'msg', to: 'error', tot: 'msg' },
-        { t: 'set', p: 'statusCode', pt: 'msg', to: '500', tot: 'num' },
-      ],
-      x: 300,
-      y: 300,
-      wires: [['rel-http-error']],
-    },
-    { id: 'rel-http-error', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 480, y: 300, wires: [] },
+    ...errorAnswer({ ids: ['rel-catch', 'rel-error-payload', 'rel-http-error'], x: [120, 300, 480], y: 300 }),
   ];
 }
 const credentials: Credentials = { ...whatsappCredentials('rel-in-whatsapp'), [ACCOUNT]: { accessToken: WA_TOKEN } };

@@ -23,11 +23,12 @@
  */
 import { request as httpRequest, createServer, Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHmac } from 'node:crypto';
 import { Client } from 'pg';
 import { createTestStoreConfig } from '../support/stores';
 import { startProvider, type ProviderServer } from '../support/provider-server';
+import { hubSignature as sign } from '../support/signatures';
 import { startNodeRed, type Credentials, type FlowNode, type NodeRed } from '../reliability/node-red-process';
+import { PNID, errorAnswer, post, realNow, whatsappDelivery, type Answer } from '../reliability/kit';
 
 jest.setTimeout(120_000);
 
@@ -40,13 +41,8 @@ const MAIL_IN = 'ti-in-email';
 const APP_SECRET = 'two-instances-meta-app-secret';
 const GENERIC_SECRET = 'two-instances-generic-secret';
 const WA_TOKEN = 'EAAG-two-instances-token';
-const PNID = '106540352242922';
-const WABA = '102290129340398';
 const PATHS = { whatsapp: '/ti/whatsapp', email: '/ti/email', followup: '/ti/followup' };
 
-/** The wall clock as Node-RED sees it (jest's Date may be shifted by OMNITHREAD_TEST_SHIFT_DAYS; performance is not). */
-const realNow = (): number => performance.timeOrigin + performance.now();
-const sign = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 // ---------------------------------------------------------------------------------------------
 // The flow, the same on both instances
@@ -96,21 +92,7 @@ function flows(apiBaseUrl: string): FlowNode[] {
     change('ti-followup-to', [{ t: 'set', p: 'inReplyTo', pt: 'msg', to: 'payload.inReplyTo', tot: 'msg' }], 'ti-reply-followup', 220),
     reply('ti-reply-followup', 'followup', 220),
     { id: 'ti-http-ok', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 820, y: 140, wires: [] },
-    { id: 'ti-catch', type: 'catch', z: TAB, name: '', scope: null, uncaught: false, x: 160, y: 300, wires: [['ti-error']] },
-    {
-      id: 'ti-error',
-      type: 'change',
-      z: TAB,
-      name: 'error as answer',
-      rules: [
-        { t: 'set', p: 'payload', pt: 'msg', to: 'error', tot: 'msg' },
-        { t: 'set', p: 'statusCode', pt: 'msg', to: '500', tot: 'num' },
-      ],
-      x: 400,
-      y: 300,
-      wires: [['ti-http-error']],
-    },
-    { id: 'ti-http-error', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 620, y: 300, wires: [] },
+    ...errorAnswer({ z: TAB, ids: ['ti-catch', 'ti-error', 'ti-http-error'], x: [160, 400, 620], y: 300 }),
   ];
 }
 
@@ -185,25 +167,7 @@ interface Message {
 function whatsappMessage(person: number, round: number): Message {
   const p = PEOPLE[person];
   const id = `wamid.ti-${person}-${round}`;
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: WABA,
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: PNID },
-              contacts: [{ profile: { name: p.name }, wa_id: p.waId }],
-              messages: [{ from: p.waId, id, timestamp: String(Math.floor(realNow() / 1000) - 60 + round), type: 'text', text: { body: `WhatsApp message ${round} of ${p.name}` } }],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  const body = whatsappDelivery(p.waId, id, `WhatsApp message ${round} of ${p.name}`, { timestamp: String(Math.floor(realNow() / 1000) - 60 + round) }, p.name);
   return { id, person, channel: 'whatsapp', path: PATHS.whatsapp, body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(APP_SECRET, body) } };
 }
 
@@ -270,27 +234,10 @@ afterAll(async () => {
   await store?.cleanup();
 });
 
-interface Sent {
-  status: number;
-  json?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  text: string;
-}
+/** An answer (kit.ts post), or status 0 with the error when the request failed. */
+type Sent = Pick<Answer, 'status' | 'json' | 'text'>;
 
-async function send(base: string, message: Message): Promise<Sent> {
-  try {
-    const response = await fetch(base + message.path, { method: 'POST', headers: message.headers, body: message.body });
-    const text = await response.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, json, text };
-  } catch (error) {
-    return { status: 0, text: (error as Error).message };
-  }
-}
+const send = (base: string, message: Message): Promise<Sent> => post(base + message.path, message.body, message.headers).catch((error: Error) => ({ status: 0, text: error.message }));
 
 async function query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new Client({ connectionString: pgUrl });
