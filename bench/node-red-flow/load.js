@@ -22,9 +22,8 @@ const http = require('node:http');
 const fs = require('node:fs');
 const { rng, makePeople, messageText, hmacSignature, postOver, failureKind } = require('../common');
 const { procMemory } = require('../node-red-process');
-
-const PNID = '106540352242922';
-const WABA = '102290129340398';
+// The deliveries' format, as the reliability tests make them.
+const { whatsappTextDelivery } = require('../../test/support/whatsapp-delivery');
 
 let messages = []; // { id, body, signature }
 let personOf = new Int32Array(0); // the person (numbered in order of their first message) of each message
@@ -45,25 +44,7 @@ function makeMessages({ count, returning, seed, secret, tag }) {
     const person = persons[choice[i]];
     const waId = person.phone.slice(1);
     const id = `wamid.${tag}-${String(i).padStart(7, '0')}`;
-    const body = JSON.stringify({
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: WABA,
-          changes: [
-            {
-              field: 'messages',
-              value: {
-                messaging_product: 'whatsapp',
-                metadata: { display_phone_number: '15550783881', phone_number_id: PNID },
-                contacts: [{ profile: { name: person.name }, wa_id: waId }],
-                messages: [{ from: waId, id, timestamp: String(startSeconds + Math.floor(i * step)), type: 'text', text: { body: messageText(r, true, r() < 0.2) } }],
-              },
-            },
-          ],
-        },
-      ],
-    });
+    const body = whatsappTextDelivery({ waId, wamid: id, name: person.name, text: messageText(r, true, r() < 0.2), timestamp: String(startSeconds + Math.floor(i * step)) });
     out[i] = { id, body, signature: hmacSignature(secret, body) };
   }
   return { messages: out, people, personOf: choice };

@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { metaSignature, signGeneric } from '../../shared';
+import { PNID, WABA, whatsappTextDelivery } from '../support/whatsapp-delivery';
 import { type Credentials, type FlowNode, type NodeRed, type NodeRedOptions, startNodeRed } from './node-red-process';
 
 export const SECRET = 'reliability-generic-secret';
 export const APP_SECRET = 'reliability-meta-app-secret';
 export const WA_TOKEN = 'EAAG-reliability-token';
-export const PNID = '106540352242922';
-export const WABA = '102290129340398';
+export { PNID, WABA };
 export const TAB = 'rel-tab';
 export const STORE = 'rel-store';
 
@@ -153,28 +153,9 @@ export const genericMessage = (messageId: string, extra: Record<string, unknown>
   ...extra,
 });
 
-/** A WhatsApp Cloud API "messages" delivery of one text message, as Meta posts it, from `name` (the contact's profile name). */
-export function whatsappDelivery(waId: string, wamid: string, text: string, extraMessageFields: Record<string, unknown> = {}, name = 'Rel Tester'): string {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: WABA,
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: PNID },
-              contacts: [{ profile: { name }, wa_id: waId }],
-              messages: [{ from: waId, id: wamid, timestamp: String(Math.floor(realNow() / 1000) - 60), type: 'text', text: { body: text }, ...extraMessageFields }],
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
+/** A WhatsApp Cloud API "messages" delivery of one text message, as Meta posts it, from `name` (the contact's profile name), sent a minute ago. */
+export const whatsappDelivery = (waId: string, wamid: string, text: string, extraMessageFields: Record<string, unknown> = {}, name = 'Rel Tester'): string =>
+  whatsappTextDelivery({ waId, wamid, name, text, timestamp: String(Math.floor(realNow() / 1000) - 60), extra: extraMessageFields });
 
 export const postWhatsApp = (url: string, body: string): Promise<Answer> =>
   post(url, body, { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(APP_SECRET, body) });
