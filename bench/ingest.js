@@ -137,6 +137,8 @@ async function statementsPerMessage(file, messages) {
     run: (sql, params) => (count(sql), executor.run(sql, params)),
     lock: (...args) => executor.lock(...args),
     lockScoped: (...args) => executor.lockScoped(...args),
+    defer: (sql, params) => (count(sql), executor.defer(sql, params)),
+    many: (statements, options) => (statements.forEach((st) => count(st.sql)), executor.many(statements, options)),
   });
   const driver = store.driver;
   const counted = {

@@ -74,21 +74,20 @@ async function queryPlans(store, raw, person) {
   const seen = new Map(); // sql -> the parameters of its first run
   const usedBy = new Map(); // sql -> the calls that ran it
   let current;
-  const wrap = (executor) => {
-    const record = (sql, params) => {
-      if (!seen.has(sql)) seen.set(sql, params ?? []);
-      if (!usedBy.has(sql)) usedBy.set(sql, new Set());
-      usedBy.get(sql).add(current);
-    };
-    return {
-      all: (sql, params) => (record(sql, params), executor.all(sql, params)),
-      get: (sql, params) => (record(sql, params), executor.get(sql, params)),
-      run: (sql, params) => (record(sql, params), executor.run(sql, params)),
-      lock: (...args) => executor.lock(...args),
-    lockScoped: (...args) => executor.lockScoped(...args),
-      lockScoped: (...args) => executor.lockScoped(...args),
-    };
+  const record = (sql, params) => {
+    if (!seen.has(sql)) seen.set(sql, params ?? []);
+    if (!usedBy.has(sql)) usedBy.set(sql, new Set());
+    usedBy.get(sql).add(current);
   };
+  const wrap = (executor) => ({
+    all: (sql, params) => (record(sql, params), executor.all(sql, params)),
+    get: (sql, params) => (record(sql, params), executor.get(sql, params)),
+    run: (sql, params) => (record(sql, params), executor.run(sql, params)),
+    defer: (sql, params) => (record(sql, params), executor.defer(sql, params)),
+    many: (statements, options) => (statements.forEach((st) => record(st.sql, st.params)), executor.many(statements, options)),
+    lock: (...args) => executor.lock(...args),
+    lockScoped: (...args) => executor.lockScoped(...args),
+  });
   const driver = store.driver;
   const traced = {
     dialect: driver.dialect,

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { notFound } from '../errors';
 import { ContactView, Identity, handleKey, trustRank } from '../model';
-import { HandleRow, contactFromRow, familyHandles, familyRows, getContactRow, identityFromRow } from '../identity/contacts';
+import { Family, HandleRow, contactFromRow, familyWithHandles, getContactRow, identityFromRow } from '../identity/contacts';
 import { IdentityRules, sharedReason } from '../identity/rules';
 import { SqlDriver, SqlExecutor, SqlTransaction } from '../store/driver';
 import { ConversationRow, conversationFromRow, getConversationRow } from '../timeline/events';
@@ -87,10 +87,13 @@ function foldIdentities(rows: readonly HandleRow[], rules: IdentityRules): Ident
 
 /** A person as callers see them: the survivor, with every identity of every contact merged into it. */
 export async function contactView(ctx: FacadeContext, db: SqlExecutor, rootId: string): Promise<ContactView> {
-  const rows = await familyRows(db, ctx.workspace, rootId);
-  if (!rows.length) throw notFound('Contact', rootId);
-  const [root, ...merged] = rows;
-  const handles = await familyHandles(db, ctx.workspace, rootId);
+  return contactViewOf(ctx, await familyWithHandles(db, ctx.workspace, rootId), rootId);
+}
+
+/** contactView from a family read (with familyWithHandlesStatement) among other statements. */
+export function contactViewOf(ctx: FacadeContext, { contacts, handles }: Family, rootId: string): ContactView {
+  if (!contacts.length) throw notFound('Contact', rootId);
+  const [root, ...merged] = contacts;
   return {
     ...contactFromRow(ctx.workspace, root),
     name: root.name ?? merged.find((m) => m.name)?.name ?? null,
@@ -103,6 +106,21 @@ export async function contactView(ctx: FacadeContext, db: SqlExecutor, rootId: s
 export function delivery(ctx: FacadeContext, db: SqlExecutor | SqlDriver, dedupeKey: string): Promise<{ event_id: string | null } | undefined> {
   const sql = 'SELECT event_id FROM deliveries WHERE workspace = ? AND dedupe_key = ?';
   return 'readOne' in db ? db.readOne(sql, [ctx.workspace, dedupeKey]) : db.get(sql, [ctx.workspace, dedupeKey]);
+}
+
+/**
+ * Records a delivery for the event about to be written, unless it was recorded before: then nothing is
+ * written and what it recorded is returned. (On PostgreSQL a concurrent claim of the same key waits for
+ * the first transaction to end.)
+ */
+export async function claimDelivery(ctx: FacadeContext, tx: SqlExecutor, dedupeKey: string, eventId: string, now: number): Promise<{ event_id: string | null } | undefined> {
+  const claimed = await tx.run('INSERT INTO deliveries (workspace, dedupe_key, event_id, recorded_at) VALUES (?, ?, ?, ?) ON CONFLICT (workspace, dedupe_key) DO NOTHING', [
+    ctx.workspace,
+    dedupeKey,
+    eventId,
+    now,
+  ]);
+  return claimed ? undefined : ((await delivery(ctx, tx, dedupeKey)) ?? { event_id: null });
 }
 
 export async function remember(ctx: FacadeContext, tx: SqlExecutor, dedupeKey: string, eventId: string, now: number): Promise<void> {

@@ -16,6 +16,7 @@ import {
   closeConversation,
   conversationOfProviderIds,
   createConversation,
+  deferEvent,
   getConversationRow,
   insertEvent,
   openConversation,
@@ -33,6 +34,8 @@ export interface ConversationChoice {
 export interface ConversationHints {
   /** Provider ids of the messages this one answers (see MessageInput.inReplyTo). */
   inReplyTo?: readonly string[];
+  /** The person was created by this message: they have no conversation yet, nothing to look up. */
+  newContact?: boolean;
 }
 
 export async function conversationFor(
@@ -45,7 +48,7 @@ export async function conversationFor(
   hints: ConversationHints = {},
 ): Promise<ConversationChoice> {
   const repliedId = hints.inReplyTo?.length ? await conversationOfProviderIds(tx, ctx.workspace, rootId, channel, hints.inReplyTo) : undefined;
-  let conversation = await openConversation(tx, ctx.workspace, rootId);
+  let conversation = hints.newContact ? undefined : await openConversation(tx, ctx.workspace, rootId);
   if (conversation && at - conversation.last_activity_at > ctx.idleTimeoutMs && conversation.id !== repliedId) {
     await closeConversation(tx, ctx.workspace, conversation.id, 'idle', conversation.last_activity_at + ctx.idleTimeoutMs);
     conversation = undefined;
@@ -77,6 +80,6 @@ export async function conversationFor(
   if (!conversation) return { conversation: await createConversation(tx, ctx.workspace, rootId, at, now), channelSwitch: null };
   if (!conversation.last_channel || conversation.last_channel === channel) return { conversation, channelSwitch: null, ...(reopened ? { reopened } : {}) };
   const channelSwitch = { from: conversation.last_channel, to: channel };
-  await insertEvent(tx, ctx.workspace, { contactId: rootId, conversationId: conversation.id, kind: 'channel_switch', channel, occurredAt: at, data: channelSwitch }, now);
+  await deferEvent(tx, ctx.workspace, { contactId: rootId, conversationId: conversation.id, kind: 'channel_switch', channel, occurredAt: at, data: channelSwitch }, now);
   return { conversation, channelSwitch, ...(reopened ? { reopened } : {}) };
 }

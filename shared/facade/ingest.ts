@@ -11,24 +11,30 @@
  *   addresses) is not recorded: IGNORED.
  */
 import { OmnithreadError } from '../errors';
-import { Message, MessageInput, MessageInputSchema, TimelineEvent, handleKey, parseInput, toIso, toMs } from '../model';
-import { lockRoot, mergeAttributes } from '../identity/contacts';
+import { ContactView, Conversation, Message, MessageInput, MessageInputSchema, TimelineEvent, handleKey, parseInput, toIso, toMs } from '../model';
+import { familyFromJoined, familyWithHandlesStatement, lockRoot, mergeAttributes } from '../identity/contacts';
 import { NormalizedHandle, NormalizedHandles, normalizeHandles } from '../identity/normalize';
 import { resolveIdentity } from '../identity/resolve';
 import { isOwnAddress } from '../identity/rules';
 import { SqlExecutor, SqlTransaction } from '../store/driver';
 import {
+  ConversationRow,
+  EventRow,
+  NewEvent,
   contactOfProviderIds,
   conversationFromRow,
   eventByProviderId,
+  eventFromRow,
   getConversationRow,
   getEvent,
-  insertEvent,
+  insertEventStatement,
   threadContact,
-  touchConversation,
+  touchStatement,
+  touchedRow,
   updateEventContent,
 } from '../timeline/events';
-import { FacadeContext, contactView, delivery, digest, keptRaw, lockFor, remember, rootOf } from './context';
+import { newId } from '../ids';
+import { FacadeContext, claimDelivery, contactView, contactViewOf, delivery, digest, keptRaw, lockFor, rootOf } from './context';
 import { conversationFor } from './conversations';
 import { pendingCsat, recordCsat } from './csat';
 import type { IngestResult } from './types';
@@ -56,18 +62,26 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
 
   return ctx.driver.transaction(async (tx) => {
     await lockFor(ctx, tx, 'shared', [`delivery:${dedupeKey}`, ...customers.handles.map((h) => `handle:${handleKey(h)}`)]);
-    const seen = await delivery(ctx, tx, dedupeKey);
+    // The delivery is claimed first, for the event this transaction is about to write: one statement tells
+    // a new message from one recorded since the check above and records it (it rolls back with the rest).
+    const eventId = newId('ev', now);
+    const seen = await claimDelivery(ctx, tx, dedupeKey, eventId, now);
     if (seen) {
       if (message.editedAt !== undefined) return applyEdit(ctx, tx, message, seen.event_id, now);
       return { ...(await duplicateResult(ctx, tx, seen.event_id)), message };
     }
-    if (ours) return recordOurs(ctx, tx, message, customers, occurredAt, now, dedupeKey);
+    if (ours) return recordOurs(ctx, tx, message, customers, occurredAt, now, { dedupeKey, eventId });
 
-    const threadContactId = message.threadKey ? await threadContact(tx, ctx.workspace, message.channel, message.channelAccount, message.threadKey) : undefined;
+    const threadKey = message.threadKey;
     const identity = await resolveIdentity(
       tx,
       { workspace: ctx.workspace, rules: ctx.rules, now, actor: ctx.actor },
-      { handles: from.handles, skipped: from.skipped, name: message.from.name, threadContactId },
+      {
+        handles: from.handles,
+        skipped: from.skipped,
+        name: message.from.name,
+        threadContact: threadKey ? () => threadContact(tx, ctx.workspace, message.channel, message.channelAccount, threadKey) : undefined,
+      },
     );
     if (message.from.attributes && Object.keys(message.from.attributes).length) {
       await mergeAttributes(tx, ctx.workspace, identity.contactId, message.from.attributes, now);
@@ -76,11 +90,16 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
     // A bare score answering a CSAT request stays in the requested conversation (ended or not).
     const { conversation, channelSwitch } = csat
       ? { conversation: csat.conversation, channelSwitch: null }
-      : await conversationFor(ctx, tx, identity.contactId, message.channel, occurredAt, now, { inReplyTo: message.inReplyTo });
-    const event = await insertEvent(
+      : await conversationFor(ctx, tx, identity.contactId, message.channel, occurredAt, now, { inReplyTo: message.inReplyTo, newContact: identity.created });
+    // A CSAT answer is a message of the conversation, but nobody needs to answer it: no wait starts.
+    const recorded = await recordItem(
+      ctx,
       tx,
-      ctx.workspace,
+      identity.contactId,
+      conversation,
+      { countMessage: message.kind !== 'interaction', direction: csat ? 'neutral' : 'inbound', last: !csat },
       {
+        id: eventId,
         contactId: identity.contactId,
         conversationId: conversation.id,
         kind: message.kind,
@@ -105,17 +124,12 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
       },
       now,
     );
-    // A CSAT answer is a message of the conversation, but nobody needs to answer it: no wait starts.
-    await touchConversation(tx, ctx.workspace, conversation, message.channel, occurredAt, { countMessage: message.kind !== 'interaction', direction: csat ? 'neutral' : 'inbound' });
-    if (csat) await recordCsat(ctx, tx, csat, event, now);
-    await remember(ctx, tx, dedupeKey, event.id, now);
+    if (csat) await recordCsat(ctx, tx, csat, recorded.event, now);
     return {
       effect: 'recorded',
       duplicate: false,
       message,
-      event,
-      contact: await contactView(ctx, tx, identity.contactId),
-      conversation: conversationFromRow(ctx.workspace, (await getConversationRow(tx, ctx.workspace, conversation.id))!),
+      ...recorded,
       identity,
       channelSwitch,
     };
@@ -196,11 +210,11 @@ async function recordOurs(
   customers: NormalizedHandles,
   at: number,
   now: number,
-  dedupeKey: string,
+  claimed: { dedupeKey: string; eventId: string },
 ): Promise<IngestResult> {
   const sent = await eventByProviderId(tx, ctx.workspace, message.channel, message.providerMessageId);
   if (sent) {
-    await remember(ctx, tx, dedupeKey, sent.id, now);
+    await tx.run('UPDATE deliveries SET event_id = ? WHERE workspace = ? AND dedupe_key = ?', [sent.id, ctx.workspace, claimed.dedupeKey]);
     return { ...(await duplicateResult(ctx, tx, sent.id)), message };
   }
   const sender = message.from.handles.map((h) => h.value).join(', ');
@@ -222,11 +236,15 @@ async function recordOurs(
     how = 'its recipients';
   }
   const rootId = await lockRoot(tx, ctx.workspace, contactId as string);
-  const { conversation, channelSwitch } = await conversationFor(ctx, tx, rootId, message.channel, at, now, { inReplyTo: message.inReplyTo });
-  const event = await insertEvent(
+  const { conversation, channelSwitch } = await conversationFor(ctx, tx, rootId, message.channel, at, now, { inReplyTo: message.inReplyTo, newContact: identity?.created });
+  const recorded = await recordItem(
+    ctx,
     tx,
-    ctx.workspace,
+    rootId,
+    conversation,
+    { direction: 'outbound', last: true },
     {
+      id: claimed.eventId,
       contactId: rootId,
       conversationId: conversation.id,
       kind: message.kind,
@@ -248,17 +266,39 @@ async function recordOurs(
     },
     now,
   );
-  await touchConversation(tx, ctx.workspace, conversation, message.channel, at, { direction: 'outbound' });
-  await remember(ctx, tx, dedupeKey, event.id, now);
   const explanation = `Sent by us (${sender}): recorded as our message on ${rootId}'s timeline, found by ${how}.`;
   return {
     effect: 'outbound',
     duplicate: false,
     message,
-    event,
-    contact: await contactView(ctx, tx, rootId),
-    conversation: conversationFromRow(ctx.workspace, (await getConversationRow(tx, ctx.workspace, conversation.id))!),
+    ...recorded,
     identity: identity ? { ...identity, explanation: `${explanation} ${identity.explanation}` } : { created: false, explanation, steps: [] },
     channelSwitch,
+  };
+}
+
+/**
+ * The last steps of recording a message, in one round trip on PostgreSQL: the item is inserted, its
+ * conversation counts it, and the person is read as callers see them; with `last`, the COMMIT goes with
+ * them (nothing may be written after).
+ */
+async function recordItem(
+  ctx: FacadeContext,
+  tx: SqlTransaction,
+  rootId: string,
+  conversation: ConversationRow,
+  touch: { countMessage?: boolean; direction: 'inbound' | 'outbound' | 'neutral'; last: boolean },
+  item: NewEvent & { channel: string },
+  now: number,
+): Promise<{ event: TimelineEvent; conversation: Conversation; contact: ContactView }> {
+  const [events, conversations, family] = await tx.many([
+    insertEventStatement(ctx.workspace, item, now, true),
+    touchStatement(ctx.workspace, conversation, item.channel, item.occurredAt, touch),
+    familyWithHandlesStatement(ctx.workspace, rootId),
+  ], { commit: touch.last });
+  return {
+    event: eventFromRow(ctx.workspace, events[0] as EventRow),
+    conversation: conversationFromRow(ctx.workspace, touchedRow(conversation, conversations[0])),
+    contact: contactViewOf(ctx, familyFromJoined(family, rootId), rootId),
   };
 }

@@ -6,7 +6,7 @@
 import { Contact, Handle, HandleKind, Identity, Trust, handleKey, toIso } from '../model';
 import { newId } from '../ids';
 import { notFound } from '../errors';
-import { FAMILY_IDS, SqlExecutor, SqlParam, SqlTransaction, inList } from '../store/driver';
+import { FAMILY_IDS, Row, SqlExecutor, SqlParam, SqlTransaction, Statement, inList } from '../store/driver';
 import { insertEvent } from '../timeline/events';
 
 export interface ContactRow {
@@ -56,9 +56,9 @@ export const identityFromRow = (row: HandleRow): Identity => ({
   lastSeenAt: toIso(row.last_seen_at),
 });
 
-export async function createContact(db: SqlExecutor, workspace: string, name: string | undefined, now: number): Promise<string> {
+export async function createContact(db: SqlTransaction, workspace: string, name: string | undefined, now: number): Promise<string> {
   const id = newId('ct', now);
-  await db.run(
+  await db.defer(
     'INSERT INTO contacts (workspace, id, root_id, merged_into, name, attributes, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)',
     [workspace, id, id, name ?? null, '{}', now, now],
   );
@@ -71,19 +71,47 @@ export function getContactRow(db: SqlExecutor, workspace: string, id: string): P
 
 /**
  * Locks the survivor a contact resolves to, so that nobody merges it away or into something else until
- * this transaction ends, and returns it. A merge that committed before the lock was granted is
- * followed to its new survivor. (No-op on SQLite, whose write transactions are serial anyway.)
+ * this transaction ends, and returns its row. The lock comes before the read: a contact read as its own
+ * survivor under its lock stays one until commit, and a merge that committed before the lock was granted
+ * is seen and followed to its new survivor. Callers mostly pass a survivor already (what handleOwners
+ * found), so this is one lock and one read. (The lock is a no-op on SQLite, whose write transactions are
+ * serial anyway.)
  */
-export async function lockRoot(db: SqlTransaction, workspace: string, contactId: string): Promise<string> {
+export async function lockRootRow(db: SqlTransaction, workspace: string, contactId: string): Promise<ContactRow> {
+  return (await lockedRoot(db, workspace, contactId, async (id) => [await getContactRow(db, workspace, id), undefined])).root;
+}
+
+/** lockRootRow, with the survivor's handles read in the same round trip. */
+export async function lockRootWithFamily(db: SqlTransaction, workspace: string, contactId: string): Promise<{ root: ContactRow; handles: HandleRow[] }> {
+  const { root, extra } = await lockedRoot(db, workspace, contactId, async (id) => {
+    const [rows, handles] = await db.many([
+      { sql: 'SELECT * FROM contacts WHERE workspace = ? AND id = ?', params: [workspace, id] },
+      familyHandlesStatement(workspace, id),
+    ]);
+    return [rows[0] as ContactRow | undefined, handles as HandleRow[]];
+  });
+  return { root, handles: byHandle(extra) };
+}
+
+async function lockedRoot<T>(
+  db: SqlTransaction,
+  workspace: string,
+  contactId: string,
+  read: (id: string) => Promise<[ContactRow | undefined, T]>,
+): Promise<{ root: ContactRow; extra: T }> {
   let id = contactId;
   for (;;) {
-    const row = await getContactRow(db, workspace, id);
+    await db.lock([`${workspace}:root:${id}`]);
+    const [row, extra] = await read(id);
     if (!row) throw notFound('Contact', contactId);
-    await db.lock([`${workspace}:root:${row.root_id}`]);
-    const root = await getContactRow(db, workspace, row.root_id);
-    if (root && root.root_id === root.id) return root.id;
+    if (row.root_id === row.id) return { root: row, extra };
     id = row.root_id;
   }
+}
+
+/** lockRootRow's survivor id. */
+export async function lockRoot(db: SqlTransaction, workspace: string, contactId: string): Promise<string> {
+  return (await lockRootRow(db, workspace, contactId)).id;
 }
 
 /** Merges attributes into a contact's (a null value removes that attribute). */
@@ -108,17 +136,74 @@ export async function survivorFirst(db: SqlExecutor, workspace: string, a: strin
 /** Every contact that resolves to this survivor, the survivor first. */
 export async function familyRows(db: SqlExecutor, workspace: string, rootId: string): Promise<ContactRow[]> {
   const rows = await db.all<ContactRow>('SELECT * FROM contacts WHERE workspace = ? AND root_id = ? ORDER BY created_at, id', [workspace, rootId]);
-  return rows.sort((a, b) => (a.id === rootId ? -1 : b.id === rootId ? 1 : 0));
+  return survivorOnTop(rows, rootId);
 }
 
-export async function familyHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<HandleRow[]> {
-  const rows = await db.all<HandleRow>(
-    `SELECT kind, scope, value, contact_id, trust, first_seen_at, last_seen_at FROM handles WHERE workspace = ? AND contact_id IN (${FAMILY_IDS})`,
-    [workspace, workspace, rootId],
-  );
+const survivorOnTop = (rows: ContactRow[], rootId: string): ContactRow[] => rows.sort((a, b) => (a.id === rootId ? -1 : b.id === rootId ? 1 : 0));
+
+/** Handle rows in one order whatever the plan: a person's identities read the same on both stores. */
+const byHandle = (rows: HandleRow[]): HandleRow[] => {
   // Sorted here, not in SQL: an ORDER BY would tempt SQLite into walking the whole primary key instead.
   const order = (r: HandleRow) => `${r.kind}\u0000${r.scope}\u0000${r.value}\u0000${String(r.first_seen_at).padStart(16, '0')}`;
   return rows.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+};
+
+/**
+ * familyRows and familyHandles in one statement: every contact of the survivor joined with its handles
+ * (a contact with none comes once, with null handle columns). Read it with familyFromJoined.
+ */
+export const familyWithHandlesStatement = (workspace: string, rootId: string): Statement => ({
+  sql: `SELECT c.id, c.root_id, c.merged_into, c.name, c.attributes, c.created_at, c.updated_at,
+            h.kind AS h_kind, h.scope AS h_scope, h.value AS h_value, h.trust AS h_trust, h.first_seen_at AS h_first_seen_at, h.last_seen_at AS h_last_seen_at
+       FROM contacts c LEFT JOIN handles h ON h.workspace = c.workspace AND h.contact_id = c.id
+      WHERE c.workspace = ? AND c.root_id = ?`,
+  params: [workspace, rootId],
+});
+
+export interface Family {
+  /** The survivor first, then the contacts merged into it, oldest first. */
+  contacts: ContactRow[];
+  handles: HandleRow[];
+}
+
+export function familyFromJoined(rows: readonly Row[], rootId: string): Family {
+  type Joined = ContactRow & { h_kind: HandleKind | null; h_scope: string; h_value: string; h_trust: Trust; h_first_seen_at: number; h_last_seen_at: number };
+  const contacts = new Map<string, ContactRow>();
+  const handles: HandleRow[] = [];
+  for (const row of rows as Joined[]) {
+    if (!contacts.has(row.id)) {
+      const { id, root_id, merged_into, name, attributes, created_at, updated_at } = row;
+      contacts.set(row.id, { id, root_id, merged_into, name, attributes, created_at: Number(created_at), updated_at: Number(updated_at) });
+    }
+    if (row.h_kind !== null) {
+      handles.push({
+        kind: row.h_kind,
+        scope: row.h_scope,
+        value: row.h_value,
+        contact_id: row.id,
+        trust: row.h_trust,
+        first_seen_at: Number(row.h_first_seen_at),
+        last_seen_at: Number(row.h_last_seen_at),
+      });
+    }
+  }
+  const ordered = [...contacts.values()].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { contacts: survivorOnTop(ordered, rootId), handles: byHandle(handles) };
+}
+
+export async function familyWithHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<Family> {
+  const { sql, params } = familyWithHandlesStatement(workspace, rootId);
+  return familyFromJoined(await db.all(sql, params), rootId);
+}
+
+const familyHandlesStatement = (workspace: string, rootId: string): Statement => ({
+  sql: `SELECT kind, scope, value, contact_id, trust, first_seen_at, last_seen_at FROM handles WHERE workspace = ? AND contact_id IN (${FAMILY_IDS})`,
+  params: [workspace, workspace, rootId],
+});
+
+export async function familyHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<HandleRow[]> {
+  const { sql, params } = familyHandlesStatement(workspace, rootId);
+  return byHandle(await db.all<HandleRow>(sql, params));
 }
 
 /** Who holds each of these handles now (any number of contacts may hold one value). */
@@ -147,14 +232,22 @@ export async function handleOwners(db: SqlExecutor, workspace: string, handles: 
 }
 
 /** Adds a handle to a contact, or refreshes it: last seen moves on and trust only ever goes up. */
-export async function upsertHandle(db: SqlExecutor, workspace: string, contactId: string, handle: Handle, now: number): Promise<void> {
-  await db.run(
+export async function upsertHandle(db: SqlTransaction, workspace: string, contactId: string, handle: Handle, now: number): Promise<void> {
+  await upsertHandles(db, workspace, [{ contactId, handle }], now);
+}
+
+/** upsertHandle for several (contact, handle) pairs in one statement. */
+export async function upsertHandles(db: SqlTransaction, workspace: string, pairs: readonly { contactId: string; handle: Handle }[], now: number): Promise<void> {
+  // One row per (handle, contact): PostgreSQL refuses an upsert that would touch a row twice.
+  const distinct = [...new Map(pairs.map((p) => [`${handleKey(p.handle)}\u0000${p.contactId}`, p])).values()];
+  if (!distinct.length) return;
+  await db.defer(
     `INSERT INTO handles (workspace, kind, scope, value, contact_id, trust, first_seen_at, last_seen_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     VALUES ${distinct.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
      ON CONFLICT (workspace, kind, scope, value, contact_id) DO UPDATE SET
        last_seen_at = CASE WHEN excluded.last_seen_at > handles.last_seen_at THEN excluded.last_seen_at ELSE handles.last_seen_at END,
        trust = CASE WHEN excluded.trust = 'verified' OR (excluded.trust = 'channel' AND handles.trust = 'asserted') THEN excluded.trust ELSE handles.trust END`,
-    [workspace, handle.kind, handle.scope, handle.value, contactId, handle.trust, now, now],
+    distinct.flatMap(({ contactId, handle }) => [workspace, handle.kind, handle.scope, handle.value, contactId, handle.trust, now, now]),
   );
 }
 

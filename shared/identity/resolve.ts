@@ -21,17 +21,19 @@
 import { HandleKind, Trust, handleKey, minTrust, trustRank } from '../model';
 import { SqlTransaction } from '../store/driver';
 import {
+  HandleRow,
   MergeRecord,
   OwnedHandleRow,
   createContact,
   familyHandles,
   getContactRow,
   handleOwners,
-  lockRoot,
+  lockRootRow,
+  lockRootWithFamily,
   mergeRoots,
   suggestMerge,
   survivorFirst,
-  upsertHandle,
+  upsertHandles,
 } from './contacts';
 import { NormalizedHandle, SkippedHandle } from './normalize';
 import { IdentityRules, sharedReason } from './rules';
@@ -83,8 +85,11 @@ export interface ResolveRequest {
   handles: readonly NormalizedHandle[];
   skipped: readonly SkippedHandle[];
   name?: string;
-  /** Used only when the message carries no personal identity: the contact of an earlier message in the same thread. */
-  threadContactId?: string;
+  /**
+   * Asked only when the message carries no personal identity: the contact of an earlier message in the
+   * same thread (a function, so that the lookup costs nothing on the usual path).
+   */
+  threadContact?: () => Promise<string | undefined>;
 }
 
 /** kind + scope -> value -> best trust. */
@@ -182,15 +187,27 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   const messageProfile = profileOf(ordered.filter((h) => strong(h.trust)));
   const owners = await handleOwners(tx, workspace, request.handles);
 
+  // Each survivor's handles are read once per resolution (a merge makes the two families one: read again).
+  const families = new Map<string, HandleRow[]>();
+  const familyOf = async (root: string): Promise<HandleRow[]> => {
+    let rows = families.get(root);
+    if (!rows) {
+      rows = await familyHandles(tx, workspace, root);
+      families.set(root, rows);
+    }
+    return rows;
+  };
   const profiles = new Map<string, Profile>();
   const profileOfContact = async (root: string): Promise<Profile> => {
     let profile = profiles.get(root);
     if (!profile) {
-      profile = profileOf(await familyHandles(tx, workspace, root));
+      profile = profileOf(await familyOf(root));
       profiles.set(root, profile);
     }
     return profile;
   };
+  // The anchor's name, as its row says (read when it was locked): a name is only ever filled in once.
+  let anchorNamed = false;
 
   let anchor: string | undefined;
   const merges: MergeRecord[] = [];
@@ -221,7 +238,10 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
       .map(([id, held]) => ({ id, held, evidence: minTrust(handle.trust, held.trust) }))
       .sort((a, b) => Number(strong(b.evidence)) - Number(strong(a.evidence)) || b.held.lastSeen - a.held.lastSeen);
     const { held, evidence } = ranked[0];
-    const root = await lockRoot(tx, workspace, ranked[0].id);
+    // The survivor and its handles, read under its lock (the handles are what the checks below compare).
+    const { root: rootRow, handles: rootHandles } = await lockRootWithFamily(tx, workspace, ranked[0].id);
+    const root = rootRow.id;
+    if (!families.has(root)) families.set(root, rootHandles);
     if (root === anchor) continue;
     const strongCandidates = ranked.filter((c) => strong(c.evidence)).length;
     if (strongCandidates > 1) {
@@ -250,6 +270,7 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     }
     if (!anchor) {
       anchor = root;
+      anchorNamed = rootRow.name !== null;
       steps.push({
         action: 'matched',
         handle: key,
@@ -273,6 +294,10 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     const combined = unionProfiles(await profileOfContact(anchor), theirs);
     profiles.delete(merged);
     profiles.set(survivor, combined);
+    families.delete(merged);
+    families.delete(survivor);
+    // The survivor's name may be empty where the merged one's was not: the update below fills it.
+    anchorNamed = anchorNamed && survivor === anchor;
     anchor = survivor;
     steps.push({
       action: 'merged',
@@ -284,10 +309,13 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   }
 
   let created = false;
-  if (!anchor && !ordered.length && request.threadContactId) {
-    const row = await getContactRow(tx, workspace, request.threadContactId);
+  const threadContactId = !anchor && !ordered.length ? await request.threadContact?.() : undefined;
+  if (threadContactId) {
+    const row = await getContactRow(tx, workspace, threadContactId);
     if (row) {
-      anchor = await lockRoot(tx, workspace, row.id);
+      const anchorRow = await lockRootRow(tx, workspace, row.id);
+      anchor = anchorRow.id;
+      anchorNamed = anchorRow.name !== null;
       steps.push({ action: 'thread', contactId: anchor, rule: 'thread', detail: `no personal identity named the sender; the message continues a thread of ${anchor}` });
     }
   }
@@ -295,6 +323,7 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     const line = await sharedNumberContact(tx, ctx, sharedHandles, owners);
     if (line) {
       anchor = line.contactId;
+      anchorNamed = line.named;
       steps.push({
         action: 'matched',
         handle: line.key,
@@ -306,23 +335,25 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   }
   if (!anchor) {
     anchor = await createContact(tx, workspace, request.name, now);
+    anchorNamed = request.name !== undefined;
     created = true;
     steps.push({ action: 'created', contactId: anchor, rule: 'new', detail: `created ${anchor}: no existing contact could be linked` });
   }
 
-  // Attach the message's handles to the anchor, within each kind's limit.
-  const family = await familyHandles(tx, workspace, anchor);
+  // Attach the message's handles to the anchor, within each kind's limit (in one statement).
+  const family = created ? [] : await familyOf(anchor);
   const holders = new Map<string, string[]>();
   const valueCounts = new Map<string, Set<string>>();
   for (const row of family) {
     holders.set(handleKey(row), [...(holders.get(handleKey(row)) ?? []), row.contact_id]);
     valueCounts.set(slot(row), (valueCounts.get(slot(row)) ?? new Set()).add(row.value));
   }
+  const upserts: { contactId: string; handle: NormalizedHandle }[] = [];
   for (const handle of [...ordered, ...sharedHandles]) {
     const key = handleKey(handle);
     const holding = holders.get(key);
     if (holding) {
-      for (const contactId of holding) await upsertHandle(tx, workspace, contactId, handle, now);
+      for (const contactId of holding) upserts.push({ contactId, handle });
       continue;
     }
     const values = valueCounts.get(slot(handle)) ?? new Set<string>();
@@ -337,10 +368,12 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
       });
       continue;
     }
-    await upsertHandle(tx, workspace, anchor, handle, now);
+    upserts.push({ contactId: anchor, handle });
     valueCounts.set(slot(handle), values.add(handle.value));
     steps.push({ action: 'attached', handle: key, contactId: anchor, rule: `${handle.kind}.limit`, detail: `attached ${describeHandle(handle)} (${handle.trust}) to ${anchor}` });
   }
+
+  await upsertHandles(tx, workspace, upserts, now);
 
   pendingSuggestions.push(...(await sharedNumberLinks(tx, ctx, anchor, sharedHandles, owners)));
   const suggestionIds: string[] = [];
@@ -357,7 +390,7 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     steps.push({ action: 'suggested', contactId: other, rule: 'suggestion', detail: `suggested merging ${other} with ${anchor} (${suggestion.id}) for review` });
   }
 
-  if (request.name) {
+  if (request.name && !anchorNamed) {
     await tx.run('UPDATE contacts SET name = ?, updated_at = ? WHERE workspace = ? AND id = ? AND name IS NULL', [request.name, now, workspace, anchor]);
   }
 
@@ -380,12 +413,15 @@ async function sharedNumberContact(
   ctx: ResolveContext,
   shared: readonly NormalizedHandle[],
   owners: Map<string, OwnedHandleRow[]>,
-): Promise<{ contactId: string; key: string; value: string } | undefined> {
+): Promise<{ contactId: string; named: boolean; key: string; value: string } | undefined> {
   for (const handle of shared) {
     if (handle.kind !== 'phone') continue;
     const rows = [...(owners.get(handleKey(handle)) ?? [])].sort((a, b) => b.last_seen_at - a.last_seen_at);
     for (const row of rows) {
-      if (await sharedOnly(tx, ctx, row.root_id)) return { contactId: await lockRoot(tx, ctx.workspace, row.root_id), key: handleKey(handle), value: handle.value };
+      if (await sharedOnly(tx, ctx, row.root_id)) {
+        const root = await lockRootRow(tx, ctx.workspace, row.root_id);
+        return { contactId: root.id, named: root.name !== null, key: handleKey(handle), value: handle.value };
+      }
     }
   }
   return undefined;
@@ -403,9 +439,10 @@ async function sharedNumberLinks(
   owners: Map<string, OwnedHandleRow[]>,
 ): Promise<{ root: string; reason: string; evidence: Record<string, unknown> }[]> {
   const out: { root: string; reason: string; evidence: Record<string, unknown> }[] = [];
+  const phones = shared.filter((h) => h.kind === 'phone');
+  if (!phones.length) return out;
   const anchorShared = await sharedOnly(tx, ctx, anchor);
-  for (const handle of shared) {
-    if (handle.kind !== 'phone') continue;
+  for (const handle of phones) {
     const roots = [...new Set((owners.get(handleKey(handle)) ?? []).sort((a, b) => b.last_seen_at - a.last_seen_at).map((r) => r.root_id))];
     let people = 0;
     for (const root of roots) {

@@ -26,6 +26,24 @@ export interface SqlTransaction extends SqlExecutor {
    * first, so everyone takes it before any key, as two separate calls would.
    */
   lockScoped(scope: string, scopeMode: 'exclusive' | 'shared', keys: readonly string[]): Promise<void>;
+  /**
+   * A write whose outcome nobody reads (no rows, no count). PostgreSQL sends it with the transaction's next
+   * statement, or with its COMMIT, in one round trip, and an error it raises surfaces there and fails the
+   * transaction as any other would; SQLite runs it at once. Locks are sent the same way.
+   */
+  defer(sql: string, params?: readonly SqlParam[]): Promise<void>;
+  /**
+   * Several statements in order, with every statement's rows: one round trip on PostgreSQL (with whatever
+   * was deferred), one after the other on SQLite. `commit`: these are the transaction's last statements,
+   * and PostgreSQL sends the COMMIT with them (a statement after them is an error); SQLite commits when the
+   * transaction's function returns, as always.
+   */
+  many(statements: readonly Statement[], options?: { commit?: boolean }): Promise<Row[][]>;
+}
+
+export interface Statement {
+  sql: string;
+  params: readonly SqlParam[];
 }
 
 /** What a purge after an erase achieved. */

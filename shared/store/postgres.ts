@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Pool, PoolClient, PoolConfig, types } from 'pg';
+import { Pool, PoolClient, PoolConfig, QueryResult, types } from 'pg';
 import { OmnithreadError, isOmnithreadError } from '../errors';
-import { PurgeOutcome, Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, withRetries } from './driver';
+import { PurgeOutcome, Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, Statement, withRetries } from './driver';
 
 // 40P01 deadlock, 40001 serialization failure, 23505 a unique key raced in by another transaction:
 // each means "run the transaction again and it will see the other one's result".
@@ -55,25 +55,77 @@ const sortedLockIds = (keys: readonly string[]): string[] => [...new Set(keys.ma
 /**
  * Takes advisory locks in the order given, in one statement. PostgreSQL evaluates volatile functions of
  * the select list after ORDER BY, so the row order (WITH ORDINALITY) is the order the locks are taken in.
+ * Its parameters are two text arrays as array literals ('{1,-2}'), so that the statement can be deferred.
  */
 const LOCK_IN_ORDER = `SELECT CASE WHEN m = 's' THEN pg_advisory_xact_lock_shared(k::bigint) ELSE pg_advisory_xact_lock(k::bigint) END
-  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(k, m, n) ORDER BY n`;
+  FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS t(k, m, n) ORDER BY n`;
+const lockParams = (ids: readonly string[], modes: readonly ('s' | 'x')[]): SqlParam[] => [`{${ids.join(',')}}`, `{${modes.join(',')}}`];
 
-function executor(client: PoolClient): SqlTransaction {
-  const query = async <T extends Row>(sql: string, params: readonly SqlParam[]) =>
-    client.query<T>(toPositional(sql), params as SqlParam[]);
+/**
+ * A statement with its parameters written into it as quoted literals, for a multi-statement simple query
+ * (which takes no parameters). A quoted literal is untyped until PostgreSQL reads its context, as a
+ * parameter is, so the statement means the same; escapeLiteral doubles quotes and backslashes.
+ */
+function inlined(client: PoolClient, sql: string, params: readonly SqlParam[]): string {
+  let i = 0;
+  const text = sql.replace(/\?/g, () => {
+    const value = params[i++];
+    if (value === undefined) throw new Error(`Too few parameters for: ${sql}`);
+    return value === null ? 'NULL' : client.escapeLiteral(String(value));
+  });
+  if (i !== params.length) throw new Error(`Too many parameters for: ${sql}`);
+  return text;
+}
+
+/**
+ * A transaction on one connection. BEGIN, locks and deferred writes wait in `pending` and go out with the
+ * next statement as one multi-statement message, or with the COMMIT: a round trip each saved.
+ */
+function executor(client: PoolClient, begin: string): SqlTransaction & { finish(): Promise<void> } {
+  const pending: string[] = [begin];
+  let committed = false;
+  const open = () => {
+    if (committed) throw new Error('A statement after the transaction was committed (SqlTransaction.many with commit)');
+  };
+  const query = async <T extends Row>(sql: string, params: readonly SqlParam[]): Promise<QueryResult<T>> => {
+    open();
+    if (!pending.length) return client.query<T>(toPositional(sql), params as SqlParam[]);
+    const batch = [...pending, inlined(client, sql, params)].join(';\n');
+    pending.length = 0;
+    const results = (await client.query<T>(batch)) as QueryResult<T> | QueryResult<T>[];
+    return Array.isArray(results) ? results[results.length - 1] : results;
+  };
+  const defer = async (sql: string, params: readonly SqlParam[] = []) => {
+    open();
+    pending.push(inlined(client, sql, params));
+  };
+  const many = async (statements: readonly Statement[], options: { commit?: boolean } = {}): Promise<Row[][]> => {
+    open();
+    const batch = [...pending.splice(0), ...statements.map(({ sql, params }) => inlined(client, sql, params)), ...(options.commit ? ['COMMIT'] : [])];
+    if (!batch.length) return [];
+    committed = options.commit === true;
+    const results = (await client.query(batch.join(';\n'))) as QueryResult | QueryResult[];
+    const all = Array.isArray(results) ? results : [results];
+    return all.slice(all.length - statements.length - (options.commit ? 1 : 0), all.length - (options.commit ? 1 : 0)).map((r) => r.rows as Row[]);
+  };
   return {
     all: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => (await query<T>(sql, params)).rows,
     get: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => (await query<T>(sql, params)).rows[0] as T | undefined,
     run: async (sql: string, params: readonly SqlParam[] = []) => (await query(sql, params)).rowCount ?? 0,
+    defer,
+    many,
     lock: async (keys: readonly string[], mode: 'exclusive' | 'shared' = 'exclusive') => {
       if (!keys.length) return;
       const ids = sortedLockIds(keys);
-      await client.query(LOCK_IN_ORDER, [ids, ids.map(() => (mode === 'shared' ? 's' : 'x'))]);
+      await defer(LOCK_IN_ORDER, lockParams(ids, ids.map(() => (mode === 'shared' ? 's' : 'x'))));
     },
     lockScoped: async (scope: string, scopeMode: 'exclusive' | 'shared', keys: readonly string[]) => {
       const ids = [String(lockId(scope)), ...sortedLockIds(keys)];
-      await client.query(LOCK_IN_ORDER, [ids, ids.map((_, i) => (i === 0 && scopeMode === 'shared' ? 's' : 'x'))]);
+      await defer(LOCK_IN_ORDER, lockParams(ids, ids.map((_, i) => (i === 0 && scopeMode === 'shared' ? 's' : 'x'))));
+    },
+    /** What is still pending, then COMMIT, in one message (nothing when `many` committed already). */
+    finish: async () => {
+      if (!committed) await client.query([...pending.splice(0), 'COMMIT'].join(';\n'));
     },
   };
 }
@@ -132,10 +184,10 @@ export class PostgresDriver implements SqlDriver {
 
   private inTransaction<T>(begin: string, fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
-      await client.query(begin);
+      const tx = executor(client, begin);
       try {
-        const result = await fn(executor(client));
-        await client.query('COMMIT');
+        const result = await fn(tx);
+        await tx.finish();
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);

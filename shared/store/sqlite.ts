@@ -4,7 +4,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { OmnithreadError, isOmnithreadError } from '../errors';
 import { loadNodeSqlite } from '../runtime-check';
 import { Checkpointer } from './checkpointer';
-import { PurgeOutcome, Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction } from './driver';
+import { PurgeOutcome, Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, Statement } from './driver';
 
 export interface SqliteDriverOptions {
   /** Database file; ':memory:' for a throwaway store. Parent folders are created. */
@@ -174,6 +174,8 @@ export class SqliteDriver implements SqlDriver {
     run: async (sql: string, params: readonly SqlParam[] = []) => Number(this.statement(sql).run(...params).changes),
     lock: async () => undefined,
     lockScoped: async () => undefined,
+    defer: async (sql: string, params: readonly SqlParam[] = []) => void this.statement(sql).run(...params),
+    many: async (statements: readonly Statement[], _options?: { commit?: boolean }) => statements.map(({ sql, params }) => this.statement(sql).all(...params) as Row[]),
   };
 
   /** Runs fn alone on this connection: the next unit of work starts only when this one has settled. */

@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { newId } from '../ids';
 import { Conversation, Direction, TimelineEvent, toIso } from '../model';
-import { FAMILY_IDS, SqlExecutor, SqlParam, inList } from '../store/driver';
+import { FAMILY_IDS, Row, SqlExecutor, SqlParam, SqlTransaction, Statement, inList } from '../store/driver';
 
-interface EventRow {
+export interface EventRow {
   [column: string]: unknown;
   seq: number;
   id: string;
@@ -60,12 +60,13 @@ export interface NewEvent {
   data?: Record<string, unknown>;
 }
 
-export async function insertEvent(db: SqlExecutor, workspace: string, event: NewEvent, now: number): Promise<TimelineEvent> {
-  const row = await db.get<EventRow>(
-    `INSERT INTO events (workspace, id, contact_id, conversation_id, kind, channel, channel_account, direction, text,
+/** The INSERT of a new timeline item, returning its row when asked (with `seq`, which the database assigns). */
+export function insertEventStatement(workspace: string, event: NewEvent, now: number, returning: boolean): Statement {
+  return {
+    sql: `INSERT INTO events (workspace, id, contact_id, conversation_id, kind, channel, channel_account, direction, text,
                          occurred_at, recorded_at, provider_message_id, thread_key, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-    [
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${returning ? ' RETURNING *' : ''}`,
+    params: [
       workspace,
       event.id ?? newId('ev', now),
       event.contactId,
@@ -81,8 +82,18 @@ export async function insertEvent(db: SqlExecutor, workspace: string, event: New
       event.threadKey ?? null,
       JSON.stringify(event.data ?? {}),
     ],
-  );
-  return eventFromRow(workspace, row!);
+  };
+}
+
+export async function insertEvent(db: SqlExecutor, workspace: string, event: NewEvent, now: number): Promise<TimelineEvent> {
+  const { sql, params } = insertEventStatement(workspace, event, now, true);
+  return eventFromRow(workspace, (await db.get<EventRow>(sql, params))!);
+}
+
+/** insertEvent for an item nobody reads back in this transaction: deferred (see SqlTransaction.defer). */
+export async function deferEvent(tx: SqlTransaction, workspace: string, event: NewEvent, now: number): Promise<void> {
+  const { sql, params } = insertEventStatement(workspace, event, now, false);
+  await tx.defer(sql, params);
 }
 
 export async function getEvent(db: SqlExecutor, workspace: string, id: string): Promise<TimelineEvent | undefined> {
@@ -341,7 +352,7 @@ export async function getConversationRow(db: SqlExecutor, workspace: string, id:
   );
 }
 
-export async function createConversation(db: SqlExecutor, workspace: string, contactId: string, at: number, now: number): Promise<ConversationRow> {
+export async function createConversation(db: SqlTransaction, workspace: string, contactId: string, at: number, now: number): Promise<ConversationRow> {
   const row: ConversationRow = {
     id: newId('cv', now),
     contact_id: contactId,
@@ -353,7 +364,7 @@ export async function createConversation(db: SqlExecutor, workspace: string, con
     last_activity_at: at,
     closed_at: null,
   };
-  await db.run(
+  await db.defer(
     `INSERT INTO conversations (workspace, id, contact_id, status, channels, last_channel, message_count, opened_at, last_activity_at, closed_at)
      VALUES (?, ?, ?, 'open', '[]', NULL, 0, ?, ?, NULL)`,
     [workspace, row.id, contactId, at, at],
@@ -361,8 +372,8 @@ export async function createConversation(db: SqlExecutor, workspace: string, con
   return row;
 }
 
-export async function closeConversation(db: SqlExecutor, workspace: string, id: string, status: 'resolved' | 'idle', at: number): Promise<void> {
-  await db.run(`UPDATE conversations SET status = ?, closed_at = ? WHERE workspace = ? AND id = ? AND status = 'open'`, [status, at, workspace, id]);
+export async function closeConversation(db: SqlTransaction, workspace: string, id: string, status: 'resolved' | 'idle', at: number): Promise<void> {
+  await db.defer(`UPDATE conversations SET status = ?, closed_at = ? WHERE workspace = ? AND id = ? AND status = 'open'`, [status, at, workspace, id]);
 }
 
 /**
@@ -378,16 +389,33 @@ export async function touchConversation(
   at: number,
   /** `neutral`: a message nobody needs to answer (a CSAT score): the wait is left as it is. */
   options: { countMessage?: boolean; direction: 'inbound' | 'outbound' | 'neutral' },
-): Promise<void> {
+): Promise<ConversationRow> {
+  const { sql, params } = touchStatement(workspace, row, channel, at, options);
+  return touchedRow(row, await db.get<ConversationRow>(sql, params));
+}
+
+/** touchConversation's UPDATE, which returns the conversation as it now stands: nobody has to read it again. */
+export function touchStatement(
+  workspace: string,
+  row: ConversationRow,
+  channel: string,
+  at: number,
+  options: { countMessage?: boolean; direction: 'inbound' | 'outbound' | 'neutral' },
+): Statement {
   const channels = JSON.parse(row.channels) as string[];
   if (!channels.includes(channel)) channels.push(channel);
   const waiting = options.direction === 'inbound' ? 'COALESCE(waiting_since, ?)' : options.direction === 'outbound' ? 'NULL' : 'waiting_since';
-  await db.run(
-    `UPDATE conversations SET channels = ?, last_channel = ?, message_count = message_count + ${options.countMessage === false ? 0 : 1},
+  return {
+    sql: `UPDATE conversations SET channels = ?, last_channel = ?, message_count = message_count + ${options.countMessage === false ? 0 : 1},
             last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END, waiting_since = ${waiting}
-      WHERE workspace = ? AND id = ?`,
-    [JSON.stringify(channels), channel, at, at, ...(options.direction === 'inbound' ? [at] : []), workspace, row.id],
-  );
+      WHERE workspace = ? AND id = ? RETURNING *`,
+    params: [JSON.stringify(channels), channel, at, at, ...(options.direction === 'inbound' ? [at] : []), workspace, row.id],
+  };
+}
+
+export function touchedRow(row: ConversationRow, updated: Row | undefined): ConversationRow {
+  if (!updated) throw new Error(`Conversation ${row.id} is gone`);
+  return updated as ConversationRow;
 }
 
 export type { ConversationRow };
