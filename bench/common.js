@@ -227,4 +227,30 @@ function failureKind(error) {
   return `error ${error.code || error.message}`;
 }
 
-module.exports = { rng, makePeople, messageText, digest, storePragmas, STORE_PRAGMAS, schemaOf, schemaStatements, summarize, median, MiB, removeDb, rssMiB, hmacSignature, postOver, failureKind, BUSY_TIMEOUT_MS };
+/**
+ * A store whose driver tells onStatement(sql, params) of every statement it sends, then sends it: for the
+ * benches that count statements or ask SQLite for their plans. It passes every method of SqlDriver and
+ * SqlTransaction through, so a method added there is added here once.
+ */
+function tracedStore(driver, onStatement) {
+  const wrap = (executor) => ({
+    all: (sql, params) => (onStatement(sql, params), executor.all(sql, params)),
+    get: (sql, params) => (onStatement(sql, params), executor.get(sql, params)),
+    run: (sql, params) => (onStatement(sql, params), executor.run(sql, params)),
+    defer: (sql, params) => (onStatement(sql, params), executor.defer(sql, params)),
+    many: (statements, options) => (statements.forEach((st) => onStatement(st.sql, st.params)), executor.many(statements, options)),
+    lock: (...args) => executor.lock(...args),
+    lockScoped: (...args) => executor.lockScoped(...args),
+  });
+  const traced = {
+    dialect: driver.dialect,
+    transaction: (fn) => driver.transaction((tx) => fn(wrap(tx))),
+    read: (fn) => driver.read((db) => fn(wrap(db))),
+    readOne: (sql, params) => (onStatement(sql, params), driver.readOne(sql, params)),
+    purgeDeleted: (options) => driver.purgeDeleted(options),
+    close: () => driver.close(),
+  };
+  return { driver: traced, close: () => undefined };
+}
+
+module.exports = { tracedStore, rng, makePeople, messageText, digest, storePragmas, STORE_PRAGMAS, schemaOf, schemaStatements, summarize, median, MiB, removeDb, rssMiB, hmacSignature, postOver, failureKind, BUSY_TIMEOUT_MS };

@@ -8,7 +8,7 @@ const { join } = require('node:path');
 const { statSync } = require('node:fs');
 const { DatabaseSync } = require('node:sqlite');
 const { openStore, createOmnithread, newId } = require('../dist/shared');
-const { rng, makePeople, messageText, storePragmas, STORE_PRAGMAS, schemaOf, summarize, median, MiB, removeDb, rssMiB, BUSY_TIMEOUT_MS } = require('./common');
+const { tracedStore, rng, makePeople, messageText, storePragmas, STORE_PRAGMAS, schemaOf, summarize, median, MiB, removeDb, rssMiB, BUSY_TIMEOUT_MS } = require('./common');
 
 const WORKSPACE = 'bench';
 const DAY = 86_400_000;
@@ -131,25 +131,7 @@ async function statementsPerMessage(file, messages) {
   const store = await openStore({ type: 'sqlite', path: file });
   const counts = { reads: 0, writes: 0 };
   const count = (sql) => (/^\s*SELECT\b/i.test(sql) ? counts.reads++ : counts.writes++);
-  const wrap = (executor) => ({
-    all: (sql, params) => (count(sql), executor.all(sql, params)),
-    get: (sql, params) => (count(sql), executor.get(sql, params)),
-    run: (sql, params) => (count(sql), executor.run(sql, params)),
-    lock: (...args) => executor.lock(...args),
-    lockScoped: (...args) => executor.lockScoped(...args),
-    defer: (sql, params) => (count(sql), executor.defer(sql, params)),
-    many: (statements, options) => (statements.forEach((st) => count(st.sql)), executor.many(statements, options)),
-  });
-  const driver = store.driver;
-  const counted = {
-    dialect: driver.dialect,
-    transaction: (fn) => driver.transaction((tx) => fn(wrap(tx))),
-    read: (fn) => driver.read((db) => fn(wrap(db))),
-    readOne: (sql, params) => (count(sql), driver.readOne(sql, params)),
-    purgeDeleted: () => driver.purgeDeleted(),
-    close: () => driver.close(),
-  };
-  const ot = createOmnithread({ store: { driver: counted, close: () => undefined }, workspace: WORKSPACE });
+  const ot = createOmnithread({ store: tracedStore(store.driver, count), workspace: WORKSPACE });
   for (const message of messages) await ot.ingest(message.input);
   await store.close();
   removeDb(file);

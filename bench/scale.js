@@ -9,7 +9,7 @@
 const { readFileSync, statSync } = require('node:fs');
 const { DatabaseSync } = require('node:sqlite');
 const { openStore, createOmnithread } = require('../dist/shared');
-const { storePragmas, schemaStatements, summarize, rssMiB, MiB, BUSY_TIMEOUT_MS } = require('./common');
+const { tracedStore, storePragmas, schemaStatements, summarize, rssMiB, MiB, BUSY_TIMEOUT_MS } = require('./common');
 
 const WORKSPACE = 'bench';
 const BASELINE_SQL = "SELECT * FROM handles WHERE workspace = ? AND kind = 'email' AND scope = '' AND value = ?";
@@ -79,25 +79,7 @@ async function queryPlans(store, raw, person) {
     if (!usedBy.has(sql)) usedBy.set(sql, new Set());
     usedBy.get(sql).add(current);
   };
-  const wrap = (executor) => ({
-    all: (sql, params) => (record(sql, params), executor.all(sql, params)),
-    get: (sql, params) => (record(sql, params), executor.get(sql, params)),
-    run: (sql, params) => (record(sql, params), executor.run(sql, params)),
-    defer: (sql, params) => (record(sql, params), executor.defer(sql, params)),
-    many: (statements, options) => (statements.forEach((st) => record(st.sql, st.params)), executor.many(statements, options)),
-    lock: (...args) => executor.lock(...args),
-    lockScoped: (...args) => executor.lockScoped(...args),
-  });
-  const driver = store.driver;
-  const traced = {
-    dialect: driver.dialect,
-    transaction: (fn) => driver.transaction((tx) => fn(wrap(tx))),
-    read: (fn) => driver.read((db) => fn(wrap(db))),
-    readOne: (sql, params) => (record(sql, params), driver.readOne(sql, params)),
-    purgeDeleted: () => driver.purgeDeleted(),
-    close: () => driver.close(),
-  };
-  const ot = createOmnithread({ store: { driver: traced, close: () => undefined }, workspace: WORKSPACE });
+  const ot = createOmnithread({ store: tracedStore(store.driver, record), workspace: WORKSPACE });
   for (const [name, op] of Object.entries(operations(ot, {}, `plan${Date.now()}`))) {
     current = name;
     await op(person);
