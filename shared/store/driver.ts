@@ -62,7 +62,7 @@ export interface SqlDriver {
   read<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T>;
   /**
    * One statement's first row, outside any transaction (a statement is a consistent read by itself): the
-   * cheapest read there is, one round trip on PostgreSQL where read() takes three (BEGIN, the query, COMMIT).
+   * cheapest read there is, one round trip on PostgreSQL where read() takes two (BEGIN with the query, then COMMIT).
    */
   readOne<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
   /**

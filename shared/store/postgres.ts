@@ -87,27 +87,29 @@ function executor(client: PoolClient, begin: string): SqlTransaction & { finish(
   const open = () => {
     if (committed) throw new Error('A statement after the transaction was committed (SqlTransaction.many with commit)');
   };
+  /** What is pending, then these statements (then COMMIT), as one message: the statements' results. */
+  const send = async (statements: readonly string[], commit: boolean): Promise<QueryResult[]> => {
+    open();
+    const batch = [...pending.splice(0), ...statements, ...(commit ? ['COMMIT'] : [])];
+    if (!batch.length) return [];
+    committed = commit;
+    const results = (await client.query(batch.join(';\n'))) as QueryResult | QueryResult[];
+    const all = Array.isArray(results) ? results : [results];
+    const end = all.length - (commit ? 1 : 0);
+    return all.slice(end - statements.length, end);
+  };
   const query = async <T extends Row>(sql: string, params: readonly SqlParam[]): Promise<QueryResult<T>> => {
     open();
+    // Nothing waiting: an ordinary parameterised statement.
     if (!pending.length) return client.query<T>(toPositional(sql), params as SqlParam[]);
-    const batch = [...pending, inlined(client, sql, params)].join(';\n');
-    pending.length = 0;
-    const results = (await client.query<T>(batch)) as QueryResult<T> | QueryResult<T>[];
-    return Array.isArray(results) ? results[results.length - 1] : results;
+    return (await send([inlined(client, sql, params)], false))[0] as QueryResult<T>;
   };
   const defer = async (sql: string, params: readonly SqlParam[] = []) => {
     open();
     pending.push(inlined(client, sql, params));
   };
-  const many = async (statements: readonly Statement[], options: { commit?: boolean } = {}): Promise<Row[][]> => {
-    open();
-    const batch = [...pending.splice(0), ...statements.map(({ sql, params }) => inlined(client, sql, params)), ...(options.commit ? ['COMMIT'] : [])];
-    if (!batch.length) return [];
-    committed = options.commit === true;
-    const results = (await client.query(batch.join(';\n'))) as QueryResult | QueryResult[];
-    const all = Array.isArray(results) ? results : [results];
-    return all.slice(all.length - statements.length - (options.commit ? 1 : 0), all.length - (options.commit ? 1 : 0)).map((r) => r.rows as Row[]);
-  };
+  const many = async (statements: readonly Statement[], options: { commit?: boolean } = {}): Promise<Row[][]> =>
+    (await send(statements.map(({ sql, params }) => inlined(client, sql, params)), options.commit === true)).map((r) => r.rows as Row[]);
   return {
     all: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => (await query<T>(sql, params)).rows,
     get: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => (await query<T>(sql, params)).rows[0] as T | undefined,
@@ -125,7 +127,7 @@ function executor(client: PoolClient, begin: string): SqlTransaction & { finish(
     },
     /** What is still pending, then COMMIT, in one message (nothing when `many` committed already). */
     finish: async () => {
-      if (!committed) await client.query([...pending.splice(0), 'COMMIT'].join(';\n'));
+      if (!committed) await send([], true);
     },
   };
 }
