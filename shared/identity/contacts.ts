@@ -71,18 +71,18 @@ export function getContactRow(db: SqlExecutor, workspace: string, id: string): P
 
 /**
  * Locks the survivor a contact resolves to, so that nobody merges it away or into something else until
- * this transaction ends, and returns its row. The lock comes before the read: a contact read as its own
+ * this transaction ends, and returns it. The lock comes before the read: a contact read as its own
  * survivor under its lock stays one until commit, and a merge that committed before the lock was granted
  * is seen and followed to its new survivor. Callers mostly pass a survivor already (what handleOwners
  * found), so this is one lock and one read. (The lock is a no-op on SQLite, whose write transactions are
  * serial anyway.)
  */
-export async function lockRootRow(db: SqlTransaction, workspace: string, contactId: string): Promise<ContactRow> {
+export async function lockRoot(db: SqlTransaction, workspace: string, contactId: string): Promise<string> {
   return (await lockedRoot(db, workspace, contactId, async (id) => [await getContactRow(db, workspace, id), undefined])).root;
 }
 
-/** lockRootRow, with the survivor's handles read in the same round trip. */
-export async function lockRootWithFamily(db: SqlTransaction, workspace: string, contactId: string): Promise<{ root: ContactRow; handles: HandleRow[] }> {
+/** lockRoot, with the survivor's handles read in the same round trip. */
+export async function lockRootWithFamily(db: SqlTransaction, workspace: string, contactId: string): Promise<{ root: string; handles: HandleRow[] }> {
   const { root, extra } = await lockedRoot(db, workspace, contactId, async (id) => {
     const [rows, handles] = await db.many([
       { sql: 'SELECT * FROM contacts WHERE workspace = ? AND id = ?', params: [workspace, id] },
@@ -98,20 +98,15 @@ async function lockedRoot<T>(
   workspace: string,
   contactId: string,
   read: (id: string) => Promise<[ContactRow | undefined, T]>,
-): Promise<{ root: ContactRow; extra: T }> {
+): Promise<{ root: string; extra: T }> {
   let id = contactId;
   for (;;) {
     await db.lock([`${workspace}:root:${id}`]);
     const [row, extra] = await read(id);
     if (!row) throw notFound('Contact', contactId);
-    if (row.root_id === row.id) return { root: row, extra };
+    if (row.root_id === row.id) return { root: row.id, extra };
     id = row.root_id;
   }
-}
-
-/** lockRootRow's survivor id. */
-export async function lockRoot(db: SqlTransaction, workspace: string, contactId: string): Promise<string> {
-  return (await lockRootRow(db, workspace, contactId)).id;
 }
 
 /** Merges attributes into a contact's (a null value removes that attribute). */
@@ -135,11 +130,12 @@ export async function survivorFirst(db: SqlExecutor, workspace: string, a: strin
 
 /** Every contact that resolves to this survivor, the survivor first. */
 export async function familyRows(db: SqlExecutor, workspace: string, rootId: string): Promise<ContactRow[]> {
-  const rows = await db.all<ContactRow>('SELECT * FROM contacts WHERE workspace = ? AND root_id = ? ORDER BY created_at, id', [workspace, rootId]);
-  return survivorOnTop(rows, rootId);
+  return familyOrder(await db.all<ContactRow>('SELECT * FROM contacts WHERE workspace = ? AND root_id = ?', [workspace, rootId]), rootId);
 }
 
-const survivorOnTop = (rows: ContactRow[], rootId: string): ContactRow[] => rows.sort((a, b) => (a.id === rootId ? -1 : b.id === rootId ? 1 : 0));
+/** The survivor first, then the contacts merged into it, oldest first (ties: the smaller id). */
+const familyOrder = (rows: ContactRow[], rootId: string): ContactRow[] =>
+  rows.sort((a, b) => Number(b.id === rootId) - Number(a.id === rootId) || Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
 /** Handle rows in one order whatever the plan: a person's identities read the same on both stores. */
 const byHandle = (rows: HandleRow[]): HandleRow[] => {
@@ -187,8 +183,7 @@ export function familyFromJoined(rows: readonly Row[], rootId: string): Family {
       });
     }
   }
-  const ordered = [...contacts.values()].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { contacts: survivorOnTop(ordered, rootId), handles: byHandle(handles) };
+  return { contacts: familyOrder([...contacts.values()], rootId), handles: byHandle(handles) };
 }
 
 export async function familyWithHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<Family> {

@@ -28,7 +28,7 @@ import {
   familyHandles,
   getContactRow,
   handleOwners,
-  lockRootRow,
+  lockRoot,
   lockRootWithFamily,
   mergeRoots,
   suggestMerge,
@@ -206,8 +206,6 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     }
     return profile;
   };
-  // The anchor's name, as its row says (read when it was locked): a name is only ever filled in once.
-  let anchorNamed = false;
 
   let anchor: string | undefined;
   const merges: MergeRecord[] = [];
@@ -239,8 +237,7 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
       .sort((a, b) => Number(strong(b.evidence)) - Number(strong(a.evidence)) || b.held.lastSeen - a.held.lastSeen);
     const { held, evidence } = ranked[0];
     // The survivor and its handles, read under its lock (the handles are what the checks below compare).
-    const { root: rootRow, handles: rootHandles } = await lockRootWithFamily(tx, workspace, ranked[0].id);
-    const root = rootRow.id;
+    const { root, handles: rootHandles } = await lockRootWithFamily(tx, workspace, ranked[0].id);
     if (!families.has(root)) families.set(root, rootHandles);
     if (root === anchor) continue;
     const strongCandidates = ranked.filter((c) => strong(c.evidence)).length;
@@ -270,7 +267,6 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     }
     if (!anchor) {
       anchor = root;
-      anchorNamed = rootRow.name !== null;
       steps.push({
         action: 'matched',
         handle: key,
@@ -296,8 +292,6 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     profiles.set(survivor, combined);
     families.delete(merged);
     families.delete(survivor);
-    // The survivor's name may be empty where the merged one's was not: the update below fills it.
-    anchorNamed = anchorNamed && survivor === anchor;
     anchor = survivor;
     steps.push({
       action: 'merged',
@@ -313,9 +307,7 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   if (threadContactId) {
     const row = await getContactRow(tx, workspace, threadContactId);
     if (row) {
-      const anchorRow = await lockRootRow(tx, workspace, row.id);
-      anchor = anchorRow.id;
-      anchorNamed = anchorRow.name !== null;
+      anchor = await lockRoot(tx, workspace, row.id);
       steps.push({ action: 'thread', contactId: anchor, rule: 'thread', detail: `no personal identity named the sender; the message continues a thread of ${anchor}` });
     }
   }
@@ -323,7 +315,6 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     const line = await sharedNumberContact(tx, ctx, sharedHandles, owners);
     if (line) {
       anchor = line.contactId;
-      anchorNamed = line.named;
       steps.push({
         action: 'matched',
         handle: line.key,
@@ -335,7 +326,6 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   }
   if (!anchor) {
     anchor = await createContact(tx, workspace, request.name, now);
-    anchorNamed = request.name !== undefined;
     created = true;
     steps.push({ action: 'created', contactId: anchor, rule: 'new', detail: `created ${anchor}: no existing contact could be linked` });
   }
@@ -390,8 +380,9 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     steps.push({ action: 'suggested', contactId: other, rule: 'suggestion', detail: `suggested merging ${other} with ${anchor} (${suggestion.id}) for review` });
   }
 
-  if (request.name && !anchorNamed) {
-    await tx.run('UPDATE contacts SET name = ?, updated_at = ? WHERE workspace = ? AND id = ? AND name IS NULL', [request.name, now, workspace, anchor]);
+  if (request.name) {
+    // Deferred: nobody reads its outcome (a contact with a name keeps it), so it costs no round trip.
+    await tx.defer('UPDATE contacts SET name = ?, updated_at = ? WHERE workspace = ? AND id = ? AND name IS NULL', [request.name, now, workspace, anchor]);
   }
 
   return { contactId: anchor, created, merges, suggestionIds, steps, explanation: explain(steps) };
@@ -413,15 +404,12 @@ async function sharedNumberContact(
   ctx: ResolveContext,
   shared: readonly NormalizedHandle[],
   owners: Map<string, OwnedHandleRow[]>,
-): Promise<{ contactId: string; named: boolean; key: string; value: string } | undefined> {
+): Promise<{ contactId: string; key: string; value: string } | undefined> {
   for (const handle of shared) {
     if (handle.kind !== 'phone') continue;
     const rows = [...(owners.get(handleKey(handle)) ?? [])].sort((a, b) => b.last_seen_at - a.last_seen_at);
     for (const row of rows) {
-      if (await sharedOnly(tx, ctx, row.root_id)) {
-        const root = await lockRootRow(tx, ctx.workspace, row.root_id);
-        return { contactId: root.id, named: root.name !== null, key: handleKey(handle), value: handle.value };
-      }
+      if (await sharedOnly(tx, ctx, row.root_id)) return { contactId: await lockRoot(tx, ctx.workspace, row.root_id), key: handleKey(handle), value: handle.value };
     }
   }
   return undefined;
