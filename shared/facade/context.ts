@@ -123,6 +123,11 @@ export async function claimDelivery(ctx: FacadeContext, tx: SqlExecutor, dedupeK
   return claimed ? undefined : ((await delivery(ctx, tx, dedupeKey)) ?? { event_id: null });
 }
 
+/** A claimed delivery turned out to be a message recorded under another event: the log points at that one. */
+export async function pointDelivery(ctx: FacadeContext, tx: SqlTransaction, dedupeKey: string, eventId: string): Promise<void> {
+  await tx.defer('UPDATE deliveries SET event_id = ? WHERE workspace = ? AND dedupe_key = ?', [eventId, ctx.workspace, dedupeKey]);
+}
+
 export async function remember(ctx: FacadeContext, tx: SqlExecutor, dedupeKey: string, eventId: string, now: number): Promise<void> {
   await tx.run('INSERT INTO deliveries (workspace, dedupe_key, event_id, recorded_at) VALUES (?, ?, ?, ?)', [ctx.workspace, dedupeKey, eventId, now]);
 }

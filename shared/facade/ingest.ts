@@ -34,7 +34,7 @@ import {
   updateEventContent,
 } from '../timeline/events';
 import { newId } from '../ids';
-import { FacadeContext, claimDelivery, contactView, contactViewOf, delivery, digest, keptRaw, lockFor, rootOf } from './context';
+import { FacadeContext, claimDelivery, contactView, contactViewOf, delivery, digest, keptRaw, lockFor, pointDelivery, rootOf } from './context';
 import { conversationFor } from './conversations';
 import { pendingCsat, recordCsat } from './csat';
 import type { IngestResult } from './types';
@@ -97,7 +97,7 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
       tx,
       identity.contactId,
       conversation,
-      { countMessage: message.kind !== 'interaction', direction: csat ? 'neutral' : 'inbound', last: !csat },
+      { countMessage: message.kind !== 'interaction', direction: csat ? 'neutral' : 'inbound' },
       {
         id: eventId,
         contactId: identity.contactId,
@@ -123,6 +123,8 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
         },
       },
       now,
+      // The CSAT note is written after the answer's item: then the COMMIT can not go with the item.
+      { last: !csat },
     );
     if (csat) await recordCsat(ctx, tx, csat, recorded.event, now);
     return {
@@ -214,7 +216,7 @@ async function recordOurs(
 ): Promise<IngestResult> {
   const sent = await eventByProviderId(tx, ctx.workspace, message.channel, message.providerMessageId);
   if (sent) {
-    await tx.run('UPDATE deliveries SET event_id = ? WHERE workspace = ? AND dedupe_key = ?', [sent.id, ctx.workspace, claimed.dedupeKey]);
+    await pointDelivery(ctx, tx, claimed.dedupeKey, sent.id);
     return { ...(await duplicateResult(ctx, tx, sent.id)), message };
   }
   const sender = message.from.handles.map((h) => h.value).join(', ');
@@ -242,7 +244,7 @@ async function recordOurs(
     tx,
     rootId,
     conversation,
-    { direction: 'outbound', last: true },
+    { direction: 'outbound' },
     {
       id: claimed.eventId,
       contactId: rootId,
@@ -265,6 +267,7 @@ async function recordOurs(
       },
     },
     now,
+    { last: true },
   );
   const explanation = `Sent by us (${sender}): recorded as our message on ${rootId}'s timeline, found by ${how}.`;
   return {
@@ -280,22 +283,23 @@ async function recordOurs(
 /**
  * The last steps of recording a message, in one round trip on PostgreSQL: the item is inserted, its
  * conversation counts it, and the person is read as callers see them; with `last`, the COMMIT goes with
- * them (nothing may be written after).
+ * them (nothing may be written after: see SqlTransaction.many).
  */
 async function recordItem(
   ctx: FacadeContext,
   tx: SqlTransaction,
   rootId: string,
   conversation: ConversationRow,
-  touch: { countMessage?: boolean; direction: 'inbound' | 'outbound' | 'neutral'; last: boolean },
+  touch: { countMessage?: boolean; direction: 'inbound' | 'outbound' | 'neutral' },
   item: NewEvent & { channel: string },
   now: number,
+  { last }: { last: boolean },
 ): Promise<{ event: TimelineEvent; conversation: Conversation; contact: ContactView }> {
   const [events, conversations, family] = await tx.many([
     insertEventStatement(ctx.workspace, item, now, true),
     touchStatement(ctx.workspace, conversation, item.channel, item.occurredAt, touch),
     familyWithHandlesStatement(ctx.workspace, rootId),
-  ], { commit: touch.last });
+  ], { commit: last });
   return {
     event: eventFromRow(ctx.workspace, events[0] as EventRow),
     conversation: conversationFromRow(ctx.workspace, touchedRow(conversation, conversations[0])),
