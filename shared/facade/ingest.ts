@@ -12,7 +12,7 @@
  */
 import { OmnithreadError } from '../errors';
 import { ContactView, Conversation, Message, MessageInput, MessageInputSchema, TimelineEvent, handleKey, parseInput, toIso, toMs } from '../model';
-import { familyFromJoined, familyWithHandlesStatement, lockRoot, mergeAttributes } from '../identity/contacts';
+import { familyFromJoined, familyJoinedStatement, familyWithHandlesStatement, lockRoot, mergeAttributes } from '../identity/contacts';
 import { NormalizedHandle, NormalizedHandles, normalizeHandles } from '../identity/normalize';
 import { resolveIdentity } from '../identity/resolve';
 import { isOwnAddress } from '../identity/rules';
@@ -25,7 +25,6 @@ import {
   conversationFromRow,
   eventByProviderId,
   eventFromRow,
-  getConversationRow,
   getEvent,
   insertEventStatement,
   threadContact,
@@ -34,7 +33,7 @@ import {
   updateEventContent,
 } from '../timeline/events';
 import { newId } from '../ids';
-import { FacadeContext, claimDelivery, contactView, contactViewOf, delivery, digest, keptRaw, lockFor, pointDelivery, rootOf } from './context';
+import { FacadeContext, claimDelivery, contactViewOf, delivery, digest, keptRaw, lockFor, pointDelivery } from './context';
 import { conversationFor } from './conversations';
 import { pendingCsat, recordCsat } from './csat';
 import type { IngestResult } from './types';
@@ -138,25 +137,40 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
   });
 }
 
-async function duplicateResult(ctx: FacadeContext, tx: SqlExecutor, eventId: string | null): Promise<Omit<IngestResult, 'message'>> {
-  const event = eventId ? await getEvent(tx, ctx.workspace, eventId) : undefined;
-  if (!event) {
+async function duplicateResult(ctx: FacadeContext, db: SqlExecutor, eventId: string | null): Promise<Omit<IngestResult, 'message'>> {
+  const recorded = eventId ? await recordedItem(ctx, db, eventId) : undefined;
+  if (!recorded) {
     // The person was erased after the first delivery: the redelivery is still a redelivery.
     throw new OmnithreadError('CONFLICT', 'This message was recorded before and its contact has since been erased; it is not recorded again');
   }
   return {
     effect: 'duplicate',
     duplicate: true,
-    event,
-    ...(await whereItIs(ctx, tx, event)),
-    identity: { created: false, explanation: `This message was recorded before (event ${event.id}); a redelivery changes nothing.`, steps: [] },
+    ...recorded,
+    identity: { created: false, explanation: `This message was recorded before (event ${recorded.event.id}); a redelivery changes nothing.`, steps: [] },
     channelSwitch: null,
   };
 }
 
-async function whereItIs(ctx: FacadeContext, tx: SqlExecutor, event: TimelineEvent): Promise<Pick<IngestResult, 'contact' | 'conversation'>> {
-  const row = event.conversationId ? await getConversationRow(tx, ctx.workspace, event.conversationId) : undefined;
-  return { contact: await contactView(ctx, tx, await rootOf(ctx, tx, event.contactId)), conversation: conversationFromRow(ctx.workspace, row!) };
+/**
+ * A recorded item with its conversation and its person as callers see them, in one batch that ends the
+ * transaction (one round trip on PostgreSQL, with the COMMIT): every caller returns right after it.
+ * Undefined when the item is gone (erased).
+ */
+async function recordedItem(ctx: FacadeContext, db: SqlExecutor, eventId: string): Promise<{ event: TimelineEvent; conversation: Conversation; contact: ContactView } | undefined> {
+  const ws = ctx.workspace;
+  const [events, conversations, family] = await db.many(
+    [
+      { sql: 'SELECT * FROM events WHERE workspace = ? AND id = ?', params: [ws, eventId] },
+      { sql: 'SELECT * FROM conversations WHERE workspace = ? AND id = (SELECT conversation_id FROM events WHERE workspace = ? AND id = ?)', params: [ws, ws, eventId] },
+      familyJoinedStatement(ws, '(SELECT c.root_id FROM events e JOIN contacts c ON c.workspace = e.workspace AND c.id = e.contact_id WHERE e.workspace = ? AND e.id = ?)', [ws, eventId]),
+    ],
+    { commit: true },
+  );
+  if (!events.length || !conversations.length || !family.length) return undefined;
+  const event = eventFromRow(ws, events[0] as EventRow);
+  const contact = familyFromJoined(family);
+  return { event, conversation: conversationFromRow(ws, conversations[0] as ConversationRow), contact: contactViewOf(ctx, contact, contact.contacts[0].id) };
 }
 
 interface EditVersion {
@@ -182,17 +196,16 @@ async function applyEdit(ctx: FacadeContext, tx: SqlTransaction, message: Messag
   const history = [...edits, newer ? { text: original.text, at: currentAt } : { text: message.text, at: editedAt }].sort((a, b) => (a.at < b.at ? -1 : 1)).slice(-MAX_EDITS);
   const data = { ...original.data, edits: history, editedAt: newer ? editedAt : currentAt };
   await updateEventContent(tx, ctx.workspace, original.id, newer ? message.text : original.text, data);
-  const event = (await getEvent(tx, ctx.workspace, original.id))!;
+  const recorded = (await recordedItem(ctx, tx, original.id))!;
   return {
     effect: 'edited',
     duplicate: false,
     message,
-    event,
-    ...(await whereItIs(ctx, tx, event)),
+    ...recorded,
     identity: {
       created: false,
       explanation: newer
-        ? `An edit of message ${message.providerMessageId}: the timeline item ${event.id} now shows the new text; ${history.length} earlier version(s) kept.`
+        ? `An edit of message ${message.providerMessageId}: the timeline item ${original.id} now shows the new text; ${history.length} earlier version(s) kept.`
         : `An older edit of message ${message.providerMessageId} arrived late: kept in the item's history, the newer text stays.`,
       steps: [],
     },
@@ -303,6 +316,6 @@ async function recordItem(
   return {
     event: eventFromRow(ctx.workspace, events[0] as EventRow),
     conversation: conversationFromRow(ctx.workspace, touchedRow(conversation, conversations[0])),
-    contact: contactViewOf(ctx, familyFromJoined(family, rootId), rootId),
+    contact: contactViewOf(ctx, familyFromJoined(family), rootId),
   };
 }

@@ -148,12 +148,15 @@ const byHandle = (rows: HandleRow[]): HandleRow[] => {
  * familyRows and familyHandles in one statement: every contact of the survivor joined with its handles
  * (a contact with none comes once, with null handle columns). Read it with familyFromJoined.
  */
-export const familyWithHandlesStatement = (workspace: string, rootId: string): Statement => ({
+export const familyWithHandlesStatement = (workspace: string, rootId: string): Statement => familyJoinedStatement(workspace, '?', [rootId]);
+
+/** familyWithHandlesStatement for a survivor given as an SQL expression (a subquery) and its parameters. */
+export const familyJoinedStatement = (workspace: string, root: string, rootParams: readonly SqlParam[]): Statement => ({
   sql: `SELECT c.id, c.root_id, c.merged_into, c.name, c.attributes, c.created_at, c.updated_at,
             h.kind AS h_kind, h.scope AS h_scope, h.value AS h_value, h.trust AS h_trust, h.first_seen_at AS h_first_seen_at, h.last_seen_at AS h_last_seen_at
        FROM contacts c LEFT JOIN handles h ON h.workspace = c.workspace AND h.contact_id = c.id
-      WHERE c.workspace = ? AND c.root_id = ?`,
-  params: [workspace, rootId],
+      WHERE c.workspace = ? AND c.root_id = ${root}`,
+  params: [workspace, ...rootParams],
 });
 
 export interface Family {
@@ -162,7 +165,8 @@ export interface Family {
   handles: HandleRow[];
 }
 
-export function familyFromJoined(rows: readonly Row[], rootId: string): Family {
+/** The family a familyJoinedStatement read (no rows: no such survivor). */
+export function familyFromJoined(rows: readonly Row[]): Family {
   type Joined = ContactRow & { h_kind: HandleKind | null; h_scope: string; h_value: string; h_trust: Trust; h_first_seen_at: number; h_last_seen_at: number };
   const contacts = new Map<string, ContactRow>();
   const handles: HandleRow[] = [];
@@ -183,12 +187,13 @@ export function familyFromJoined(rows: readonly Row[], rootId: string): Family {
       });
     }
   }
+  const rootId = (rows[0] as Joined | undefined)?.root_id ?? '';
   return { contacts: familyOrder([...contacts.values()], rootId), handles: byHandle(handles) };
 }
 
 export async function familyWithHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<Family> {
   const { sql, params } = familyWithHandlesStatement(workspace, rootId);
-  return familyFromJoined(await db.all(sql, params), rootId);
+  return familyFromJoined(await db.all(sql, params));
 }
 
 const familyHandlesStatement = (workspace: string, rootId: string): Statement => ({

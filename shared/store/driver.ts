@@ -12,6 +12,13 @@ export interface SqlExecutor {
   get<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
   /** Runs a statement and returns how many rows it changed. */
   run(sql: string, params?: readonly SqlParam[]): Promise<number>;
+  /**
+   * Several statements in order, with every statement's rows: one round trip on PostgreSQL (with whatever
+   * was deferred), one after the other on SQLite. `commit`: these are the last statements of the
+   * transaction (a read transaction's too), and PostgreSQL sends the COMMIT with them (a statement after
+   * them is an error); SQLite commits when the transaction's function returns, as always.
+   */
+  many(statements: readonly Statement[], options?: { commit?: boolean }): Promise<Row[][]>;
 }
 
 export interface SqlTransaction extends SqlExecutor {
@@ -32,13 +39,6 @@ export interface SqlTransaction extends SqlExecutor {
    * transaction as any other would; SQLite runs it at once. Locks are sent the same way.
    */
   defer(sql: string, params?: readonly SqlParam[]): Promise<void>;
-  /**
-   * Several statements in order, with every statement's rows: one round trip on PostgreSQL (with whatever
-   * was deferred), one after the other on SQLite. `commit`: these are the transaction's last statements,
-   * and PostgreSQL sends the COMMIT with them (a statement after them is an error); SQLite commits when the
-   * transaction's function returns, as always.
-   */
-  many(statements: readonly Statement[], options?: { commit?: boolean }): Promise<Row[][]>;
 }
 
 export interface Statement {
