@@ -14,7 +14,7 @@ import { OmnithreadError } from '../errors';
 import { ContactView, Conversation, Message, MessageInput, MessageInputSchema, TimelineEvent, handleKey, parseInput, toIso, toMs } from '../model';
 import { familyFromJoined, familyJoinedStatement, familyWithHandlesStatement, lockRoot, mergeAttributes } from '../identity/contacts';
 import { NormalizedHandle, NormalizedHandles, normalizeHandles } from '../identity/normalize';
-import { resolveIdentity } from '../identity/resolve';
+import { resolveIdentity, resolveInFamily } from '../identity/resolve';
 import { isOwnAddress } from '../identity/rules';
 import { SqlExecutor, SqlTransaction } from '../store/driver';
 import {
@@ -72,7 +72,7 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
     if (ours) return recordOurs(ctx, tx, message, customers, occurredAt, now, { dedupeKey, eventId });
 
     const threadKey = message.threadKey;
-    const identity = await resolveIdentity(
+    const { resolution: identity, familyContactIds } = await resolveInFamily(
       tx,
       { workspace: ctx.workspace, rules: ctx.rules, now, actor: ctx.actor },
       {
@@ -89,7 +89,11 @@ export async function ingest(ctx: FacadeContext, input: MessageInput): Promise<I
     // A bare score answering a CSAT request stays in the requested conversation (ended or not).
     const { conversation, channelSwitch } = csat
       ? { conversation: csat.conversation, channelSwitch: null }
-      : await conversationFor(ctx, tx, identity.contactId, message.channel, occurredAt, now, { inReplyTo: message.inReplyTo, newContact: identity.created });
+      : await conversationFor(ctx, tx, identity.contactId, message.channel, occurredAt, now, {
+          inReplyTo: message.inReplyTo,
+          newContact: identity.created,
+          familyContactIds,
+        });
     // A CSAT answer is a message of the conversation, but nobody needs to answer it: no wait starts.
     const recorded = await recordItem(
       ctx,

@@ -81,16 +81,13 @@ export async function lockRoot(db: SqlTransaction, workspace: string, contactId:
   return (await lockedRoot(db, workspace, contactId, async (id) => [await getContactRow(db, workspace, id), undefined])).root;
 }
 
-/** lockRoot, with the survivor's handles read in the same round trip. */
-export async function lockRootWithFamily(db: SqlTransaction, workspace: string, contactId: string): Promise<{ root: string; handles: HandleRow[] }> {
+/** lockRoot, with the survivor's family (its contacts and their handles) read in the same round trip. */
+export async function lockRootWithFamily(db: SqlTransaction, workspace: string, contactId: string): Promise<{ root: string; family: Family }> {
   const { root, extra } = await lockedRoot(db, workspace, contactId, async (id) => {
-    const [rows, handles] = await db.many([
-      { sql: 'SELECT * FROM contacts WHERE workspace = ? AND id = ?', params: [workspace, id] },
-      familyHandlesStatement(workspace, id),
-    ]);
-    return [rows[0] as ContactRow | undefined, handles as HandleRow[]];
+    const [rows, family] = await db.many([{ sql: 'SELECT * FROM contacts WHERE workspace = ? AND id = ?', params: [workspace, id] }, familyWithHandlesStatement(workspace, id)]);
+    return [rows[0] as ContactRow | undefined, familyFromJoined(family)];
   });
-  return { root, handles: byHandle(extra) };
+  return { root, family: extra };
 }
 
 async function lockedRoot<T>(
@@ -196,14 +193,12 @@ export async function familyWithHandles(db: SqlExecutor, workspace: string, root
   return familyFromJoined(await db.all(sql, params));
 }
 
-const familyHandlesStatement = (workspace: string, rootId: string): Statement => ({
-  sql: `SELECT kind, scope, value, contact_id, trust, first_seen_at, last_seen_at FROM handles WHERE workspace = ? AND contact_id IN (${FAMILY_IDS})`,
-  params: [workspace, workspace, rootId],
-});
-
 export async function familyHandles(db: SqlExecutor, workspace: string, rootId: string): Promise<HandleRow[]> {
-  const { sql, params } = familyHandlesStatement(workspace, rootId);
-  return byHandle(await db.all<HandleRow>(sql, params));
+  const rows = await db.all<HandleRow>(
+    `SELECT kind, scope, value, contact_id, trust, first_seen_at, last_seen_at FROM handles WHERE workspace = ? AND contact_id IN (${FAMILY_IDS})`,
+    [workspace, workspace, rootId],
+  );
+  return byHandle(rows);
 }
 
 /** Who holds each of these handles now (any number of contacts may hold one value). */

@@ -21,11 +21,12 @@
 import { HandleKind, Trust, handleKey, minTrust, trustRank } from '../model';
 import { SqlTransaction } from '../store/driver';
 import {
-  HandleRow,
+  Family,
   MergeRecord,
   OwnedHandleRow,
   createContact,
   familyHandles,
+  familyWithHandles,
   getContactRow,
   handleOwners,
   lockRoot,
@@ -163,6 +164,19 @@ function acceptedBy(anchor: Profile, message: Profile, rules: IdentityRules): Pr
 }
 
 export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, request: ResolveRequest): Promise<Resolution> {
+  return (await resolveInFamily(tx, ctx, request)).resolution;
+}
+
+/**
+ * resolveIdentity, with the ids of every contact of the resolved person as this transaction left them
+ * (read under the survivor's lock): what a person-scoped query that follows can name outright instead of
+ * joining, which a planner without statistics gets wrong (see openConversation).
+ */
+export async function resolveInFamily(
+  tx: SqlTransaction,
+  ctx: ResolveContext,
+  request: ResolveRequest,
+): Promise<{ resolution: Resolution; familyContactIds: readonly string[] }> {
   const { workspace, rules, now } = ctx;
   const threshold = rules.autoMergeTrust;
   const strong = (trust: Trust) => trustRank(trust) >= trustRank(threshold);
@@ -187,21 +201,21 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   const messageProfile = profileOf(ordered.filter((h) => strong(h.trust)));
   const owners = await handleOwners(tx, workspace, request.handles);
 
-  // Each survivor's handles are read once per resolution (a merge makes the two families one: read again).
-  const families = new Map<string, HandleRow[]>();
-  const familyOf = async (root: string): Promise<HandleRow[]> => {
-    let rows = families.get(root);
-    if (!rows) {
-      rows = await familyHandles(tx, workspace, root);
-      families.set(root, rows);
+  // Each survivor's family is read once per resolution (a merge makes the two families one: read again).
+  const families = new Map<string, Family>();
+  const familyOf = async (root: string): Promise<Family> => {
+    let family = families.get(root);
+    if (!family) {
+      family = await familyWithHandles(tx, workspace, root);
+      families.set(root, family);
     }
-    return rows;
+    return family;
   };
   const profiles = new Map<string, Profile>();
   const profileOfContact = async (root: string): Promise<Profile> => {
     let profile = profiles.get(root);
     if (!profile) {
-      profile = profileOf(await familyOf(root));
+      profile = profileOf((await familyOf(root)).handles);
       profiles.set(root, profile);
     }
     return profile;
@@ -237,8 +251,8 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
       .sort((a, b) => Number(strong(b.evidence)) - Number(strong(a.evidence)) || b.held.lastSeen - a.held.lastSeen);
     const { held, evidence } = ranked[0];
     // The survivor and its handles, read under its lock (the handles are what the checks below compare).
-    const { root, handles: rootHandles } = await lockRootWithFamily(tx, workspace, ranked[0].id);
-    if (!families.has(root)) families.set(root, rootHandles);
+    const { root, family: rootFamily } = await lockRootWithFamily(tx, workspace, ranked[0].id);
+    if (!families.has(root)) families.set(root, rootFamily);
     if (root === anchor) continue;
     const strongCandidates = ranked.filter((c) => strong(c.evidence)).length;
     if (strongCandidates > 1) {
@@ -331,10 +345,10 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
   }
 
   // Attach the message's handles to the anchor, within each kind's limit (in one statement).
-  const family = created ? [] : await familyOf(anchor);
+  const family = created ? { contacts: [], handles: [] } : await familyOf(anchor);
   const holders = new Map<string, string[]>();
   const valueCounts = new Map<string, Set<string>>();
-  for (const row of family) {
+  for (const row of family.handles) {
     holders.set(handleKey(row), [...(holders.get(handleKey(row)) ?? []), row.contact_id]);
     valueCounts.set(slot(row), (valueCounts.get(slot(row)) ?? new Set()).add(row.value));
   }
@@ -385,7 +399,10 @@ export async function resolveIdentity(tx: SqlTransaction, ctx: ResolveContext, r
     await tx.defer('UPDATE contacts SET name = ?, updated_at = ? WHERE workspace = ? AND id = ? AND name IS NULL', [request.name, now, workspace, anchor]);
   }
 
-  return { contactId: anchor, created, merges, suggestionIds, steps, explanation: explain(steps) };
+  return {
+    resolution: { contactId: anchor, created, merges, suggestionIds, steps, explanation: explain(steps) },
+    familyContactIds: created ? [anchor] : family.contacts.map((c) => c.id),
+  };
 }
 
 /** True when every identity of the person is shared (a household line's or a mailbox's own contact). */

@@ -324,18 +324,17 @@ export async function familyConversations(db: SqlExecutor, workspace: string, ro
 
 /**
  * The person's open conversation with the latest activity, across every contact merged into them.
- * Walked from the person's few contacts into conversations_contact_open (migration 7), whatever the
- * statistics: CROSS JOIN fixes that order in SQLite, and the latest is picked here rather than by
- * ORDER BY ... LIMIT 1, which tempted PostgreSQL without statistics (a young store) to walk
- * conversations_status_activity backwards through every open conversation of the workspace. Left to
- * itself, SQLite did the same: 1 ms per message at 10,000 open conversations, half of all ingest time.
+ * Asked by the family's contact ids, named outright (read here when the caller does not have them): a
+ * join from the person's contacts left the plan to the statistics, and PostgreSQL without them (a young
+ * store, before autovacuum's first ANALYZE) read every open conversation of the workspace for it, even
+ * through conversations_contact_open (1,600 rows a message in bench (h)). The latest is picked here
+ * rather than by ORDER BY ... LIMIT 1, which tempted both planners to walk an index of the whole
+ * workspace backwards.
  */
-export async function openConversation(db: SqlExecutor, workspace: string, rootId: string): Promise<ConversationRow | undefined> {
-  const rows = await db.all<ConversationRow>(
-    `SELECT cv.* FROM contacts c CROSS JOIN conversations cv
-      WHERE c.workspace = ? AND c.root_id = ? AND cv.workspace = c.workspace AND cv.contact_id = c.id AND cv.status = 'open'`,
-    [workspace, rootId],
-  );
+export async function openConversation(db: SqlExecutor, workspace: string, rootId: string, familyContactIds?: readonly string[]): Promise<ConversationRow | undefined> {
+  const ids = familyContactIds ?? (await db.all<{ id: string }>(FAMILY_IDS, [workspace, rootId])).map((r) => r.id);
+  if (!ids.length) return undefined;
+  const rows = await db.all<ConversationRow>(`SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${inList(ids)}) AND status = 'open'`, [workspace, ...ids]);
   let latest: ConversationRow | undefined;
   for (const row of rows) {
     const newer = !latest || Number(row.last_activity_at) > Number(latest.last_activity_at) || (Number(row.last_activity_at) === Number(latest.last_activity_at) && row.id > latest.id);
