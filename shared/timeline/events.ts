@@ -314,12 +314,21 @@ export const conversationFromRow = (workspace: string, row: ConversationRow): Co
   closedAt: row.closed_at === null ? null : toIso(row.closed_at),
 });
 
+/** The ids of every contact of the person: what person-scoped conversation queries name outright (see openConversation). */
+async function familyContactIds(db: SqlExecutor, workspace: string, rootId: string): Promise<string[]> {
+  return (await db.all<{ id: string }>(FAMILY_IDS, [workspace, rootId])).map((r) => r.id);
+}
+
+/** Conversations by latest activity, newest first (ties: the larger id first). */
+const newestFirst = (a: ConversationRow, b: ConversationRow): number =>
+  Number(b.last_activity_at) - Number(a.last_activity_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+/** Every conversation of the person, the latest activity first. */
 export async function familyConversations(db: SqlExecutor, workspace: string, rootId: string): Promise<Conversation[]> {
-  const rows = await db.all<ConversationRow>(
-    `SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${FAMILY_IDS}) ORDER BY last_activity_at DESC, id DESC`,
-    [workspace, workspace, rootId],
-  );
-  return rows.map((row) => conversationFromRow(workspace, row));
+  const ids = await familyContactIds(db, workspace, rootId);
+  if (!ids.length) return [];
+  const rows = await db.all<ConversationRow>(`SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${inList(ids)})`, [workspace, ...ids]);
+  return rows.sort(newestFirst).map((row) => conversationFromRow(workspace, row));
 }
 
 /**
@@ -331,16 +340,11 @@ export async function familyConversations(db: SqlExecutor, workspace: string, ro
  * rather than by ORDER BY ... LIMIT 1, which tempted both planners to walk an index of the whole
  * workspace backwards.
  */
-export async function openConversation(db: SqlExecutor, workspace: string, rootId: string, familyContactIds?: readonly string[]): Promise<ConversationRow | undefined> {
-  const ids = familyContactIds ?? (await db.all<{ id: string }>(FAMILY_IDS, [workspace, rootId])).map((r) => r.id);
+export async function openConversation(db: SqlExecutor, workspace: string, rootId: string, knownIds?: readonly string[]): Promise<ConversationRow | undefined> {
+  const ids = knownIds ?? (await familyContactIds(db, workspace, rootId));
   if (!ids.length) return undefined;
   const rows = await db.all<ConversationRow>(`SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${inList(ids)}) AND status = 'open'`, [workspace, ...ids]);
-  let latest: ConversationRow | undefined;
-  for (const row of rows) {
-    const newer = !latest || Number(row.last_activity_at) > Number(latest.last_activity_at) || (Number(row.last_activity_at) === Number(latest.last_activity_at) && row.id > latest.id);
-    if (newer) latest = row;
-  }
-  return latest;
+  return rows.sort(newestFirst)[0];
 }
 
 export async function getConversationRow(db: SqlExecutor, workspace: string, id: string): Promise<(ConversationRow & { root_id: string }) | undefined> {
