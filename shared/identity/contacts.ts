@@ -344,9 +344,11 @@ export async function activeMergeOf(db: SqlExecutor, workspace: string, mergedId
 
 export async function mergesOfFamily(db: SqlExecutor, workspace: string, ids: readonly string[]): Promise<MergeRecord[]> {
   if (!ids.length) return [];
+  // Two indexed halves: `survivor_id IN (...) OR merged_id IN (...)` made SQLite read every merge of the workspace.
   const rows = await db.all<MergeRow>(
-    `SELECT * FROM merges WHERE workspace = ? AND (survivor_id IN (${inList(ids)}) OR merged_id IN (${inList(ids)})) ORDER BY created_at, id`,
-    [workspace, ...ids, ...ids],
+    `SELECT * FROM merges WHERE workspace = ? AND survivor_id IN (${inList(ids)})
+     UNION SELECT * FROM merges WHERE workspace = ? AND merged_id IN (${inList(ids)}) ORDER BY created_at, id`,
+    [workspace, ...ids, workspace, ...ids],
   );
   return rows.map(mergeFromRow);
 }

@@ -90,6 +90,17 @@ export async function withRetries<T>(attempt: () => Promise<T>, isTransient: (er
 export const inList = (values: readonly unknown[]): string => values.map(() => '?').join(', ');
 
 /**
+ * One SELECT per id, joined by UNION ALL, for a query that must probe an index by that id (`branch` holds
+ * one `?` for it, after its other parameters). `col IN (?, ?)` next to another equality let both planners
+ * prefer that other index once the list had two ids: SQLite searched conversations_status_activity by
+ * (workspace, status) and read every open conversation of the workspace to find a merged person's one.
+ * An equality per branch leaves them no such choice.
+ */
+export function eachId(ids: readonly string[], branch: string, params: readonly (string | number)[]): { sql: string; params: (string | number)[] } {
+  return { sql: ids.map(() => branch).join(' UNION ALL '), params: ids.flatMap((id) => [...params, id]) };
+}
+
+/**
  * The ids of everyone who resolves to a survivor (params: workspace, root id), for `IN (...)`.
  * Person-scoped queries start from this small, indexed set rather than joining from the big tables, so
  * their plan does not depend on the planner's statistics.

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { OmnithreadError } from '../errors';
 import { newId } from '../ids';
 import { Conversation, Direction, TimelineEvent, toIso } from '../model';
-import { FAMILY_IDS, Row, SqlExecutor, SqlParam, SqlTransaction, Statement, inList } from '../store/driver';
+import { FAMILY_IDS, Row, SqlExecutor, SqlParam, SqlTransaction, Statement, eachId, inList } from '../store/driver';
 
 export interface EventRow {
   [column: string]: unknown;
@@ -327,7 +327,8 @@ const newestFirst = (a: ConversationRow, b: ConversationRow): number =>
 export async function familyConversations(db: SqlExecutor, workspace: string, rootId: string): Promise<Conversation[]> {
   const ids = await familyContactIds(db, workspace, rootId);
   if (!ids.length) return [];
-  const rows = await db.all<ConversationRow>(`SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${inList(ids)})`, [workspace, ...ids]);
+  const query = eachId(ids, 'SELECT * FROM conversations WHERE workspace = ? AND contact_id = ?', [workspace]);
+  const rows = await db.all<ConversationRow>(query.sql, query.params);
   return rows.sort(newestFirst).map((row) => conversationFromRow(workspace, row));
 }
 
@@ -336,14 +337,17 @@ export async function familyConversations(db: SqlExecutor, workspace: string, ro
  * Asked by the family's contact ids, named outright (read here when the caller does not have them): a
  * join from the person's contacts left the plan to the statistics, and PostgreSQL without them (a young
  * store, before autovacuum's first ANALYZE) read every open conversation of the workspace for it, even
- * through conversations_contact_open (1,600 rows a message in bench (h)). The latest is picked here
+ * through conversations_contact_open (1,600 rows a message in bench (h)). One probe per id (eachId): with
+ * `contact_id IN (two ids)` SQLite chose the (workspace, status) index instead and read every open
+ * conversation of the workspace for each merged person's message. The latest is picked here
  * rather than by ORDER BY ... LIMIT 1, which tempted both planners to walk an index of the whole
  * workspace backwards.
  */
 export async function openConversation(db: SqlExecutor, workspace: string, rootId: string, knownIds?: readonly string[]): Promise<ConversationRow | undefined> {
   const ids = knownIds ?? (await familyContactIds(db, workspace, rootId));
   if (!ids.length) return undefined;
-  const rows = await db.all<ConversationRow>(`SELECT * FROM conversations WHERE workspace = ? AND contact_id IN (${inList(ids)}) AND status = 'open'`, [workspace, ...ids]);
+  const query = eachId(ids, "SELECT * FROM conversations WHERE workspace = ? AND status = 'open' AND contact_id = ?", [workspace]);
+  const rows = await db.all<ConversationRow>(query.sql, query.params);
   return rows.sort(newestFirst)[0];
 }
 
