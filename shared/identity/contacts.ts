@@ -320,8 +320,10 @@ export async function mergeRoots(
   // A suggestion about these two is answered by the merge.
   await db.run(
     `UPDATE merge_suggestions SET status = 'accepted', updated_at = ?
-      WHERE workspace = ? AND status = 'open' AND ((contact_a = ? AND contact_b = ?) OR (contact_a = ? AND contact_b = ?))`,
-    [now, workspace, survivorId, mergedId, mergedId, survivorId],
+      WHERE workspace = ? AND status = 'open' AND contact_a IN (?, ?) AND contact_b IN (?, ?)`,
+    // Both orders of the pair (a suggestion never pairs a contact with itself), as two IN lists that seek
+    // suggestions_open_pair: an OR of the two orders made SQLite read every open suggestion of the workspace.
+    [now, workspace, survivorId, mergedId, survivorId, mergedId],
   );
   return { id, survivorId, mergedId, rule: log.rule, evidence: log.evidence, actor: log.actor, createdAt: toIso(now), undoneAt: null, undoneBy: null };
 }
@@ -455,18 +457,23 @@ export async function listSuggestions(
   workspace: string,
   filter: { status?: MergeSuggestion['status']; contactIds?: readonly string[]; limit: number },
 ): Promise<MergeSuggestion[]> {
-  const params: SqlParam[] = [workspace];
+  const base: SqlParam[] = [workspace];
   let where = 'workspace = ?';
   if (filter.status) {
     where += ' AND status = ?';
-    params.push(filter.status);
+    base.push(filter.status);
   }
-  if (filter.contactIds?.length) {
-    where += ` AND (contact_a IN (${inList(filter.contactIds)}) OR contact_b IN (${inList(filter.contactIds)}))`;
-    params.push(...filter.contactIds, ...filter.contactIds);
-  }
-  params.push(filter.limit);
-  const rows = await db.all<SuggestionRow>(`SELECT * FROM merge_suggestions WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ?`, params);
+  const ids = filter.contactIds ?? [];
+  // A person's suggestions in two indexed halves (suggestions_a, suggestions_b): `contact_a IN (...) OR
+  // contact_b IN (...)` made SQLite read every suggestion of the workspace.
+  const { sql, params } = ids.length
+    ? {
+        sql: `SELECT * FROM merge_suggestions WHERE ${where} AND contact_a IN (${inList(ids)})
+              UNION SELECT * FROM merge_suggestions WHERE ${where} AND contact_b IN (${inList(ids)})`,
+        params: [...base, ...ids, ...base, ...ids],
+      }
+    : { sql: `SELECT * FROM merge_suggestions WHERE ${where}`, params: base };
+  const rows = await db.all<SuggestionRow>(`${sql} ORDER BY created_at DESC, id DESC LIMIT ?`, [...params, filter.limit]);
   return rows.map(suggestionFromRow);
 }
 

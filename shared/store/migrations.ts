@@ -233,6 +233,16 @@ CREATE INDEX conversations_waiting ON conversations (workspace, (COALESCE(waitin
 CREATE INDEX conversations_contact_open ON conversations (workspace, contact_id, last_activity_at) WHERE status = 'open';
 `,
   },
+  {
+    version: 8,
+    name: 'suggestions by either contact',
+    // A person's suggestions (the desk's person view, an export) are asked by contact_a or contact_b in
+    // two indexed halves; contact_a had only the partial index of open pairs, so the other statuses read
+    // every suggestion of the workspace.
+    sql: `
+CREATE INDEX suggestions_a ON merge_suggestions (workspace, contact_a);
+`,
+  },
 ];
 
 const TOKENS: Record<SqlDriver['dialect'], Record<string, string>> = {
