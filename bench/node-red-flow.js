@@ -167,7 +167,21 @@ async function pgStats(url) {
   // Per table: whole-table reads (seq scans) and index scans, with the rows each read.
   const tables = (await query(url, 'SELECT relname, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch FROM pg_stat_user_tables')).rows;
   for (const t of tables) for (const k of ['seq_scan', 'seq_tup_read', 'idx_scan', 'idx_tup_fetch']) stats[`${t.relname}.${k}`] = Number(t[k] ?? 0);
+  // Per index: which one the rows were read through (a plan that reads a whole workspace shows here).
+  const indexes = (await query(url, 'SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes')).rows;
+  for (const i of indexes) for (const k of ['idx_scan', 'idx_tup_read']) stats[`index:${i.indexrelname}.${k}`] = Number(i[k] ?? 0);
   return stats;
+}
+
+/** The indexes PostgreSQL read most entries of, per message: "conversations_contact_open: 1.2 scans (2 entries)". */
+function indexReads(pm, { int }) {
+  return Object.keys(pm)
+    .filter((k) => k.startsWith('index:') && k.endsWith('.idx_tup_read'))
+    .map((k) => k.slice('index:'.length, -'.idx_tup_read'.length))
+    .sort((a, b) => pm[`index:${b}.idx_tup_read`] - pm[`index:${a}.idx_tup_read`])
+    .slice(0, 5)
+    .map((i) => `${i}: ${pm[`index:${i}.idx_scan`]} scans (${int(pm[`index:${i}.idx_tup_read`])} entries)`)
+    .join('; ');
 }
 
 /** The tables PostgreSQL read most rows of, per message: "events: 1.2 index scans (2,345 rows), 0 seq scans (0 rows)". */
@@ -438,6 +452,7 @@ function report(r, { int, ms }) {
           ` rows read ${pm.tup_fetched}, inserted ${pm.tup_inserted}, updated ${pm.tup_updated}, deleted ${pm.tup_deleted}; buffers hit ${pm.blks_hit};`,
       );
       out.push(`      rows read per message, by table: ${tableReads(pm, { int })}`);
+      out.push(`      index entries read per message, by index: ${indexReads(pm, { int })}`);
     }
     out.push(
       `    Node-RED log: ${s.nodeRed.log.errors} errors, ${s.nodeRed.log.warnings} warnings (the readiness probes' unsigned POSTs are warnings)${s.nodeRed.log.firstError ? `; first: ${s.nodeRed.log.firstError}` : ''};` +
@@ -472,6 +487,7 @@ function report(r, { int, ms }) {
     const pm = s.store.postgresPerMessage;
     out.push(`    PostgreSQL per message: ${pm.xact_commit} transactions committed, ${pm.xact_rollback} rolled back, ${pm.deadlocks} deadlocks; rows read ${pm.tup_fetched}, inserted ${pm.tup_inserted}, updated ${pm.tup_updated};`);
     out.push(`      rows read per message, by table: ${tableReads(pm, { int })}`);
+    out.push(`      index entries read per message, by index: ${indexReads(pm, { int })}`);
     out.push(`    store: ${int(s.store.inboundEvents)} inbound events for ${int(s.store.messagesSent)} messages ${passFail(s.everyMessageOnce)}, ${int(s.store.contacts)} contacts for ${int(s.store.people)} people ${passFail(s.oneContactPerPerson)}; logs: ${s.logs.map((l) => `${l.errors} errors`).join(', ')}`);
   }
   out.push(`    part took ${r.seconds.toFixed(0)} s`);

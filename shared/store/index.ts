@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseInput } from '../model';
 import { SqlDriver } from './driver';
-import { migrate } from './migrations';
+import { migrate, storeTables } from './migrations';
 import { PostgresDriver } from './postgres';
 import { SqliteDriver } from './sqlite';
 
@@ -34,6 +34,12 @@ export const PostgresStoreConfigSchema = z
     poolSize: z.number().int().min(1).max(200).default(10),
     /** After an erase: 'vacuum' the touched tables (default), or rewrite them with 'full' (VACUUM FULL). */
     erasePurge: z.enum(['vacuum', 'full']).default('vacuum'),
+    /**
+     * ANALYZE the store's tables when they have grown by half since their last statistics (default on).
+     * Autovacuum looks once a minute at best; until it does, PostgreSQL plans a young or fast-growing
+     * table blind, and it read whole workspaces for single-row lookups.
+     */
+    keepStatistics: z.boolean().default(true),
   })
   .strict();
 
@@ -77,6 +83,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     await driver.close().catch(() => undefined);
     throw error;
   }
+  if (driver instanceof PostgresDriver && parsed.type === 'postgres' && parsed.keepStatistics) driver.keepStatistics(storeTables());
   return { driver, close: () => driver.close() };
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Pool, PoolClient, PoolConfig, QueryResult, types } from 'pg';
 import { OmnithreadError, isOmnithreadError } from '../errors';
 import { PurgeOutcome, Row, SqlDriver, SqlExecutor, SqlParam, SqlTransaction, Statement, withRetries } from './driver';
+import { StatisticsKeeper, keepStatistics } from './pg-statistics';
 
 // 40P01 deadlock, 40001 serialization failure, 23505 a unique key raced in by another transaction:
 // each means "run the transaction again and it will see the other one's result".
@@ -157,6 +158,7 @@ export class PostgresDriver implements SqlDriver {
   readonly dialect = 'postgres' as const;
   readonly pool: Pool;
   private readonly erasePurge: 'vacuum' | 'full';
+  private statistics: StatisticsKeeper | undefined;
 
   constructor(options: PostgresDriverOptions) {
     const { poolSize, erasePurge, ...config } = options;
@@ -198,8 +200,14 @@ export class PostgresDriver implements SqlDriver {
     });
   }
 
-  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return withRetries(() => this.inTransaction('BEGIN', fn), isTransient).catch((error: unknown) => Promise.reject(storeError(error)));
+  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    try {
+      const result = await withRetries(() => this.inTransaction('BEGIN', fn), isTransient);
+      this.statistics?.wrote();
+      return result;
+    } catch (error) {
+      throw storeError(error);
+    }
   }
 
   async readOne<T extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<T | undefined> {
@@ -241,7 +249,13 @@ export class PostgresDriver implements SqlDriver {
         };
   }
 
+  /** Keeps these tables' planner statistics fresh while they are young or grow fast (see pg-statistics.ts). */
+  keepStatistics(tables: readonly string[]): void {
+    this.statistics ??= keepStatistics(this.pool, tables);
+  }
+
   async close(): Promise<void> {
+    await this.statistics?.stop();
     await this.pool.end();
   }
 }
