@@ -5,7 +5,7 @@
  * so that JIT warm-up and file-system state do not favour one side.
  */
 const { join } = require('node:path');
-const { statSync } = require('node:fs');
+const { readFileSync, statSync } = require('node:fs');
 const { DatabaseSync } = require('node:sqlite');
 const { openStore, createOmnithread, newId } = require('../dist/shared');
 const { tracedStore, rng, makePeople, messageText, storePragmas, STORE_PRAGMAS, schemaOf, summarize, median, MiB, removeDb, rssMiB, BUSY_TIMEOUT_MS } = require('./common');
@@ -138,6 +138,43 @@ async function statementsPerMessage(file, messages) {
   return { reads: counts.reads / messages.length, writes: counts.writes / messages.length, overMessages: messages.length };
 }
 
+/** What this process has written so far: bytes and write calls (/proc/self/io; undefined off Linux). */
+function processWrites() {
+  try {
+    const io = Object.fromEntries(readFileSync('/proc/self/io', 'utf8').trim().split('\n').map((line) => line.split(': ')));
+    return { bytes: Number(io.wchar), calls: Number(io.syscw) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Bytes and write calls per message, log and checkpoints together, for each side on an untimed pass over
+ * the same messages (after the first `skip`, on a file that already holds them): what a commit costs is
+ * mostly the pages it writes, and this shows how many more an ingest writes than the raw INSERT.
+ */
+async function writesPerMessage(file, messages, rows, skip) {
+  const measure = async (run, list) => {
+    for (const item of list.slice(0, skip)) await run(item);
+    const before = processWrites();
+    if (!before) return undefined;
+    for (const item of list.slice(skip)) await run(item);
+    const after = processWrites();
+    const n = list.length - skip;
+    return { kib: (after.bytes - before.bytes) / n / 1024, calls: (after.calls - before.calls) / n };
+  };
+  const raw = openRaw(file);
+  const rawSide = await measure((row) => raw.insert.run(...row), rows);
+  raw.db.close();
+  removeDb(file);
+  const store = await openStore({ type: 'sqlite', path: file });
+  const ot = createOmnithread({ store, workspace: WORKSPACE });
+  const ingestSide = await measure((m) => ot.ingest(m.input), messages);
+  await store.close();
+  removeDb(file);
+  return rawSide && ingestSide ? { raw: rawSide, ingest: ingestSide, overMessages: messages.length - skip } : undefined;
+}
+
 /**
  * Four sides, each on a file of its own that grows through the run, interleaved in blocks of `block`
  * messages (the order rotating each round), so that a shared machine's load falls on every side alike:
@@ -221,6 +258,8 @@ async function main({ dir, people = 5000, perPerson = 4, block = 250, warmup = 2
   db.close();
   if (messagesStored !== messages.length) throw new Error(`ingest stored ${messagesStored} messages instead of ${messages.length}`);
   const statements = await statementsPerMessage(file('counted'), messages.slice(0, Math.min(1000, messages.length)));
+  const count = Math.min(6000, messages.length);
+  const writes = await writesPerMessage(file('written'), messages.slice(0, count), rows.slice(0, count), Math.floor(count / 3));
   const rowsStored = Object.values(rowsByTable).reduce((sum, v) => sum + v, 0);
   for (const name of ['raw-1', 'raw-16', 'ingest-1', 'ingest-16']) removeDb(file(name));
   return {
@@ -248,6 +287,7 @@ async function main({ dir, people = 5000, perPerson = 4, block = 250, warmup = 2
     groupCommit: driverStats[1].commits,
     checkpoints: { oneCaller: driverStats[0].checkpoints, sixteenCallers: driverStats[1].checkpoints, walPeakMiB: walPeak.map(MiB) },
     ingestStatementsPerMessage: statements,
+    writesPerMessage: writes,
     ingestOutcome: {
       contactsCreated: outcome.created,
       merges: outcome.merges,

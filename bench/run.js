@@ -154,6 +154,11 @@ function printIngest(a) {
   out.push(`    deliveries ${int(t.deliveries)}, merges ${int(t.merges)}: ${int(o.contactsCreated)} contacts created, ${int(o.merges)} merges, ${int(o.channelSwitches)} channel switches); raw: 1 row`);
   const st = a.ingestStatementsPerMessage;
   out.push(`    ingest ran ${st.reads.toFixed(1)} reads + ${st.writes.toFixed(1)} writes (SQL statements) per message over the first ${int(st.overMessages)} messages; raw: 1 INSERT`);
+  const w = a.writesPerMessage;
+  if (w) {
+    out.push(`    written per message (log and checkpoints, untimed pass over ${int(w.overMessages)} messages): ingest ${w.ingest.kib.toFixed(1)} KiB in ${w.ingest.calls.toFixed(1)} write calls,`);
+    out.push(`    raw ${w.raw.kib.toFixed(1)} KiB in ${w.raw.calls.toFixed(1)} (ingest / raw: ${(w.ingest.kib / w.raw.kib).toFixed(1)}x the bytes; with a commit a message, one caller's ratio can not pass ~${(w.raw.kib / w.ingest.kib).toFixed(2)} even with no other work)`);
+  }
   out.push(`    memory (RSS, after GC) of this part's process at the end, which also holds the generated messages: ${a.memory.rss} MiB`);
   return out;
 }

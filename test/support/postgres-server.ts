@@ -76,6 +76,8 @@ export interface PostgresOptions {
   durable?: boolean;
   /** max_connections (200 by default: plenty for the concurrency suites). */
   maxConnections?: number;
+  /** More server flags, for a diagnosis: ['-c', 'shared_preload_libraries=pg_stat_statements']. */
+  extraFlags?: string[];
 }
 
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
@@ -102,6 +104,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       `max_connections=${options.maxConnections ?? 200}`,
       '-c',
       'listen_addresses=127.0.0.1',
+      ...(options.extraFlags ?? []),
     ],
     onLog: (message: unknown) => logs.push(String(message)),
     onError: (message: unknown) => logs.push(String(message)),
