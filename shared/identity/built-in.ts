@@ -9,6 +9,7 @@
  * line, so that two providers' spellings of one line meet.
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import type { PhoneNumber } from 'libphonenumber-js/max';
 import type { HandleKind } from '../model';
 
 export const BUILT_IN_RULES = {
@@ -67,12 +68,30 @@ function placeholderEmail(value: string): boolean {
   return false;
 }
 
+/**
+ * A normalised number parsed once for both rules that read it (placeholder and shared line), rather than
+ * twice per handle: libphonenumber's parse and line type are the larger part of a WhatsApp message's
+ * identity work. Bounded: the most recent numbers stay, the oldest go first.
+ */
+const PARSED_LIMIT = 1024;
+const parsedNumbers = new Map<string, PhoneNumber | undefined>();
+function parsedE164(e164: string): PhoneNumber | undefined {
+  if (parsedNumbers.has(e164)) return parsedNumbers.get(e164);
+  const parsed = e164.startsWith('+') ? parsePhoneNumberFromString(e164) : undefined;
+  if (parsedNumbers.size >= PARSED_LIMIT) parsedNumbers.delete(parsedNumbers.keys().next().value!);
+  parsedNumbers.set(e164, parsed);
+  return parsed;
+}
+
 const ASCENDING = '01234567890123456789';
 const DESCENDING = '98765432109876543210';
 
 /** On the national number (digits after the country code), so that every country's spelling is caught. */
 function placeholderPhone(e164: string): boolean {
-  const parsed = parsePhoneNumberFromString(e164);
+  // The raw form is checked too (normalize.ts), a wa_id's bare digits on every WhatsApp message: without
+  // a + and a country, libphonenumber throws (and catches) an error, whose stack trace cost 2% of a
+  // Node-RED trigger's CPU. Such a value is read as its digits.
+  const parsed = parsedE164(e164);
   const national = parsed?.nationalNumber ?? e164.replace(/\D/g, '');
   if (/^(\d)\1+$/.test(national) || /^\d0{5,}$/.test(national)) return true;
   if (national.length >= 7 && (ASCENDING.includes(national) || DESCENDING.includes(national))) return true;
@@ -130,7 +149,7 @@ export function builtInShared(on: Switches, kind: HandleKind, value: string): st
     if (ROLE_LOCALS.has(local)) return 'a role mailbox (built-in rule role-mailboxes)';
   }
   if (kind === 'phone' && on['shared-phone-lines']) {
-    const type = parsePhoneNumberFromString(value)?.getType();
+    const type = parsedE164(value)?.getType();
     if (type && SHARED_LINE_TYPES.has(type)) return `${LINE_NAMES[type]}, shared by a household or an office (built-in rule shared-phone-lines)`;
   }
   return undefined;
