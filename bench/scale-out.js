@@ -52,11 +52,22 @@ function makeMessages(people, seed, tag) {
   return require('./ingest').makeMessages(people, 4, seed, tag).map((m) => m.input);
 }
 
-/** Counts pg round trips by kind: every Client#query is one request and one answer on the connection. */
+/**
+ * Counts pg statements by kind, and round trips: the store's connections pipeline, so a round trip starts
+ * when a connection sends while it waits for no answer; what it sends before the answers come is the same
+ * trip.
+ */
 function countPostgresQueries(counts) {
   const { Client } = require('pg');
   const query = Client.prototype.query;
+  const outstanding = new WeakMap();
   Client.prototype.query = function countedQuery(config, ...rest) {
+    const waiting = outstanding.get(this) ?? 0;
+    if (waiting === 0) counts.trips++;
+    outstanding.set(this, waiting + 1);
+    const settle = () => outstanding.set(this, (outstanding.get(this) ?? 1) - 1);
+    const last = rest[rest.length - 1];
+    if (typeof last === 'function') rest[rest.length - 1] = (...answer) => (settle(), last(...answer));
     const text = typeof config === 'string' ? config : (config?.text ?? '');
     const kind = /^\s*BEGIN/i.test(text)
       ? 'begin'
@@ -68,7 +79,9 @@ function countPostgresQueries(counts) {
             ? 'read'
             : 'write';
     counts[kind]++;
-    return query.call(this, config, ...rest);
+    const result = query.call(this, config, ...rest);
+    if (result && typeof result.then === 'function') result.then(settle, settle);
+    return result;
   };
 }
 
@@ -92,7 +105,7 @@ function timeSqliteWriteLock(counts) {
 
 async function worker() {
   const { openStore, createOmnithread } = require('../dist/shared');
-  const counts = { begin: 0, commit: 0, lock: 0, read: 0, write: 0, writeTransactions: 0, lockNs: 0n };
+  const counts = { trips: 0, begin: 0, commit: 0, lock: 0, read: 0, write: 0, writeTransactions: 0, lockNs: 0n };
   let store;
   let ot;
   let queue = [];
@@ -379,6 +392,7 @@ async function main({ dir, seconds = 3, rounds = 5, concurrency = 8, poolSize = 
         // What the rest of the machine used meanwhile (this bench's parent, other programs): busy cores less ours.
         otherCores: machine0 && machine1 ? ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * os.cpus().length - (cpuSeconds + (server0 !== undefined && server1 !== undefined ? server1 - server0 : 0)) / wall : undefined,
         queries: { begin: sum('begin'), commit: sum('commit'), lock: sum('lock'), read: sum('read'), write: sum('write') },
+        trips: sum('trips'),
         writeTransactions: sum('writeTransactions'),
         writeLockSeconds: sum('lockNs') / 1e9,
         latencies: runsOf.flatMap((r) => r.latencies),
@@ -409,7 +423,8 @@ async function main({ dir, seconds = 3, rounds = 5, concurrency = 8, poolSize = 
         const ingested = list.reduce((s, r) => s + r.ingested, 0);
         const total = (key) => list.reduce((s, r) => s + r[key], 0);
         const queries = Object.fromEntries(Object.keys(list[0].queries).map((k) => [k, list.reduce((s, r) => s + r.queries[k], 0) / ingested]));
-        const roundTrips = Object.values(queries).reduce((s, v) => s + v, 0);
+        const statements = Object.values(queries).reduce((s, v) => s + v, 0);
+        const roundTrips = total('trips') / ingested;
         const latencies = Float64Array.from(list.flatMap((r) => r.latencies)).sort();
         const errors = {};
         for (const r of list) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
@@ -423,7 +438,7 @@ async function main({ dir, seconds = 3, rounds = 5, concurrency = 8, poolSize = 
           serverCpuMsPerMessage: store === 'postgres' && list.every((r) => r.serverCpuSeconds !== undefined) ? (total('serverCpuSeconds') * 1000) / ingested : undefined,
           machineBusyCores: list.every((r) => r.machineBusyCores !== undefined) ? median(list.map((r) => r.machineBusyCores)) : undefined,
           otherCores: list.every((r) => r.otherCores !== undefined) ? median(list.map((r) => r.otherCores)) : undefined,
-          roundTripsPerMessage: store === 'postgres' ? { total: roundTrips, ...queries } : undefined,
+          roundTripsPerMessage: store === 'postgres' ? { total: roundTrips, statements, ...queries } : undefined,
           writeTransactionsPerMessage: store === 'sqlite' ? total('writeTransactions') / ingested : undefined,
           writeLockMsPerMessage: store === 'sqlite' && total('writeTransactions') > 0 ? (total('writeLockSeconds') * 1000) / ingested : undefined,
           latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies[latencies.length - 1] ?? 0 },
@@ -468,7 +483,7 @@ function report(g, { int, ms }) {
   for (const c of Object.values(g.configs)) {
     const detail =
       c.store === 'postgres'
-        ? `${c.roundTripsPerMessage.total.toFixed(1)} round trips (${['begin', 'commit', 'lock', 'read', 'write'].map((k) => `${k} ${c.roundTripsPerMessage[k].toFixed(1)}`).join(', ')})`
+        ? `${c.roundTripsPerMessage.total.toFixed(1)} round trips, ${c.roundTripsPerMessage.statements.toFixed(1)} statements (${['begin', 'commit', 'lock', 'read', 'write'].map((k) => `${k} ${c.roundTripsPerMessage[k].toFixed(1)}`).join(', ')})`
         : c.writeLockMsPerMessage !== undefined
           ? `${c.writeTransactionsPerMessage.toFixed(2)} write txns, write lock held ${ms(c.writeLockMsPerMessage)} ms`
           : 'write lock not seen (no BEGIN IMMEDIATE through exec)';

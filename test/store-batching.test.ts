@@ -1,13 +1,14 @@
 /**
  * Deferred writes and batched statements (SqlTransaction.defer and .many): on PostgreSQL they travel with
- * the next statement or the COMMIT as one multi-statement message, their parameters written in as quoted
- * literals. What that must not change: every value arrives byte for byte, an error in a deferred write
- * fails its transaction and leaves nothing of it, and nothing runs after a committing batch.
+ * the next statement or the COMMIT, pipelined, each a prepared statement with its parameters (before
+ * 12-08 they were one multi-statement message with the values written in as quoted literals; these
+ * values are kept from then). What that must not change: every value arrives byte for byte, an error in a
+ * deferred write fails its transaction and leaves nothing of it, and nothing runs after a committing batch.
  */
 import { createOmnithread } from '../shared';
 import { describeStores, uniqueWorkspace } from './support/stores';
 
-// Values that break naive quoting: quotes, backslashes (escapeLiteral's E'' form), placeholders of both
+// Values that break naive quoting: quotes, backslashes (an escaping E'' form), placeholders of both
 // dialects, comment starts, a semicolon, newlines, non-ASCII and an emoji outside the BMP.
 const AWKWARD = ["it's", 'C:\\path\\n\\', 'a ? b $1 $$ $tag$', '-- not a comment; DROP TABLE x', 'line1\nline2\r\n\ttab', 'Zoë 東京 👋🏽', "'';\\'", '-5', ''];
 

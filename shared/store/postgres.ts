@@ -63,54 +63,70 @@ const LOCK_IN_ORDER = `SELECT CASE WHEN m = 's' THEN pg_advisory_xact_lock_share
 const lockParams = (ids: readonly string[], modes: readonly ('s' | 'x')[]): SqlParam[] => [`{${ids.join(',')}}`, `{${modes.join(',')}}`];
 
 /**
- * A statement with its parameters written into it as quoted literals, for a multi-statement simple query
- * (which takes no parameters). A quoted literal is untyped until PostgreSQL reads its context, as a
- * parameter is, so the statement means the same; escapeLiteral doubles quotes and backslashes.
+ * The name a statement is prepared under on each connection, so PostgreSQL parses and plans it once per
+ * connection and then reuses the plan (planning was 0.69 ms of a message's 1.18 ms of server time when
+ * every statement was parsed and planned afresh). Bounded, as each connection's server process keeps a
+ * plan per name: past the limit, texts go unnamed (an IN list of an unusual length, say), which only
+ * costs their planning. Ingest sends 29 distinct texts, the whole API about a hundred.
  */
-function inlined(client: PoolClient, sql: string, params: readonly SqlParam[]): string {
-  let i = 0;
-  const text = sql.replace(/\?/g, () => {
-    const value = params[i++];
-    if (value === undefined) throw new Error(`Too few parameters for: ${sql}`);
-    return value === null ? 'NULL' : client.escapeLiteral(String(value));
-  });
-  if (i !== params.length) throw new Error(`Too many parameters for: ${sql}`);
-  return text;
+const NAMED_LIMIT = 500;
+const statementNames = new Map<string, string>();
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < NAMED_LIMIT) {
+    name = `ot_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+interface Pending {
+  text: string;
+  values?: readonly SqlParam[];
+}
+
+/** One statement on the wire: a named, parameterised statement (extended protocol), or a bare command. */
+function submit<T extends Row>(client: PoolClient, statement: Pending): Promise<QueryResult<T>> {
+  if (!statement.values) return client.query<T>(statement.text);
+  return client.query<T>({ name: statementName(statement.text), text: statement.text, values: statement.values as SqlParam[] });
 }
 
 /**
  * A transaction on one connection. BEGIN, locks and deferred writes wait in `pending` and go out with the
- * next statement as one multi-statement message, or with the COMMIT: a round trip each saved.
+ * next statement, or with the COMMIT, pipelined: every statement is sent at once, each prepared and with
+ * its parameters, and the transaction waits once for all of their answers (the connection runs in pg's
+ * pipeline mode). A round trip each saved, and no statement parsed or planned twice on a connection.
  */
 function executor(client: PoolClient, begin: string): SqlTransaction & { finish(): Promise<void> } {
-  const pending: string[] = [begin];
+  const pending: Pending[] = [{ text: begin }];
   let committed = false;
   const open = () => {
     if (committed) throw new Error('A statement after the transaction was committed (SqlTransaction.many with commit)');
   };
-  /** What is pending, then these statements (then COMMIT), as one message: the statements' results. */
-  const send = async (statements: readonly string[], commit: boolean): Promise<QueryResult[]> => {
+  /** What is pending, then these statements (then COMMIT), pipelined: the statements' results. */
+  const send = async (statements: readonly Pending[], commit: boolean): Promise<QueryResult[]> => {
     open();
-    const batch = [...pending.splice(0), ...statements, ...(commit ? ['COMMIT'] : [])];
+    const batch = [...pending.splice(0), ...statements, ...(commit ? [{ text: 'COMMIT' }] : [])];
     if (!batch.length) return [];
     committed = commit;
-    const results = (await client.query(batch.join(';\n'))) as QueryResult | QueryResult[];
-    const all = Array.isArray(results) ? results : [results];
-    const end = all.length - (commit ? 1 : 0);
-    return all.slice(end - statements.length, end);
+    // Every answer is awaited, so none is left unhandled. After a failed statement the later ones fail with
+    // "current transaction is aborted": the first failure is the cause (a COMMIT then rolls back).
+    const settled = await Promise.allSettled(batch.map((statement) => submit(client, statement)));
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    const results = settled.map((s) => (s as PromiseFulfilledResult<QueryResult>).value);
+    const end = results.length - (commit ? 1 : 0);
+    return results.slice(end - statements.length, end);
   };
-  const query = async <T extends Row>(sql: string, params: readonly SqlParam[]): Promise<QueryResult<T>> => {
-    open();
-    // Nothing waiting: an ordinary parameterised statement.
-    if (!pending.length) return client.query<T>(toPositional(sql), params as SqlParam[]);
-    return (await send([inlined(client, sql, params)], false))[0] as QueryResult<T>;
-  };
+  const statement = (sql: string, params: readonly SqlParam[]): Pending => ({ text: toPositional(sql), values: params });
+  const query = async <T extends Row>(sql: string, params: readonly SqlParam[]): Promise<QueryResult<T>> =>
+    (await send([statement(sql, params)], false))[0] as QueryResult<T>;
   const defer = async (sql: string, params: readonly SqlParam[] = []) => {
     open();
-    pending.push(inlined(client, sql, params));
+    pending.push(statement(sql, params));
   };
   const many = async (statements: readonly Statement[], options: { commit?: boolean } = {}): Promise<Row[][]> =>
-    (await send(statements.map(({ sql, params }) => inlined(client, sql, params)), options.commit === true)).map((r) => r.rows as Row[]);
+    (await send(statements.map(({ sql, params }) => statement(sql, params ?? [])), options.commit === true)).map((r) => r.rows as Row[]);
   return {
     all: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => (await query<T>(sql, params)).rows,
     get: async <T extends Row>(sql: string, params: readonly SqlParam[] = []) => (await query<T>(sql, params)).rows[0] as T | undefined,
@@ -126,7 +142,7 @@ function executor(client: PoolClient, begin: string): SqlTransaction & { finish(
       const ids = [String(lockId(scope)), ...sortedLockIds(keys)];
       await defer(LOCK_IN_ORDER, lockParams(ids, ids.map((_, i) => (i === 0 && scopeMode === 'shared' ? 's' : 'x'))));
     },
-    /** What is still pending, then COMMIT, in one message (nothing when `many` committed already). */
+    /** What is still pending, then COMMIT, in one pipelined send (nothing when `many` committed already). */
     finish: async () => {
       if (!committed) await send([], true);
     },
@@ -163,7 +179,8 @@ export class PostgresDriver implements SqlDriver {
   constructor(options: PostgresDriverOptions) {
     const { poolSize, erasePurge, ...config } = options;
     this.erasePurge = erasePurge ?? 'vacuum';
-    this.pool = new Pool({ ...config, max: poolSize, types: typeParsers });
+    // Pipeline mode: a transaction's statements go out together and are answered in order (see executor).
+    this.pool = new Pool({ ...config, max: poolSize, types: typeParsers, pipeline: true } as PoolConfig);
     // An idle client losing its connection must not crash the host process; the next query reconnects.
     this.pool.on('error', () => undefined);
   }
@@ -212,7 +229,8 @@ export class PostgresDriver implements SqlDriver {
 
   async readOne<T extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<T | undefined> {
     try {
-      return (await this.pool.query<T>(toPositional(sql), params as SqlParam[])).rows[0];
+      const text = toPositional(sql);
+      return (await this.pool.query<T>({ name: statementName(text), text, values: params as SqlParam[] })).rows[0];
     } catch (error) {
       throw storeError(error);
     }
