@@ -28,7 +28,10 @@ const { DatabaseSync } = require('node:sqlite');
 const db = new DatabaseSync(workerData.path, { timeout: workerData.busyTimeoutMs });
 db.exec('PRAGMA wal_autocheckpoint = 0');
 const answers = workerData.answers;
-const checkpoint = (mode) => db.prepare('PRAGMA wal_checkpoint(' + mode + ')').get();
+// Prepared once: a statement prepared per pass holds its native memory until a GC this thread rarely runs
+// (20,000 passes grew the process by 15 MiB more than with these two).
+const statements = { PASSIVE: db.prepare('PRAGMA wal_checkpoint(PASSIVE)'), TRUNCATE: db.prepare('PRAGMA wal_checkpoint(TRUNCATE)') };
+const checkpoint = (mode) => statements[mode].get();
 parentPort.on('message', (mode) => {
   if (mode === 'close') { db.close(); process.exit(0); }
   try {
