@@ -157,6 +157,15 @@ export class OmnithreadStoreApi implements ICredentialType {
 			displayOptions: { show: { storeType: ['postgres'] } },
 		},
 		{
+			displayName: 'Prepared Statements',
+			name: 'preparedStatements',
+			type: 'boolean',
+			default: true,
+			description:
+				'Whether to prepare each statement once per connection, so that PostgreSQL plans it once. Turn off behind a pooler that does not keep prepared statements (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).',
+			displayOptions: { show: { storeType: ['postgres'] } },
+		},
+		{
 			displayName: 'Workspace',
 			name: 'workspace',
 			type: 'string',

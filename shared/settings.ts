@@ -27,6 +27,8 @@ export const NodeStoreSettingsSchema = z
     poolSize: z.coerce.number().int().min(1).max(200).default(10),
     /** PostgreSQL: what an erase does to the deleted bytes ('vacuum' or 'full', see PostgresDriverOptions). */
     erasePurge: z.enum(['vacuum', 'full']).default('vacuum'),
+    /** PostgreSQL: prepare statements once per connection (off behind a pooler that can not keep them). */
+    preparedStatements: z.boolean().default(true),
     workspace: z.string().default('default'),
     defaultCountry: z.string().default(''),
     autoMergeTrust: TrustSchema.default('channel'),
@@ -79,7 +81,7 @@ export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n
     s.storeType === 'sqlite'
       ? { type: 'sqlite', path: s.sqlitePath.trim() || defaultSqlitePath(engine, userFolder), synchronous: s.sqliteSynchronous }
       : s.postgresUrl.trim()
-        ? { type: 'postgres', connectionString: s.postgresUrl.trim(), ssl: s.ssl, poolSize: s.poolSize, erasePurge: s.erasePurge }
+        ? { type: 'postgres', connectionString: s.postgresUrl.trim(), ssl: s.ssl, poolSize: s.poolSize, erasePurge: s.erasePurge, preparedStatements: s.preparedStatements }
         : {
             type: 'postgres',
             host: s.host || undefined,
@@ -90,6 +92,7 @@ export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n
             ssl: s.ssl,
             poolSize: s.poolSize,
             erasePurge: s.erasePurge,
+            preparedStatements: s.preparedStatements,
           };
   const ownAddresses = list(s.ownAddresses);
   return {

@@ -60,3 +60,29 @@ test('round trips per ingest on PostgreSQL', async () => {
   expect(trips['known person']).toBeLessThanOrEqual(6);
   expect(trips.redelivery).toBeLessThanOrEqual(2);
 });
+
+test('behind a pooler that keeps no prepared statements (preparedStatements: false): nothing is named, and everything works', async () => {
+  const { config, cleanup } = await createTestStoreConfig('postgres');
+  const store = await openStore({ ...(config as { type: 'postgres'; connectionString: string }), preparedStatements: false });
+  const ot = createOmnithread({ store, workspace: 'unnamed', clock: () => Date.parse('2026-11-30T09:00:00Z') });
+  const named: string[] = [];
+  const original = Client.prototype.query;
+  const query = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+    const first = args[0] as { name?: string } | string;
+    if (typeof first === 'object' && first?.name) named.push(first.name);
+    return (original as (...a: unknown[]) => unknown).apply(this, args) as never;
+  });
+  try {
+    const first = await ot.ingest(message([email('ana@mail.test'), phone('+14155552671')], { channel: 'webchat', channelAccount: 'shop.test', providerMessageId: 'u1' }));
+    const again = await ot.ingest(message([phone('+14155552671')], { channel: 'whatsapp', channelAccount: 'waba-1', providerMessageId: 'u2' }));
+    const redelivered = await ot.ingest(message([phone('+14155552671')], { channel: 'whatsapp', channelAccount: 'waba-1', providerMessageId: 'u2' }));
+    expect(again.contact.id).toBe(first.contact.id);
+    expect(redelivered.duplicate).toBe(true);
+    expect((await ot.timeline(first.contact.id)).events.filter((e) => e.kind === 'message')).toHaveLength(2);
+  } finally {
+    query.mockRestore();
+    await store.close();
+    await cleanup();
+  }
+  expect(named).toEqual([]);
+});

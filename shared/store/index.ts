@@ -40,6 +40,12 @@ export const PostgresStoreConfigSchema = z
      * table blind, and it read whole workspaces for single-row lookups.
      */
     keepStatistics: z.boolean().default(true),
+    /**
+     * Prepare each statement once per connection (default). Turn off behind a pooler that does not keep
+     * a connection's prepared statements: PgBouncer in transaction mode before 1.21, or without
+     * max_prepared_statements. Then PostgreSQL plans every statement each time.
+     */
+    preparedStatements: z.boolean().default(true),
   })
   .strict();
 
@@ -76,6 +82,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
           ssl: parsed.ssl ? { rejectUnauthorized: true } : undefined,
           poolSize: parsed.poolSize,
           erasePurge: parsed.erasePurge,
+          preparedStatements: parsed.preparedStatements,
         });
   try {
     await migrate(driver);

@@ -85,10 +85,14 @@ interface Pending {
   values?: readonly SqlParam[];
 }
 
-/** One statement on the wire: a named, parameterised statement (extended protocol), or a bare command. */
-function submit<T extends Row>(client: PoolClient, statement: Pending): Promise<QueryResult<T>> {
+/**
+ * One statement on the wire: a parameterised statement (extended protocol), named when `prepared`, or a
+ * bare command. Unnamed, PostgreSQL plans it each time: for a pooler that can not keep a connection's
+ * prepared statements (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+ */
+function submit<T extends Row>(client: PoolClient, statement: Pending, prepared: boolean): Promise<QueryResult<T>> {
   if (!statement.values) return client.query<T>(statement.text);
-  return client.query<T>({ name: statementName(statement.text), text: statement.text, values: statement.values as SqlParam[] });
+  return client.query<T>({ name: prepared ? statementName(statement.text) : undefined, text: statement.text, values: statement.values as SqlParam[] });
 }
 
 /**
@@ -97,7 +101,7 @@ function submit<T extends Row>(client: PoolClient, statement: Pending): Promise<
  * its parameters, and the transaction waits once for all of their answers (the connection runs in pg's
  * pipeline mode). A round trip each saved, and no statement parsed or planned twice on a connection.
  */
-function executor(client: PoolClient, begin: string): SqlTransaction & { finish(): Promise<void> } {
+function executor(client: PoolClient, begin: string, prepared: boolean): SqlTransaction & { finish(): Promise<void> } {
   const pending: Pending[] = [{ text: begin }];
   let committed = false;
   const open = () => {
@@ -111,7 +115,7 @@ function executor(client: PoolClient, begin: string): SqlTransaction & { finish(
     committed = commit;
     // Every answer is awaited, so none is left unhandled. After a failed statement the later ones fail with
     // "current transaction is aborted": the first failure is the cause (a COMMIT then rolls back).
-    const settled = await Promise.allSettled(batch.map((statement) => submit(client, statement)));
+    const settled = await Promise.allSettled(batch.map((statement) => submit(client, statement, prepared)));
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) throw failure.reason;
     const results = settled.map((s) => (s as PromiseFulfilledResult<QueryResult>).value);
@@ -159,6 +163,8 @@ export interface PostgresDriverOptions extends PoolConfig {
    * rewritten).
    */
   erasePurge?: 'vacuum' | 'full';
+  /** Statements prepared once per connection (default), or planned each time (see submit). */
+  preparedStatements?: boolean;
 }
 
 /** What stays after a purge, whatever its mode: what PostgreSQL itself keeps, for the erase report. */
@@ -174,11 +180,13 @@ export class PostgresDriver implements SqlDriver {
   readonly dialect = 'postgres' as const;
   readonly pool: Pool;
   private readonly erasePurge: 'vacuum' | 'full';
+  private readonly preparedStatements: boolean;
   private statistics: StatisticsKeeper | undefined;
 
   constructor(options: PostgresDriverOptions) {
-    const { poolSize, erasePurge, ...config } = options;
+    const { poolSize, erasePurge, preparedStatements, ...config } = options;
     this.erasePurge = erasePurge ?? 'vacuum';
+    this.preparedStatements = preparedStatements ?? true;
     // Pipeline mode: a transaction's statements go out together and are answered in order (see executor).
     this.pool = new Pool({ ...config, max: poolSize, types: typeParsers, pipeline: true } as PoolConfig);
     // An idle client losing its connection must not crash the host process; the next query reconnects.
@@ -205,7 +213,7 @@ export class PostgresDriver implements SqlDriver {
 
   private inTransaction<T>(begin: string, fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
-      const tx = executor(client, begin);
+      const tx = executor(client, begin, this.preparedStatements);
       try {
         const result = await fn(tx);
         await tx.finish();
@@ -230,7 +238,7 @@ export class PostgresDriver implements SqlDriver {
   async readOne<T extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<T | undefined> {
     try {
       const text = toPositional(sql);
-      return (await this.pool.query<T>({ name: statementName(text), text, values: params as SqlParam[] })).rows[0];
+      return (await this.pool.query<T>({ name: this.preparedStatements ? statementName(text) : undefined, text, values: params as SqlParam[] })).rows[0];
     } catch (error) {
       throw storeError(error);
     }
