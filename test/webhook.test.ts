@@ -189,7 +189,7 @@ describe('node settings and the shared store cache', () => {
       { storeType: 'postgres', host: 'db', port: '6543' as never, database: 'omni', user: 'u', password: 'p', workspace: 'eu', defaultCountry: 'GB', sharedMailboxes: 'a@x.io, b@x.io\nc@x.io', idleTimeoutDays: 2 },
       'n8n',
     );
-    expect(pg.store).toEqual({ type: 'postgres', host: 'db', port: 6543, database: 'omni', user: 'u', password: 'p', ssl: false, poolSize: 10, erasePurge: 'vacuum' });
+    expect(pg.store).toEqual({ type: 'postgres', host: 'db', port: 6543, database: 'omni', user: 'u', password: 'p', ssl: false, poolSize: 10, erasePurge: 'vacuum', preparedStatements: true });
     expect(pg.rules).toEqual({ defaultCountry: 'GB', autoMergeTrust: 'channel', sharedMailboxes: ['a@x.io', 'b@x.io', 'c@x.io'] });
     expect(pg.workspace).toBe('eu');
     expect(resolveSettings({ storeType: 'postgres', postgresUrl: 'postgres://u:p@h/d' }, 'n8n').store).toEqual({
@@ -198,7 +198,10 @@ describe('node settings and the shared store cache', () => {
       ssl: false,
       poolSize: 10,
       erasePurge: 'vacuum',
+      preparedStatements: true,
     });
+    // Behind PgBouncer in transaction mode (before 1.21) the setting is switched off.
+    expect(resolveSettings({ storeType: 'postgres', postgresUrl: 'postgres://u:p@h/d', preparedStatements: false }, 'n8n').store).toMatchObject({ preparedStatements: false });
     expect(() => resolveSettings({ storeType: 'mongo' } as never, 'n8n')).toThrow(/storeType/);
   });
 
