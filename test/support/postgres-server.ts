@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, parse } from 'node:path';
@@ -62,6 +62,10 @@ function embeddedPostgresEntry(): string {
   const checkout = createHash('sha256').update(modules).digest('hex').slice(0, 12);
   const base = join(tmpdir(), `omnithread-pg-bin-${version}-${checkout}`);
   if (!existsSync(base)) {
+    // The copies of checkouts that are gone (their links lead nowhere) are 60 MB each: removed on the way.
+    for (const old of readdirSync(tmpdir()).filter((name) => name.startsWith('omnithread-pg-bin-') && !name.includes('.building-'))) {
+      if (!existsSync(join(tmpdir(), old, 'node_modules', 'pg', 'package.json'))) rmSync(join(tmpdir(), old), { recursive: true, force: true });
+    }
     // Made beside it and renamed into place, so that test processes starting together never see half a copy.
     const building = mkdtempSync(`${base}.building-`);
     const copy = join(building, 'node_modules');
