@@ -15,7 +15,8 @@ import type { Pool } from 'pg';
  * a table once it has 50 changes and has changed by half since its last statistics, or never had any and
  * fills more than a page.
  * It reads them after this process's first 64 commits, then after twice as many each time nothing was
- * stale (back to 64 after an ANALYZE), and once a minute for the other processes' writes: a store that
+ * stale (back to 64 after an ANALYZE), 1.5 s after such a check found nothing (the counters lag the
+ * commits by up to a second), and once a minute for the other processes' writes: a store that
  * grows from nothing is analyzed at about 1x, 1.5x, 2.25x ... its size, and a settled one costs a small
  * query now and then. The check runs on a pool connection after the commit, never inside a request's
  * transaction. ANALYZE (SKIP_LOCKED) samples at most 30,000 rows and takes a lock that blocks neither
@@ -37,6 +38,7 @@ const MOST_WRITES = 65_536;
 /** Checks for the other processes' writes, whatever this one does; never two checks closer than the gap. */
 const PERIOD_MS = 60_000;
 const GAP_MS = 200;
+const FOLLOW_UP_MS = 1_500;
 
 interface TableState {
   name: string;
@@ -98,13 +100,28 @@ export function keepStatistics(pool: Pool, tables: readonly string[], options: {
     }
   };
 
-  const check = (): void => {
-    if (stopped || running || !watched.size || clock() - lastCheck < GAP_MS) return;
+  // The server's counters reach pg_stat_user_tables up to a second after the commits they count, so a check
+  // that writes asked for and that found nothing (or could not run yet) is looked at again once they have:
+  // a burst that ends right after it is not left to the minute's check.
+  let followUp: NodeJS.Timeout | undefined;
+  const later = (): void => {
+    if (followUp || stopped) return;
+    followUp = setTimeout(() => {
+      followUp = undefined;
+      check(false);
+    }, FOLLOW_UP_MS);
+    followUp.unref();
+  };
+
+  /** Starts a check unless one runs or ran a moment ago; false when it did not start. */
+  const check = (afterWrites: boolean): boolean => {
+    if (stopped || running || !watched.size || clock() - lastCheck < GAP_MS) return false;
     lastCheck = clock();
     writes = 0;
     running = (async () => {
       const due = (await read()).filter(stale);
       if (due.length) await analyze(due);
+      else if (afterWrites) later();
       threshold = due.length ? FIRST_WRITES : Math.min(MOST_WRITES, threshold * 2);
     })()
       // An unreachable store or a failed ANALYZE only delays the next check; requests report their own errors.
@@ -112,19 +129,21 @@ export function keepStatistics(pool: Pool, tables: readonly string[], options: {
       .finally(() => {
         running = undefined;
       });
+    return true;
   };
 
-  const timer = setInterval(check, options.periodMs ?? PERIOD_MS);
+  const timer = setInterval(() => check(false), options.periodMs ?? PERIOD_MS);
   timer.unref();
-  check();
+  check(false);
 
   return {
     wrote() {
-      if (++writes >= threshold) check();
+      if (++writes >= threshold && !check(true)) later();
     },
     async stop() {
       stopped = true;
       clearInterval(timer);
+      if (followUp) clearTimeout(followUp);
       await running;
     },
   };
