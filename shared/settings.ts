@@ -77,11 +77,13 @@ export function defaultSqlitePath(engine: 'n8n' | 'node-red', userFolder?: strin
 
 export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n8n' | 'node-red', userFolder?: string): ResolvedSettings {
   const s = parseInput(NodeStoreSettingsSchema, input ?? {}, 'Omnithread store settings');
+  // Whichever way the server is named, the same options apply to it.
+  const postgres = { ssl: s.ssl, poolSize: s.poolSize, erasePurge: s.erasePurge, preparedStatements: s.preparedStatements };
   const store: StoreConfig =
     s.storeType === 'sqlite'
       ? { type: 'sqlite', path: s.sqlitePath.trim() || defaultSqlitePath(engine, userFolder), synchronous: s.sqliteSynchronous }
       : s.postgresUrl.trim()
-        ? { type: 'postgres', connectionString: s.postgresUrl.trim(), ssl: s.ssl, poolSize: s.poolSize, erasePurge: s.erasePurge, preparedStatements: s.preparedStatements }
+        ? { type: 'postgres', connectionString: s.postgresUrl.trim(), ...postgres }
         : {
             type: 'postgres',
             host: s.host || undefined,
@@ -89,10 +91,7 @@ export function resolveSettings(input: NodeStoreSettings | undefined, engine: 'n
             database: s.database || undefined,
             user: s.user || undefined,
             password: s.password || undefined,
-            ssl: s.ssl,
-            poolSize: s.poolSize,
-            erasePurge: s.erasePurge,
-            preparedStatements: s.preparedStatements,
+            ...postgres,
           };
   const ownAddresses = list(s.ownAddresses);
   return {

@@ -81,11 +81,16 @@ export async function lockRoot(db: SqlTransaction, workspace: string, contactId:
   return (await lockedRoot(db, workspace, contactId, async (id) => [await getContactRow(db, workspace, id), undefined])).root;
 }
 
-/** lockRoot, with the survivor's family (its contacts and their handles) read in the same round trip. */
+/**
+ * lockRoot, with the survivor's family (its contacts and their handles) read by the same statement: a
+ * survivor is the first contact of its own family, so its row comes with it. Only a contact merged away
+ * since the caller saw it (its family is empty) costs a read of its row, to follow it to its survivor.
+ */
 export async function lockRootWithFamily(db: SqlTransaction, workspace: string, contactId: string): Promise<{ root: string; family: Family }> {
   const { root, extra } = await lockedRoot(db, workspace, contactId, async (id) => {
-    const [rows, family] = await db.many([{ sql: 'SELECT * FROM contacts WHERE workspace = ? AND id = ?', params: [workspace, id] }, familyWithHandlesStatement(workspace, id)]);
-    return [rows[0] as ContactRow | undefined, familyFromJoined(family)];
+    const family = await familyWithHandles(db, workspace, id);
+    const own = family.contacts[0]?.id === id ? family.contacts[0] : await getContactRow(db, workspace, id);
+    return [own, family];
   });
   return { root, family: extra };
 }

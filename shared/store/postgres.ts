@@ -56,7 +56,8 @@ const sortedLockIds = (keys: readonly string[]): string[] => [...new Set(keys.ma
 /**
  * Takes advisory locks in the order given, in one statement. PostgreSQL evaluates volatile functions of
  * the select list after ORDER BY, so the row order (WITH ORDINALITY) is the order the locks are taken in.
- * Its parameters are two text arrays as array literals ('{1,-2}'), so that the statement can be deferred.
+ * Its parameters are two text arrays, given as array literals ('{1,-2}'): a statement's parameters are
+ * strings, numbers or null on both stores.
  */
 const LOCK_IN_ORDER = `SELECT CASE WHEN m = 's' THEN pg_advisory_xact_lock_shared(k::bigint) ELSE pg_advisory_xact_lock(k::bigint) END
   FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS t(k, m, n) ORDER BY n`;
